@@ -1,0 +1,105 @@
+//! The contract between ferry's XMPP core and its backends.
+//!
+//! A backend describes itself (kind, disco identities, registration form,
+//! address syntax) and checks registrations through the [`Bridge`] trait.
+//! This crate does no I/O, builds no XML and writes no SQL: the core turns
+//! what a bridge describes into stanzas and rows, so a new backend is one
+//! new crate that depends on this one only.
+
+mod address;
+mod form;
+
+pub use address::{Address, AddressKind};
+pub use form::{FieldKind, FieldSpec, FormValues, Registration, Secret};
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, so the trait stays object safe without an async runtime.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A disco identity (XEP-0030) the bridge JID shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub category: &'static str,
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// Why an address given by a user cannot be used. The core maps
+/// `Malformed` to `jid-malformed` and `Unknown` to `item-not-found`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("malformed address: {0}")]
+    Malformed(String),
+    #[error("unknown address: {0}")]
+    Unknown(String),
+}
+
+/// Why a registration was refused. The core maps `Invalid` to
+/// `not-acceptable` and `Rejected` to `not-authorized`, each with the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    /// A field is missing or malformed; the text names the field.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// The foreign side refused the credentials.
+    #[error("{0}")]
+    Rejected(String),
+    /// The foreign side could not be reached to check.
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+impl RegistrationError {
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        RegistrationError::Invalid {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What a backend is, seen from the XMPP side.
+pub trait Bridge: Send + Sync + 'static {
+    /// The config kind, e.g. `irc`.
+    fn kind(&self) -> &'static str;
+
+    /// Identities shown on the bridge JID (at least one `gateway/*`).
+    fn identities(&self) -> Vec<Identity>;
+
+    /// Extra disco features of the bridge JID beyond the core's own.
+    fn features(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Instructions shown above the registration form.
+    fn registration_instructions(&self) -> String;
+
+    /// The registration form, in display order.
+    fn registration_fields(&self) -> Vec<FieldSpec>;
+
+    /// Validates submitted values and checks them with the foreign side.
+    /// `previous` is the stored registration on an edit; an empty password
+    /// on an edit has already been replaced by the stored one.
+    fn check_registration<'a>(
+        &'a self,
+        values: FormValues,
+        previous: Option<&'a Registration>,
+    ) -> BoxFuture<'a, Result<Registration, RegistrationError>>;
+
+    /// Parses the (XEP-0106 unescaped) localpart of a JID on the bridge.
+    fn parse_address(&self, localpart: &str) -> Result<Address, AddressError>;
+
+    /// The (unescaped) localpart that names `address` on the bridge.
+    fn format_address(&self, address: &Address) -> String;
+
+    /// XEP-0100 `jabber:iq:gateway`: the description and prompt label.
+    fn gateway_prompt(&self) -> (String, String);
+
+    /// XEP-0100 `jabber:iq:gateway`: what a user typed → an address.
+    fn gateway_translate(&self, input: &str) -> Result<Address, AddressError>;
+
+    /// Short help sent in answer to a chat message to the bridge JID.
+    fn help_text(&self) -> String;
+}

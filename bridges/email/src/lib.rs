@@ -1,0 +1,163 @@
+//! ferry's e-mail backend: addressing and registration. Sending and
+//! receiving mail follow the same contract.
+
+mod address;
+pub mod config;
+mod servers;
+
+use ferry_bridge::{
+    Address, AddressError, BoxFuture, Bridge, FieldSpec, FormValues, Identity, Registration,
+    RegistrationError,
+};
+
+pub use config::EmailConfig;
+
+pub struct EmailBridge {
+    config: EmailConfig,
+}
+
+impl EmailBridge {
+    pub fn new(config: &EmailConfig) -> Result<Self, String> {
+        Ok(EmailBridge {
+            config: config.clone(),
+        })
+    }
+}
+
+/// Checks the user-named servers against the policy; the configured ones
+/// always pass.
+async fn check_servers(config: &EmailConfig, reg: &Registration) -> Result<(), RegistrationError> {
+    for (var, protocol, default) in [
+        ("smtp", servers::Protocol::Smtp, &config.smtp),
+        ("imap", servers::Protocol::Imap, &config.imap),
+    ] {
+        let value = reg.get(var).unwrap_or(default);
+        let server = servers::parse(value, protocol, config.tls)
+            .map_err(|e| RegistrationError::invalid(var, e))?;
+        servers::allowed(config, &server)
+            .await
+            .map_err(|e| RegistrationError::invalid(var, e))?;
+    }
+    Ok(())
+}
+
+fn check(values: &FormValues) -> Result<Registration, RegistrationError> {
+    let email = values
+        .get("email")
+        .ok_or_else(|| RegistrationError::invalid("email", "is required"))?;
+    address::validate(email).map_err(|e| RegistrationError::invalid("email", e))?;
+    let password = values
+        .secret("password")
+        .ok_or_else(|| RegistrationError::invalid("password", "is required"))?;
+    let mut out = Registration::default();
+    out.fields.insert("email".into(), email.to_owned());
+    for var in ["name", "smtp", "imap", "username"] {
+        if let Some(value) = values.get(var) {
+            if value.chars().any(char::is_control) {
+                return Err(RegistrationError::invalid(
+                    var,
+                    "contains control characters",
+                ));
+            }
+            out.fields.insert(var.into(), value.into());
+        }
+    }
+    out.secrets.insert("password".into(), password.clone());
+    Ok(out)
+}
+
+impl Bridge for EmailBridge {
+    fn kind(&self) -> &'static str {
+        "email"
+    }
+
+    fn identities(&self) -> Vec<Identity> {
+        vec![Identity {
+            category: "gateway",
+            kind: "smtp",
+            name: "E-mail gateway".into(),
+        }]
+    }
+
+    fn registration_instructions(&self) -> String {
+        "Enter your e-mail address and its password; the servers default to the gateway's.".into()
+    }
+
+    fn registration_fields(&self) -> Vec<FieldSpec> {
+        vec![
+            FieldSpec::text("email", "E-mail address", true),
+            FieldSpec::password("password", "Password", true),
+            FieldSpec::text("name", "Your name", false),
+            FieldSpec::text("smtp", "SMTP server", false).with_default(self.config.smtp.clone()),
+            FieldSpec::text("imap", "IMAP server", false).with_default(self.config.imap.clone()),
+            FieldSpec::text("username", "Login name (default: the address)", false),
+        ]
+    }
+
+    fn check_registration<'a>(
+        &'a self,
+        values: FormValues,
+        _previous: Option<&'a Registration>,
+    ) -> BoxFuture<'a, Result<Registration, RegistrationError>> {
+        Box::pin(async move {
+            let registration = check(&values)?;
+            check_servers(&self.config, &registration).await?;
+            Ok(registration)
+        })
+    }
+
+    fn parse_address(&self, localpart: &str) -> Result<Address, AddressError> {
+        address::parse(localpart)
+    }
+
+    fn format_address(&self, address: &Address) -> String {
+        address::format(address)
+    }
+
+    fn gateway_prompt(&self) -> (String, String) {
+        (
+            "Enter the e-mail address of the contact.".into(),
+            "E-mail address".into(),
+        )
+    }
+
+    fn gateway_translate(&self, input: &str) -> Result<Address, AddressError> {
+        address::parse(input.trim())
+    }
+
+    fn help_text(&self) -> String {
+        "This is ferry's e-mail gateway.\n\
+         - Register your mailbox with your client's \"register with service\" (XEP-0077).\n\
+         - Write to bob@example.com: add bob\\40example.com@<this gateway> to your roster.\n\
+         - Ad-hoc commands on this gateway: show my registration, reconnect."
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_needs_address_and_password() {
+        let bridge = EmailBridge::new(&EmailConfig {
+            smtp: "s:25".into(),
+            imap: "i:143".into(),
+            tls: config::TlsMode::None,
+            allow_hosts: vec![],
+            deny_private: true,
+        })
+        .unwrap();
+        let fields = bridge.registration_fields();
+        let ok = FormValues::from_pairs(&fields, [("email", "a@example.org"), ("password", "p")]);
+        assert!(check(&ok).is_ok());
+        let bad = FormValues::from_pairs(&fields, [("email", "nope"), ("password", "p")]);
+        assert!(
+            matches!(check(&bad), Err(RegistrationError::Invalid { field, .. }) if field == "email")
+        );
+        let nopw = FormValues::from_pairs(&fields, [("email", "a@example.org")]);
+        assert!(
+            matches!(check(&nopw), Err(RegistrationError::Invalid { field, .. }) if field == "password")
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! ferry's IRC backend: addressing and registration. The connection task
+//! and sessions follow the same contract.
+
+mod address;
+pub mod config;
+mod registration;
+
+use ferry_bridge::{
+    Address, AddressError, BoxFuture, Bridge, FieldKind, FieldSpec, FormValues, Identity,
+    Registration, RegistrationError,
+};
+
+pub use config::IrcConfig;
+use config::Networks;
+
+pub struct IrcBridge {
+    networks: Networks,
+}
+
+impl IrcBridge {
+    pub fn new(config: &IrcConfig) -> Result<Self, String> {
+        Ok(IrcBridge {
+            networks: Networks::from_config(config)?,
+        })
+    }
+}
+
+impl Bridge for IrcBridge {
+    fn kind(&self) -> &'static str {
+        "irc"
+    }
+
+    fn identities(&self) -> Vec<Identity> {
+        vec![
+            Identity {
+                category: "gateway",
+                kind: "irc",
+                name: "IRC gateway".into(),
+            },
+            Identity {
+                category: "conference",
+                kind: "irc",
+                name: "IRC channels".into(),
+            },
+        ]
+    }
+
+    fn features(&self) -> Vec<&'static str> {
+        vec!["http://jabber.org/protocol/muc"]
+    }
+
+    fn registration_instructions(&self) -> String {
+        "Choose the IRC nick (and optionally the NickServ/SASL password) ferry uses for you.".into()
+    }
+
+    fn registration_fields(&self) -> Vec<FieldSpec> {
+        let mut network = FieldSpec {
+            var: "network",
+            label: "IRC network",
+            kind: FieldKind::Choice(
+                self.networks
+                    .all
+                    .iter()
+                    .map(|n| format!("{}:{}{}", n.host, if n.tls { "+" } else { "" }, n.port))
+                    .collect(),
+            ),
+            required: false,
+            default: None,
+        };
+        if let Some(default) = self.networks.default_network() {
+            network.default = Some(format!(
+                "{}:{}{}",
+                default.host,
+                if default.tls { "+" } else { "" },
+                default.port
+            ));
+        }
+        vec![
+            FieldSpec::text("nick", "Nickname", true),
+            FieldSpec::password("password", "Password (SASL or NickServ)", false),
+            FieldSpec::text("username", "Username (ident)", false),
+            FieldSpec::text("realname", "Real name", false),
+            network,
+        ]
+    }
+
+    fn check_registration<'a>(
+        &'a self,
+        values: FormValues,
+        previous: Option<&'a Registration>,
+    ) -> BoxFuture<'a, Result<Registration, RegistrationError>> {
+        let result = registration::check(&self.networks, &values, previous);
+        Box::pin(async move { result })
+    }
+
+    fn parse_address(&self, localpart: &str) -> Result<Address, AddressError> {
+        address::parse(&self.networks, localpart)
+    }
+
+    fn format_address(&self, address: &Address) -> String {
+        address::format(address)
+    }
+
+    fn gateway_prompt(&self) -> (String, String) {
+        (
+            "Enter the IRC nick of the contact, optionally followed by %server.".into(),
+            "IRC nick".into(),
+        )
+    }
+
+    fn gateway_translate(&self, input: &str) -> Result<Address, AddressError> {
+        address::parse(&self.networks, input.trim())
+    }
+
+    fn help_text(&self) -> String {
+        let example = self
+            .networks
+            .default_network()
+            .or(self.networks.all.first())
+            .map(|n| n.host.clone())
+            .unwrap_or_default();
+        format!(
+            "This is ferry's IRC gateway.\n\
+             - Register your nick with your client's \"register with service\" (XEP-0077).\n\
+             - Chat with an IRC user: add nick%{example}@<this gateway> to your roster.\n\
+             - Join a channel: join the group chat #channel%{example}@<this gateway>.\n\
+             - Ad-hoc commands on this gateway: show my registration, reconnect."
+        )
+    }
+}

@@ -1,0 +1,137 @@
+use ferry_bridge::{FormValues, Registration, RegistrationError};
+
+use crate::config::Networks;
+
+/// Characters a nick may not contain: they delimit IRC messages or
+/// prefixes, so letting them through would corrupt the protocol.
+fn nick_error(nick: &str) -> Option<&'static str> {
+    let first = nick.chars().next()?;
+    if first.is_ascii_digit() || first == '-' {
+        return Some("must not start with a digit or '-'");
+    }
+    if nick.len() > 64 {
+        return Some("is too long");
+    }
+    let ok = nick
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "[]\\`_^{|}-".contains(c));
+    (!ok).then_some("may contain only letters, digits and []\\`_^{|}-")
+}
+
+fn field_error(value: &str, allow_space: bool) -> bool {
+    value
+        .chars()
+        .any(|c| c.is_control() || (!allow_space && (c == ' ' || c == '@')))
+}
+
+pub fn check(
+    networks: &Networks,
+    values: &FormValues,
+    previous: Option<&Registration>,
+) -> Result<Registration, RegistrationError> {
+    let nick = values
+        .get("nick")
+        .ok_or_else(|| RegistrationError::invalid("nick", "is required"))?;
+    if let Some(reason) = nick_error(nick) {
+        return Err(RegistrationError::invalid("nick", reason));
+    }
+    let mut out = Registration::default();
+    out.fields.insert("nick".into(), nick.into());
+    for (var, allow_space) in [("username", false), ("realname", true)] {
+        if let Some(value) = values.get(var) {
+            if field_error(value, allow_space) {
+                return Err(RegistrationError::invalid(
+                    var,
+                    "contains forbidden characters",
+                ));
+            }
+            out.fields.insert(var.into(), value.into());
+        }
+    }
+    let network = match values.get("network") {
+        Some(name) => networks.find(name).ok_or_else(|| {
+            RegistrationError::invalid(
+                "network",
+                format!("`{name}` is not a network of this gateway"),
+            )
+        })?,
+        None => match previous
+            .and_then(|p| p.get("network"))
+            .and_then(|n| networks.find(n))
+        {
+            Some(n) => n,
+            None => networks
+                .default_network()
+                .or(networks.all.first())
+                .ok_or_else(|| RegistrationError::invalid("network", "is required"))?,
+        },
+    };
+    out.fields.insert("network".into(), network.host.clone());
+    if let Some(password) = values.secret("password") {
+        if password.expose().contains(['\r', '\n', '\0']) {
+            return Err(RegistrationError::invalid(
+                "password",
+                "contains forbidden characters",
+            ));
+        }
+        out.secrets.insert("password".into(), password.clone());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::IrcConfig;
+    use ferry_bridge::FieldSpec;
+
+    fn networks() -> Networks {
+        Networks::from_config(&IrcConfig {
+            networks: vec!["127.0.0.1:6667".into(), "irc.example.net:+6697".into()],
+            default_network: Some("127.0.0.1:6667".into()),
+        })
+        .unwrap()
+    }
+
+    fn values(pairs: &[(&str, &str)]) -> FormValues {
+        let fields = [
+            FieldSpec::text("nick", "", true),
+            FieldSpec::password("password", "", false),
+            FieldSpec::text("username", "", false),
+            FieldSpec::text("realname", "", false),
+            FieldSpec::text("network", "", false),
+        ];
+        FormValues::from_pairs(&fields, pairs.iter().copied())
+    }
+
+    #[test]
+    fn good_registration_uses_default_network() {
+        let r = check(
+            &networks(),
+            &values(&[("nick", "alice"), ("password", "pw")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.get("nick"), Some("alice"));
+        assert_eq!(r.get("network"), Some("127.0.0.1"));
+        assert_eq!(r.secret("password").unwrap().expose(), "pw");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let n = networks();
+        let err = check(&n, &values(&[]), None).unwrap_err();
+        assert!(matches!(err, RegistrationError::Invalid { ref field, .. } if field == "nick"));
+        let err = check(&n, &values(&[("nick", "a b")]), None).unwrap_err();
+        assert!(matches!(err, RegistrationError::Invalid { ref field, .. } if field == "nick"));
+        let err = check(
+            &n,
+            &values(&[("nick", "ok"), ("network", "evil.example:6667")]),
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(err, RegistrationError::Invalid { ref field, .. } if field == "network"));
+        let err = check(&n, &values(&[("nick", "ok"), ("username", "a@b")]), None).unwrap_err();
+        assert!(matches!(err, RegistrationError::Invalid { ref field, .. } if field == "username"));
+    }
+}

@@ -1,0 +1,339 @@
+//! ferry.toml, typed and validated. Unknown keys are errors so that a
+//! typo never silently turns a setting off.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Load(#[from] config::ConfigError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub xmpp: XmppConfig,
+    pub store: StoreConfig,
+    pub access: AccessConfig,
+    #[serde(default)]
+    pub bridge: Vec<BridgeConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmppConfig {
+    /// The XMPP server's component listener.
+    pub host: String,
+    pub port: u16,
+    /// Stanzas a link keeps for sending, across reconnects.
+    #[serde(default = "default_link_queue")]
+    pub queue: usize,
+    /// Stanzas one user may have waiting in a link's queue before what
+    /// they send is answered with `resource-constraint`.
+    #[serde(default = "default_user_queue")]
+    pub user_queue: usize,
+}
+
+fn default_link_queue() -> usize {
+    10_000
+}
+
+fn default_user_queue() -> usize {
+    500
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub url: String,
+    /// Base64 of the 32-byte key that encrypts foreign passwords.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// A file holding that key.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// Bare JID domains whose users may use the gateway.
+    pub allowed_domains: Vec<String>,
+    #[serde(default)]
+    pub admins: Vec<String>,
+}
+
+impl AccessConfig {
+    pub fn allows_domain(&self, domain: &str) -> bool {
+        self.allowed_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    pub fn is_admin(&self, bare_jid: &str) -> bool {
+        self.admins.iter().any(|a| a.eq_ignore_ascii_case(bare_jid))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConfig {
+    pub kind: String,
+    /// The component JID.
+    pub jid: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// The backend's own section, checked by the backend.
+    #[serde(default)]
+    pub irc: Option<config::Value>,
+    #[serde(default)]
+    pub email: Option<config::Value>,
+}
+
+impl BridgeConfig {
+    /// The component secret, from `secret` or `secret_file`.
+    pub fn secret(&self) -> Result<String, ConfigError> {
+        match (&self.secret, &self.secret_file) {
+            (Some(s), None) => Ok(s.clone()),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
+                .map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                }),
+            (Some(_), Some(_)) => Err(ConfigError::Invalid(format!(
+                "bridge {}: give either secret or secret_file, not both",
+                self.jid
+            ))),
+            (None, None) => Err(ConfigError::Invalid(format!(
+                "bridge {}: secret (or secret_file) is required",
+                self.jid
+            ))),
+        }
+    }
+
+    /// The backend section named after `kind`, if present.
+    pub fn section(&self) -> Option<&config::Value> {
+        match self.kind.as_str() {
+            "irc" => self.irc.as_ref(),
+            "email" => self.email.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Keys holding lists: the environment gives them comma-separated.
+const LIST_KEYS: [&str; 2] = ["access.allowed_domains", "access.admins"];
+const ENV_PREFIX: &str = "FERRY__";
+
+impl Config {
+    /// Loads `path`, then `FERRY__SECTION__KEY` overrides from `env`.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml));
+        // Values stay strings (a secret "007" is not the number 7); the
+        // typed structs parse numbers where they expect them. Only the
+        // list keys get split, and only they.
+        let mut scalars = HashMap::new();
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let dotted = rest.to_ascii_lowercase().replace("__", ".");
+            if LIST_KEYS.contains(&dotted.as_str()) {
+                let items: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                builder = builder.set_override(dotted, items)?;
+            } else {
+                scalars.insert(key, value);
+            }
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("FERRY")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(scalars)),
+        );
+        let config: Config = builder.build()?.try_deserialize()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.access.allowed_domains.is_empty() {
+            return invalid("access.allowed_domains must name at least one domain".into());
+        }
+        for admin in &self.access.admins {
+            if !admin.contains('@') || admin.contains('/') {
+                return invalid(format!("access.admins: `{admin}` is not a bare JID"));
+            }
+        }
+        if self.bridge.is_empty() {
+            return invalid("no [[bridge]] configured".into());
+        }
+        let mut seen = Vec::new();
+        for bridge in &self.bridge {
+            if bridge.jid.is_empty() || bridge.jid.contains(['@', '/']) {
+                return invalid(format!("bridge jid `{}` must be a bare domain", bridge.jid));
+            }
+            if seen.contains(&&bridge.jid) {
+                return invalid(format!("bridge jid `{}` is configured twice", bridge.jid));
+            }
+            seen.push(&bridge.jid);
+            for (name, present) in [("irc", &bridge.irc), ("email", &bridge.email)] {
+                if present.is_some() && name != bridge.kind {
+                    return invalid(format!(
+                        "bridge {}: section [bridge.{name}] does not belong to kind `{}`",
+                        bridge.jid, bridge.kind
+                    ));
+                }
+            }
+            bridge.secret()?;
+        }
+        if self.xmpp.queue == 0 || self.xmpp.user_queue == 0 {
+            return invalid("xmpp.queue and xmpp.user_queue must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[xmpp]
+host = "127.0.0.1"
+port = 5347
+
+[store]
+url = "sqlite://ferry.db"
+
+[access]
+allowed_domains = ["localhost"]
+admins = ["admin@localhost"]
+
+[[bridge]]
+kind = "irc"
+jid = "irc.localhost"
+secret = "irc-secret"
+[bridge.irc]
+networks = ["127.0.0.1:6667"]
+default_network = "127.0.0.1:6667"
+
+[[bridge]]
+kind = "email"
+jid = "mail.localhost"
+secret = "mail-secret"
+[bridge.email]
+smtp = "127.0.0.1:2525"
+imap = "127.0.0.1:1143"
+tls = "none"
+"#;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(
+            &path,
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn minimal_config_loads() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.xmpp.port, 5347);
+        assert_eq!(c.bridge.len(), 2);
+        assert_eq!(c.bridge[0].secret().unwrap(), "irc-secret");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = MINIMAL.replace("port = 5347", "port = 5347\nprot = 1");
+        let err = load(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_backend_section_is_named_by_backend() {
+        let text = MINIMAL.replace("tls = \"none\"", "tls = \"none\"\nsmpt = \"x\"");
+        let c = load(&text, &[]).unwrap();
+        let section = c.bridge[1].section().unwrap().clone();
+        let err = section
+            .try_deserialize::<ferry_email::EmailConfig>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("smpt"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_keep_strings_strings() {
+        let c = load(
+            MINIMAL,
+            &[
+                ("FERRY__XMPP__HOST", "10.1.2.3"),
+                ("FERRY__XMPP__PORT", "6000"),
+                ("FERRY__STORE__KEY", "007"),
+                ("FERRY__ACCESS__ALLOWED_DOMAINS", "a.example, b.example"),
+                ("OTHER__XMPP__PORT", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.xmpp.host, "10.1.2.3");
+        assert_eq!(c.xmpp.port, 6000);
+        assert_eq!(c.store.key.as_deref(), Some("007"));
+        assert_eq!(c.access.allowed_domains, ["a.example", "b.example"]);
+    }
+
+    #[test]
+    fn secret_file_is_read_and_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("s");
+        std::fs::write(&secret, "007\n").unwrap();
+        let text = MINIMAL.replace(
+            "secret = \"irc-secret\"",
+            &format!("secret_file = {:?}", secret.display().to_string()),
+        );
+        let c = load(&text, &[]).unwrap();
+        assert_eq!(c.bridge[0].secret().unwrap(), "007");
+        let both = MINIMAL.replace(
+            "secret = \"irc-secret\"",
+            &format!(
+                "secret = \"x\"\nsecret_file = {:?}",
+                secret.display().to_string()
+            ),
+        );
+        assert!(load(&both, &[]).is_err());
+    }
+
+    #[test]
+    fn duplicate_bridge_jid_and_misplaced_section() {
+        let dup = MINIMAL.replace("jid = \"mail.localhost\"", "jid = \"irc.localhost\"");
+        assert!(load(&dup, &[]).unwrap_err().to_string().contains("twice"));
+        let wrong = MINIMAL.replace("[bridge.email]", "[bridge.irc]");
+        assert!(load(&wrong, &[]).is_err());
+    }
+}

@@ -1,0 +1,197 @@
+//! The same store tests against SQLite and a real PostgreSQL started in a
+//! temp dir (Debian's package; see tests/harness for the e2e servers).
+
+use super::*;
+use std::process::Command;
+
+async fn exercise(store: &Store) {
+    let mut reg = Registration::default();
+    reg.fields.insert("nick".into(), "alice".into());
+    reg.secrets
+        .insert("password".into(), Secret::new("hunter2-secret"));
+    assert!(store
+        .save_registration("irc.gw", "a@localhost", "", &reg)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .registration("irc.gw", "a@localhost", "")
+            .await
+            .unwrap()
+            .unwrap(),
+        reg
+    );
+    // A second identity (another scope) is not a first registration.
+    assert!(!store
+        .save_registration("irc.gw", "a@localhost", "other.net", &reg)
+        .await
+        .unwrap());
+    assert!(store
+        .raw_rows()
+        .await
+        .iter()
+        .all(|row| !row.contains("hunter2-secret")));
+    assert!(store
+        .registration("irc.gw", "b@localhost", "")
+        .await
+        .unwrap()
+        .is_none());
+    store
+        .add_contact("irc.gw", "a@localhost", "x%h@irc.gw")
+        .await
+        .unwrap();
+    store
+        .add_contact("irc.gw", "a@localhost", "x%h@irc.gw")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.contacts("irc.gw", "a@localhost").await.unwrap(),
+        ["x%h@irc.gw"]
+    );
+    assert_eq!(
+        store.registered_users("irc.gw").await.unwrap(),
+        ["a@localhost"]
+    );
+    assert!(store.remove_user("irc.gw", "a@localhost").await.unwrap());
+    assert!(!store.remove_user("irc.gw", "a@localhost").await.unwrap());
+    assert!(store
+        .contacts("irc.gw", "a@localhost")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.registered_users("irc.gw").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_file_created_with_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sub.db");
+    let config = StoreConfig {
+        url: format!("sqlite://{}", db.display()),
+        key: None,
+        key_file: None,
+    };
+    let store = Store::open(&config).await.unwrap();
+    assert!(db.exists());
+    assert!(dir.path().join("sub.db.key").exists());
+    exercise(&store).await;
+    // Reopening keeps the key: stored secrets still decrypt.
+    let mut reg = Registration::default();
+    reg.secrets.insert("password".into(), Secret::new("p"));
+    store.save_registration("g", "u@d", "", &reg).await.unwrap();
+    drop(store);
+    let store = Store::open(&config).await.unwrap();
+    assert_eq!(store.registration("g", "u@d", "").await.unwrap(), Some(reg));
+}
+
+#[tokio::test]
+async fn postgres_needs_a_key() {
+    let config = StoreConfig {
+        url: "postgres://nobody@127.0.0.1:1/none".into(),
+        key: None,
+        key_file: None,
+    };
+    assert!(matches!(
+        Store::open(&config).await,
+        Err(StoreError::Key(_))
+    ));
+}
+
+/// A throwaway PostgreSQL cluster, stopped on drop.
+struct Postgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+fn pg_bin(name: &str) -> String {
+    let base = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|d| d.filter_map(Result::ok).map(|e| e.path()).max())
+        .expect("PostgreSQL server binaries (Debian package postgresql) are required");
+    base.join("bin").join(name).display().to_string()
+}
+
+fn as_postgres(args: &[&str]) {
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .args(args)
+        .output()
+        .expect("runuser");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let dir = tempfile::Builder::new()
+            .prefix("ferry-pg")
+            .tempdir_in("/tmp")
+            .unwrap();
+        Command::new("chown")
+            .args(["postgres:postgres", &dir.path().display().to_string()])
+            .status()
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data = dir.path().join("data").display().to_string();
+        let d = dir.path().display().to_string();
+        as_postgres(&[
+            &pg_bin("initdb"),
+            "-D",
+            &data,
+            "--auth=trust",
+            "--username=postgres",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ]);
+        let opts = format!("-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off");
+        as_postgres(&[
+            &pg_bin("pg_ctl"),
+            "-D",
+            &data,
+            "-l",
+            &format!("{d}/log"),
+            "-w",
+            "-o",
+            &opts,
+            "start",
+        ]);
+        Postgres { dir, port }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").display().to_string();
+        as_postgres(&[
+            &pg_bin("pg_ctl"),
+            "-D",
+            &data,
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]);
+    }
+}
+
+#[tokio::test]
+async fn postgres_store() {
+    let pg = Postgres::start();
+    let config = StoreConfig {
+        url: format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port),
+        key: Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32])),
+        key_file: None,
+    };
+    use base64::Engine;
+    let store = Store::open(&config).await.unwrap();
+    exercise(&store).await;
+}
