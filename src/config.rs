@@ -35,6 +35,9 @@ pub struct XmppConfig {
     /// The XMPP server's component listener.
     pub host: String,
     pub port: u16,
+    /// Seconds of silence on the link before ferry pings the server.
+    #[serde(default = "default_keepalive")]
+    pub keepalive: u64,
     /// Stanzas a link keeps for sending, across reconnects.
     #[serde(default = "default_link_queue")]
     pub queue: usize,
@@ -42,6 +45,10 @@ pub struct XmppConfig {
     /// they send is answered with `resource-constraint`.
     #[serde(default = "default_user_queue")]
     pub user_queue: usize,
+}
+
+fn default_keepalive() -> u64 {
+    60
 }
 
 fn default_link_queue() -> usize {
@@ -79,10 +86,6 @@ impl AccessConfig {
         self.allowed_domains
             .iter()
             .any(|d| d.eq_ignore_ascii_case(domain))
-    }
-
-    pub fn is_admin(&self, bare_jid: &str) -> bool {
-        self.admins.iter().any(|a| a.eq_ignore_ascii_case(bare_jid))
     }
 }
 
@@ -211,8 +214,10 @@ impl Config {
             }
             bridge.secret()?;
         }
-        if self.xmpp.queue == 0 || self.xmpp.user_queue == 0 {
-            return invalid("xmpp.queue and xmpp.user_queue must be positive".into());
+        if self.xmpp.queue == 0 || self.xmpp.user_queue == 0 || self.xmpp.keepalive == 0 {
+            return invalid(
+                "xmpp.queue, xmpp.user_queue and xmpp.keepalive must be positive".into(),
+            );
         }
         Ok(())
     }

@@ -1,7 +1,153 @@
+//! ferry: an XMPP gateway to IRC and e-mail, run as XEP-0114 components.
+
+// Services return xmpp-parsers' `StanzaError` as their error: it is what
+// goes on the wire, and errors are off the hot path, so its size is fine.
+#![allow(clippy::result_large_err)]
+
 mod address;
 mod bridges;
+mod component;
 mod config;
+mod router;
+mod services;
+mod stanza_error;
 mod store;
 mod xml_clean;
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+use xmpp_parsers::jid::Jid;
+
+use crate::component::{LinkConfig, Outbound};
+use crate::config::Config;
+use crate::router::Gateway;
+use crate::store::Store;
+
+#[derive(Parser)]
+#[command(version, about = "An XMPP gateway to IRC and e-mail")]
+struct Cli {
+    /// The config file.
+    #[arg(long, short, default_value = "ferry.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default).
+    Run,
+    /// Validate the config and exit.
+    CheckConfig,
+    /// Apply store migrations and exit.
+    Migrate,
+}
+
+/// How long shutdown may take before we stop waiting for the links.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+fn load(path: &std::path::Path) -> anyhow::Result<(Config, Vec<Arc<dyn ferry_bridge::Bridge>>)> {
+    let config = Config::load(path, std::env::vars())
+        .with_context(|| format!("config {}", path.display()))?;
+    let bridges = config
+        .bridge
+        .iter()
+        .map(bridges::build)
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("config {}", path.display()))?;
+    Ok((config, bridges))
+}
+
+async fn run(config: Config, bridges: Vec<Arc<dyn ferry_bridge::Bridge>>) -> anyhow::Result<()> {
+    let store = Arc::new(Store::open(&config.store).await.context("store")?);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut links = Vec::new();
+    let mut gateways = Vec::new();
+    for (entry, bridge) in config.bridge.iter().zip(bridges) {
+        let jid = Jid::new(&entry.jid).with_context(|| format!("bridge jid {}", entry.jid))?;
+        let out = Arc::new(Outbound::new(config.xmpp.queue, config.xmpp.user_queue));
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        let link = LinkConfig {
+            host: config.xmpp.host.clone(),
+            port: config.xmpp.port,
+            jid: jid.clone(),
+            secret: entry.secret()?,
+            keepalive: Duration::from_secs(config.xmpp.keepalive),
+        };
+        links.push(tokio::spawn(component::run(
+            link,
+            out.clone(),
+            events_tx,
+            stop_rx.clone(),
+        )));
+        let gateway = Arc::new(Gateway::new(
+            jid,
+            bridge,
+            store.clone(),
+            config.access.clone(),
+            out,
+        ));
+        tokio::spawn(gateway.clone().run(events_rx));
+        gateways.push(gateway);
+    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    let goodbye = async {
+        for gateway in &gateways {
+            services::presence::goodbye_all(gateway).await;
+        }
+        let _ = stop_tx.send(true);
+        for link in links {
+            let _ = link.await;
+        }
+    };
+    if tokio::time::timeout(SHUTDOWN_GRACE, goodbye).await.is_err() {
+        tracing::warn!("links did not close in time");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = (|| -> anyhow::Result<()> {
+        let (config, bridges) = load(&cli.config)?;
+        let runtime = tokio::runtime::Runtime::new()?;
+        match cli.command.unwrap_or(Command::Run) {
+            Command::CheckConfig => {
+                println!("{}: ok ({} bridges)", cli.config.display(), bridges.len());
+                Ok(())
+            }
+            Command::Migrate => runtime.block_on(async {
+                Store::open(&config.store).await.context("store")?;
+                println!("migrations applied");
+                Ok(())
+            }),
+            Command::Run => runtime.block_on(run(config, bridges)),
+        }
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferry: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -206,6 +206,18 @@ impl Store {
             .transpose()
     }
 
+    /// Whether `user` holds any identity on `bridge`.
+    pub async fn is_registered(&self, bridge: &str, user: &str) -> Result<bool, StoreError> {
+        let count: i64 =
+            sqlx::query("SELECT COUNT(*) FROM registrations WHERE bridge = $1 AND user_jid = $2")
+                .bind(bridge)
+                .bind(user)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+        Ok(count > 0)
+    }
+
     /// Deletes everything stored for `user` on `bridge`; false when there
     /// was no registration.
     pub async fn remove_user(&self, bridge: &str, user: &str) -> Result<bool, StoreError> {

@@ -100,6 +100,12 @@ pub trait Bridge: Send + Sync + 'static {
     /// XEP-0100 `jabber:iq:gateway`: what a user typed → an address.
     fn gateway_translate(&self, input: &str) -> Result<Address, AddressError>;
 
+    /// Whether contacts are reachable whenever the user is (mail), so the
+    /// core can answer their presence without asking a session.
+    fn contacts_always_available(&self) -> bool {
+        false
+    }
+
     /// Short help sent in answer to a chat message to the bridge JID.
     fn help_text(&self) -> String;
 }

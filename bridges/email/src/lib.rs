@@ -125,6 +125,10 @@ impl Bridge for EmailBridge {
         address::parse(input.trim())
     }
 
+    fn contacts_always_available(&self) -> bool {
+        true
+    }
+
     fn help_text(&self) -> String {
         "This is ferry's e-mail gateway.\n\
          - Register your mailbox with your client's \"register with service\" (XEP-0077).\n\

@@ -1,0 +1,7 @@
+//! The XEP-0114 component link and its outbound queue.
+
+mod link;
+mod outbound;
+
+pub use link::{run, LinkConfig, LinkEvent};
+pub use outbound::Outbound;

@@ -1,0 +1,197 @@
+//! A link's bounded outbound queue. It outlives the TCP connection, so
+//! stanzas waiting when the server goes away are sent after the reconnect,
+//! and it counts stanzas per user so that one user who floods the gateway
+//! is refused (`resource-constraint`) before anyone else is slowed.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+use tokio_xmpp::Stanza;
+
+/// A stanza waiting to be written, with the bare JID it is charged to.
+pub struct Queued {
+    pub user: Option<String>,
+    pub stanza: Stanza,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Full {
+    #[error("the link's outbound queue is full")]
+    Link,
+    #[error("this user's outbound queue is full")]
+    User,
+}
+
+pub struct Outbound {
+    inner: Mutex<Inner>,
+    ready: Notify,
+    link_limit: usize,
+    user_limit: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<Queued>,
+    per_user: HashMap<String, usize>,
+}
+
+/// The bare JID a stanza is charged to: its recipient's.
+fn recipient(stanza: &Stanza) -> Option<String> {
+    let to = match stanza {
+        Stanza::Iq(iq) => match iq {
+            xmpp_parsers::iq::Iq::Get { to, .. }
+            | xmpp_parsers::iq::Iq::Set { to, .. }
+            | xmpp_parsers::iq::Iq::Result { to, .. }
+            | xmpp_parsers::iq::Iq::Error { to, .. } => to.as_ref(),
+        },
+        Stanza::Message(m) => m.to.as_ref(),
+        Stanza::Presence(p) => p.to.as_ref(),
+    };
+    to.map(|j| j.to_bare().to_string())
+}
+
+impl Outbound {
+    pub fn new(link_limit: usize, user_limit: usize) -> Self {
+        Outbound {
+            inner: Mutex::new(Inner::default()),
+            ready: Notify::new(),
+            link_limit,
+            user_limit,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic elsewhere cannot leave the queue half-updated: every
+        // critical section below is a plain push/pop.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `user` may have another stanza queued.
+    pub fn has_room_for(&self, user: &str) -> bool {
+        let inner = self.lock();
+        inner.queue.len() < self.link_limit
+            && inner.per_user.get(user).copied().unwrap_or(0) < self.user_limit
+    }
+
+    /// Queues a stanza, charging it to its recipient.
+    pub fn push(&self, stanza: impl Into<Stanza>) -> Result<(), Full> {
+        let stanza = stanza.into();
+        let user = recipient(&stanza);
+        let mut inner = self.lock();
+        if inner.queue.len() >= self.link_limit {
+            return Err(Full::Link);
+        }
+        if let Some(user) = &user {
+            let count = inner.per_user.entry(user.clone()).or_default();
+            if *count >= self.user_limit {
+                return Err(Full::User);
+            }
+            *count += 1;
+        }
+        inner.queue.push_back(Queued { user, stanza });
+        drop(inner);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Queues an answer to a user who may be over their quota (an error
+    /// telling them so); only the link's bound applies.
+    pub fn push_reply(&self, stanza: impl Into<Stanza>) -> Result<(), Full> {
+        let stanza = stanza.into();
+        let user = recipient(&stanza);
+        let mut inner = self.lock();
+        if inner.queue.len() >= self.link_limit {
+            return Err(Full::Link);
+        }
+        if let Some(user) = &user {
+            *inner.per_user.entry(user.clone()).or_default() += 1;
+        }
+        inner.queue.push_back(Queued { user, stanza });
+        drop(inner);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Takes up to `max` stanzas, waiting for at least one.
+    pub async fn take(&self, max: usize) -> Vec<Queued> {
+        loop {
+            let notified = self.ready.notified();
+            {
+                let mut inner = self.lock();
+                if !inner.queue.is_empty() {
+                    let n = inner.queue.len().min(max);
+                    return inner.queue.drain(..n).collect();
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Marks stanzas as written, releasing their users' quota.
+    pub fn written(&self, batch: &[Queued]) {
+        let mut inner = self.lock();
+        for item in batch {
+            if let Some(user) = &item.user {
+                if let Some(count) = inner.per_user.get_mut(user) {
+                    *count -= 1;
+                    if *count == 0 {
+                        inner.per_user.remove(user);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puts a batch that could not be written back at the front, in order.
+    pub fn requeue(&self, batch: Vec<Queued>) {
+        let mut inner = self.lock();
+        for item in batch.into_iter().rev() {
+            inner.queue.push_front(item);
+        }
+        drop(inner);
+        self.ready.notify_one();
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().queue.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xmpp_parsers::jid::Jid;
+    use xmpp_parsers::presence::Presence;
+
+    fn to(user: &str) -> Presence {
+        Presence::available().with_to(Jid::new(user).unwrap())
+    }
+
+    #[tokio::test]
+    async fn per_user_limit_spares_others_and_requeue_keeps_order() {
+        let q = Outbound::new(10, 2);
+        q.push(to("a@x/1")).unwrap();
+        q.push(to("a@x/2")).unwrap();
+        assert_eq!(q.push(to("a@x")), Err(Full::User));
+        assert!(!q.has_room_for("a@x"));
+        assert!(q.has_room_for("b@x"));
+        q.push(to("b@x")).unwrap();
+        let batch = q.take(2).await;
+        assert_eq!(batch.len(), 2);
+        q.requeue(batch);
+        assert_eq!(q.len(), 3);
+        let batch = q.take(10).await;
+        let users: Vec<_> = batch.iter().map(|b| b.user.clone().unwrap()).collect();
+        assert_eq!(users, ["a@x", "a@x", "b@x"]);
+        q.written(&batch);
+        assert!(q.has_room_for("a@x"));
+    }
+
+    #[tokio::test]
+    async fn link_limit() {
+        let q = Outbound::new(1, 5);
+        q.push(to("a@x")).unwrap();
+        assert_eq!(q.push(to("b@x")), Err(Full::Link));
+    }
+}

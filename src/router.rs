@@ -1,0 +1,228 @@
+//! One bridge's gateway: takes each inbound stanza to the service that
+//! owns it and keeps the per-user state the services share.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use ferry_bridge::{Address, AddressError, Bridge};
+use tokio::sync::mpsc;
+use tokio_xmpp::xmlstream::StreamElementError;
+use tokio_xmpp::Stanza;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::Message;
+use xmpp_parsers::presence::Presence;
+
+use crate::address;
+use crate::component::{LinkEvent, Outbound};
+use crate::config::AccessConfig;
+use crate::services;
+use crate::stanza_error::{self, Condition};
+use crate::store::Store;
+
+pub struct Gateway {
+    pub jid: Jid,
+    pub bridge: Arc<dyn Bridge>,
+    pub store: Arc<Store>,
+    pub access: AccessConfig,
+    pub out: Arc<Outbound>,
+    pub disco: services::disco::Info,
+    /// Resources of each user that told the bridge JID they are available.
+    online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
+}
+
+/// Who a stanza is addressed to, on this bridge.
+pub enum Target {
+    Bridge,
+    Foreign(Address),
+}
+
+impl Gateway {
+    pub fn new(
+        jid: Jid,
+        bridge: Arc<dyn Bridge>,
+        store: Arc<Store>,
+        access: AccessConfig,
+        out: Arc<Outbound>,
+    ) -> Self {
+        let disco = services::disco::Info::new(bridge.as_ref());
+        Gateway {
+            jid,
+            bridge,
+            store,
+            access,
+            out,
+            disco,
+            online: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.jid.domain().as_str()
+    }
+
+    /// Queues a stanza; a full queue is logged, never fatal.
+    pub fn send(&self, stanza: impl Into<Stanza>) {
+        if let Err(e) = self.out.push(stanza) {
+            tracing::warn!(bridge = %self.jid, error = %e, "stanza dropped");
+        }
+    }
+
+    /// The target of `to`, or the address error for it.
+    pub fn target(&self, to: &Jid) -> Result<Target, AddressError> {
+        match to.node() {
+            None => Ok(Target::Bridge),
+            Some(node) => {
+                let local = address::unescape(node.as_str())
+                    .map_err(|e| AddressError::Malformed(e.to_string()))?;
+                self.bridge.parse_address(&local).map(Target::Foreign)
+            }
+        }
+    }
+
+    /// The JID naming `address` on this bridge.
+    pub fn jid_of(&self, address: &Address) -> Option<Jid> {
+        let local = address::escape(&self.bridge.format_address(address)).ok()?;
+        Jid::new(&format!("{local}@{}", self.name())).ok()
+    }
+
+    pub fn allowed(&self, from: &Jid) -> bool {
+        self.access.allows_domain(from.domain().as_str())
+    }
+
+    pub fn set_online(&self, resource: &Jid, available: bool) -> bool {
+        let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        let bare = resource.to_bare();
+        let set = online.entry(bare.clone()).or_default();
+        let changed = if available {
+            set.insert(resource.clone())
+        } else {
+            set.remove(resource)
+        };
+        if set.is_empty() {
+            online.remove(&bare);
+        }
+        changed
+    }
+
+    pub fn forget_user(&self, user: &BareJid) {
+        let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        online.remove(user);
+    }
+
+    pub fn online_users(&self) -> Vec<BareJid> {
+        let online = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        online.keys().cloned().collect()
+    }
+
+    /// Reads link events until the link goes away.
+    pub async fn run(self: Arc<Self>, mut events: mpsc::Receiver<LinkEvent>) {
+        while let Some(event) = events.recv().await {
+            match event {
+                LinkEvent::Up => {
+                    let gw = self.clone();
+                    tokio::spawn(async move { services::presence::probe_all(&gw).await });
+                }
+                LinkEvent::Stanza(stanza) => self.dispatch(*stanza),
+                LinkEvent::Invalid(error) => self.answer_invalid(*error),
+            }
+        }
+    }
+
+    fn dispatch(self: &Arc<Self>, stanza: Stanza) {
+        let from = match &stanza {
+            Stanza::Iq(iq) => iq_from(iq),
+            Stanza::Message(m) => m.from.as_ref(),
+            Stanza::Presence(p) => p.from.as_ref(),
+        };
+        let Some(from) = from.cloned() else {
+            tracing::debug!("stanza without from dropped");
+            return;
+        };
+        if !self.out.has_room_for(&from.to_bare().to_string()) {
+            self.refuse_flood(&stanza);
+            return;
+        }
+        match stanza {
+            Stanza::Iq(iq) => services::iq::handle(self, from, iq),
+            Stanza::Message(m) => services::message::handle(self, from, m),
+            Stanza::Presence(p) => services::presence::handle(self, from, p),
+        }
+    }
+
+    /// Answers a stanza whose user has a full queue with
+    /// `resource-constraint`; the answer may exceed their quota by one.
+    fn refuse_flood(&self, stanza: &Stanza) {
+        let e = || {
+            stanza_error::error(
+                Condition::ResourceConstraint,
+                "too many stanzas queued for you",
+            )
+        };
+        let reply: Option<Stanza> = match stanza {
+            Stanza::Iq(Iq::Get { from, to, id, .. }) | Stanza::Iq(Iq::Set { from, to, id, .. }) => {
+                Some(stanza_error::iq(to.clone(), from.clone(), id.clone(), e()).into())
+            }
+            Stanza::Iq(_) => None,
+            Stanza::Message(m) => stanza_error::message(m, e()).map(Into::into),
+            Stanza::Presence(_) => None,
+        };
+        if let Some(reply) = reply {
+            if let Err(err) = self.out.push_reply(reply) {
+                tracing::warn!(%err, "flood answer dropped");
+            }
+        }
+    }
+
+    /// Answers a stanza that failed to parse with `bad-request`, when its
+    /// header says who sent it and it is not itself a result or error.
+    fn answer_invalid(&self, error: StreamElementError) {
+        let StreamElementError::InvalidStanza { name, header, .. } = error else {
+            return;
+        };
+        let parse = |j: &Option<String>| j.as_deref().and_then(|s| Jid::new(s).ok());
+        let (Some(from), to) = (parse(&header.from), parse(&header.to)) else {
+            return;
+        };
+        let type_ = header.type_.as_deref().unwrap_or("");
+        let e = stanza_error::error(Condition::BadRequest, "malformed stanza");
+        let reply: Stanza = match name.to_string().as_str() {
+            "iq" => {
+                if !matches!(type_, "get" | "set") {
+                    return;
+                }
+                let Some(id) = header.id else { return };
+                stanza_error::iq(to, Some(from), id, e).into()
+            }
+            "message" => {
+                if type_ == "error" {
+                    return;
+                }
+                let mut m = Message::error(Some(from));
+                m.from = to;
+                m.id = header.id.map(xmpp_parsers::message::Id);
+                m.with_payload(e).into()
+            }
+            _ => {
+                if type_ == "error" {
+                    return;
+                }
+                let mut p = Presence::error().with_payload(e);
+                p.from = to;
+                p.to = Some(from);
+                p.id = header.id;
+                p.into()
+            }
+        };
+        self.send(reply);
+    }
+}
+
+fn iq_from(iq: &Iq) -> Option<&Jid> {
+    match iq {
+        Iq::Get { from, .. }
+        | Iq::Set { from, .. }
+        | Iq::Result { from, .. }
+        | Iq::Error { from, .. } => from.as_ref(),
+    }
+}

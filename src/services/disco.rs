@@ -1,0 +1,113 @@
+//! XEP-0030 disco#info/#items and the XEP-0115 caps computed from them.
+
+use ferry_bridge::{AddressKind, Bridge};
+use xmpp_parsers::caps::{self, Caps};
+use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, DiscoItemsResult, Identity};
+use xmpp_parsers::hashes::Algo;
+use xmpp_parsers::minidom::Element;
+
+use crate::router::Target;
+
+/// The node our caps advertise; clients echo it in their disco#info query.
+pub const CAPS_NODE: &str = "https://ferry.invalid/caps";
+
+/// Features of every bridge JID; the bridge adds its own.
+const CORE_FEATURES: [&str; 9] = [
+    "http://jabber.org/protocol/disco#info",
+    "http://jabber.org/protocol/disco#items",
+    "jabber:iq:register",
+    "jabber:iq:gateway",
+    "jid\\20escaping",
+    "http://jabber.org/protocol/commands",
+    "urn:xmpp:ping",
+    "jabber:iq:version",
+    "http://jabber.org/protocol/caps",
+];
+
+pub struct Info {
+    bridge: DiscoInfoResult,
+    pub caps: Caps,
+}
+
+impl Info {
+    pub fn new(bridge: &dyn Bridge) -> Self {
+        let info = DiscoInfoResult {
+            node: None,
+            identities: bridge
+                .identities()
+                .into_iter()
+                .map(|i| Identity::new(i.category, i.kind, "en", i.name))
+                .collect(),
+            features: CORE_FEATURES
+                .iter()
+                .chain(bridge.features().iter())
+                .map(|f| f.to_string())
+                .collect(),
+            extensions: vec![],
+        };
+        let hash =
+            caps::hash_caps(&caps::compute_disco(&info), Algo::Sha_1).expect("sha-1 is supported");
+        Info {
+            caps: Caps::new(CAPS_NODE, hash),
+            bridge: info,
+        }
+    }
+
+    /// disco#info for the bridge JID, echoing the queried node.
+    pub fn bridge_info(&self, query: &DiscoInfoQuery) -> Element {
+        let mut info = self.bridge.clone();
+        info.node = query.node.clone();
+        info.into()
+    }
+}
+
+/// disco#info for a foreign address on the bridge.
+pub fn foreign_info(kind: AddressKind, name: &str) -> Element {
+    let (category, type_) = match kind {
+        AddressKind::Contact => ("client", "pc"),
+        AddressKind::Room => ("conference", "text"),
+        AddressKind::Network => ("gateway", "generic"),
+    };
+    DiscoInfoResult {
+        node: None,
+        identities: vec![Identity::new(category, type_, "en", name)],
+        features: ["http://jabber.org/protocol/disco#info".to_string()]
+            .into_iter()
+            .collect(),
+        extensions: vec![],
+    }
+    .into()
+}
+
+pub fn items(_target: &Target) -> Element {
+    DiscoItemsResult {
+        node: None,
+        items: vec![],
+        rsm: None,
+    }
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_hash_matches_the_advertised_info() {
+        let bridge = ferry_irc::IrcBridge::new(&ferry_irc::IrcConfig {
+            networks: vec!["127.0.0.1:6667".into()],
+            default_network: None,
+        })
+        .unwrap();
+        let info = Info::new(&bridge);
+        let el = info.bridge_info(&DiscoInfoQuery { node: None });
+        let parsed = DiscoInfoResult::try_from(el).unwrap();
+        let again = caps::hash_caps(&caps::compute_disco(&parsed), Algo::Sha_1).unwrap();
+        assert_eq!(again.hash, info.caps.ver);
+        assert!(parsed.features.contains("http://jabber.org/protocol/muc"));
+        assert!(parsed
+            .identities
+            .iter()
+            .any(|i| i.category == "gateway" && i.type_ == "irc"));
+    }
+}

@@ -1,0 +1,100 @@
+//! `iq` requests: each gets exactly one answer; results and errors that
+//! reach us are never answered.
+
+use std::sync::Arc;
+
+use ferry_bridge::{AddressError, AddressKind};
+use xmpp_parsers::disco::DiscoInfoQuery;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
+use xmpp_parsers::stanza_error::StanzaError;
+use xmpp_parsers::version::VersionResult;
+
+use super::{disco, gateway_iq, register};
+use crate::router::{Gateway, Target};
+use crate::stanza_error::{self, Condition};
+
+/// Where an answer goes: from the JID the request was sent to, back to
+/// its sender, with its id.
+pub struct Reply {
+    pub us: Jid,
+    pub them: Jid,
+    pub id: String,
+}
+
+impl Reply {
+    pub fn send(self, gw: &Gateway, answer: Result<Option<Element>, StanzaError>) {
+        let iq = match answer {
+            Ok(payload) => Iq::Result {
+                from: Some(self.us),
+                to: Some(self.them),
+                id: self.id,
+                payload,
+            },
+            Err(e) => stanza_error::iq(Some(self.us), Some(self.them), self.id, e),
+        };
+        gw.send(iq);
+    }
+}
+
+pub fn address_error(e: &AddressError) -> StanzaError {
+    match e {
+        AddressError::Malformed(text) => stanza_error::error(Condition::JidMalformed, text),
+        AddressError::Unknown(text) => stanza_error::error(Condition::ItemNotFound, text),
+    }
+}
+
+pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
+    let (to, id, payload, set) = match iq {
+        Iq::Get {
+            to, id, payload, ..
+        } => (to, id, payload, false),
+        Iq::Set {
+            to, id, payload, ..
+        } => (to, id, payload, true),
+        Iq::Result { .. } | Iq::Error { .. } => return,
+    };
+    let reply = Reply {
+        us: to.unwrap_or_else(|| gw.jid.clone()),
+        them: from,
+        id,
+    };
+    let target = match gw.target(&reply.us) {
+        Ok(target) => target,
+        Err(e) => return reply.send(gw, Err(address_error(&e))),
+    };
+    let unhandled = || stanza_error::error(Condition::ServiceUnavailable, "");
+    let bad =
+        |what: &str| stanza_error::error(Condition::BadRequest, &format!("malformed {what} query"));
+    let answer = match (payload.ns().as_str(), payload.name(), set, &target) {
+        (ns::DISCO_INFO, "query", false, target) => match DiscoInfoQuery::try_from(payload) {
+            Ok(query) => Ok(Some(match target {
+                Target::Bridge => gw.disco.bridge_info(&query),
+                Target::Foreign(a) => disco::foreign_info(a.kind, &a.name),
+            })),
+            Err(_) => Err(bad("disco#info")),
+        },
+        (ns::DISCO_ITEMS, "query", false, target) => Ok(Some(disco::items(target))),
+        (ns::PING, "ping", false, Target::Bridge) => Ok(None),
+        (ns::VERSION, "query", false, Target::Bridge) => Ok(Some(
+            VersionResult {
+                name: "ferry".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                os: None,
+            }
+            .into(),
+        )),
+        (ns::REGISTER, "query", _, Target::Bridge) => {
+            return register::spawn(gw, reply, payload, set, String::new())
+        }
+        (ns::REGISTER, "query", _, Target::Foreign(a)) if a.kind == AddressKind::Network => {
+            let scope = a.network.clone().unwrap_or_default();
+            return register::spawn(gw, reply, payload, set, scope);
+        }
+        (gateway_iq::NS, "query", _, Target::Bridge) => gateway_iq::answer(gw, &payload, set),
+        _ => Err(unhandled()),
+    };
+    reply.send(gw, answer);
+}

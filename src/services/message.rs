@@ -1,0 +1,132 @@
+//! Messages: help on the bridge JID, the refusals every backend shares.
+
+use std::sync::Arc;
+
+use ferry_bridge::AddressKind;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Message, MessageType};
+
+use super::iq::address_error;
+use crate::router::{Gateway, Target};
+use crate::stanza_error::{self, Condition};
+
+/// End-to-end encryption payloads: their fallback body is a note for
+/// clients without the feature, and bridging it would mislead both sides.
+const ENCRYPTED: [(&str, &str); 5] = [
+    ("encrypted", "eu.siacs.conversations.axolotl"),
+    ("encrypted", "urn:xmpp:omemo:2"),
+    ("openpgp", "urn:xmpp:openpgp:0"),
+    ("x", "jabber:x:encrypted"),
+    ("encryption", "urn:xmpp:eme:0"),
+];
+
+pub fn is_encrypted(message: &Message) -> bool {
+    message
+        .payloads
+        .iter()
+        .any(|p| ENCRYPTED.iter().any(|(name, ns)| p.is(*name, *ns)))
+}
+
+fn refuse(gw: &Gateway, message: &Message, condition: Condition, text: &str) {
+    if let Some(reply) = stanza_error::message(message, stanza_error::error(condition, text)) {
+        gw.send(reply);
+    }
+}
+
+pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
+    if message.type_ == MessageType::Error {
+        return;
+    }
+    let to = message.to.clone().unwrap_or_else(|| gw.jid.clone());
+    let target = match gw.target(&to) {
+        Ok(t) => t,
+        Err(e) => {
+            if let Some(reply) = stanza_error::message(&message, address_error(&e)) {
+                gw.send(reply);
+            }
+            return;
+        }
+    };
+    let has_body = message.bodies.values().any(|b| !b.trim().is_empty());
+    if let Target::Bridge = target {
+        if has_body && message.type_ != MessageType::Groupchat {
+            let mut help = Message::chat(Some(from));
+            help.from = Some(gw.jid.clone());
+            gw.send(help.with_body(
+                xmpp_parsers::message::Lang::default(),
+                gw.bridge.help_text(),
+            ));
+        }
+        return;
+    }
+    if !gw.allowed(&from) {
+        return refuse(
+            gw,
+            &message,
+            Condition::Forbidden,
+            "your server may not use this gateway",
+        );
+    }
+    if is_encrypted(&message) {
+        return refuse(
+            gw,
+            &message,
+            Condition::NotAcceptable,
+            "encrypted messages cannot be bridged: the other side could not read them",
+        );
+    }
+    if !has_body {
+        // Chat states, receipts, markers: nothing to carry.
+        return;
+    }
+    let gw = gw.clone();
+    tokio::spawn(async move {
+        let user = from.to_bare();
+        let registered = match gw.store.is_registered(gw.name(), user.as_str()).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "store failure while checking a registration");
+                return refuse(&gw, &message, Condition::InternalServerError, "");
+            }
+        };
+        if !registered {
+            return refuse(
+                &gw,
+                &message,
+                Condition::RegistrationRequired,
+                "register with this gateway first",
+            );
+        }
+        let what = match target {
+            Target::Foreign(a) if a.kind == AddressKind::Room => "rooms",
+            _ => "contacts",
+        };
+        refuse(
+            &gw,
+            &message,
+            Condition::ServiceUnavailable,
+            &format!("this gateway does not carry messages to {what} yet"),
+        );
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xmpp_parsers::minidom::Element;
+
+    #[test]
+    fn omemo_and_pgp_are_encrypted_receipts_are_not() {
+        let mut m = Message::chat(None);
+        m.payloads
+            .push(Element::builder("request", "urn:xmpp:receipts").build());
+        assert!(!is_encrypted(&m));
+        m.payloads
+            .push(Element::builder("encrypted", "eu.siacs.conversations.axolotl").build());
+        assert!(is_encrypted(&m));
+        let mut m = Message::chat(None);
+        m.payloads
+            .push(Element::builder("openpgp", "urn:xmpp:openpgp:0").build());
+        assert!(is_encrypted(&m));
+    }
+}

@@ -1,0 +1,8 @@
+//! The XMPP services every bridge gets from the core.
+
+pub mod disco;
+mod gateway_iq;
+pub mod iq;
+pub mod message;
+pub mod presence;
+mod register;

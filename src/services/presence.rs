@@ -1,0 +1,228 @@
+//! Presence: XEP-0100 subscriptions with the bridge JID and contacts,
+//! probes at link-up, and the user's resources as the bridge sees them.
+
+use std::sync::Arc;
+
+use ferry_bridge::Address;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::presence::{Presence, Type};
+
+use crate::router::{Gateway, Target};
+use crate::stanza_error;
+
+use super::iq::address_error;
+
+/// Sends a probe to every registered user, so that online users get
+/// their sessions back after any restart of ferry or the server.
+pub async fn probe_all(gw: &Gateway) {
+    match gw.store.registered_users(gw.name()).await {
+        Ok(users) => {
+            tracing::info!(
+                bridge = gw.name(),
+                users = users.len(),
+                "probing registered users"
+            );
+            for user in users.iter().filter_map(|u| Jid::new(u).ok()) {
+                gw.send(Presence::probe().with_from(gw.jid.clone()).with_to(user));
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot list users to probe"),
+    }
+}
+
+/// The bridge JID's own presence, with caps (XEP-0115).
+fn bridge_presence(gw: &Gateway, to: Jid) -> Presence {
+    Presence::available()
+        .with_from(gw.jid.clone())
+        .with_to(to)
+        .with_payload(gw.disco.caps.clone())
+}
+
+/// What a contact's presence is, as far as the core knows without a
+/// session: available for backends whose contacts are always reachable.
+fn contact_presence(gw: &Gateway, contact: Jid, to: Jid) -> Presence {
+    let type_ = if gw.bridge.contacts_always_available() {
+        Type::None
+    } else {
+        Type::Unavailable
+    };
+    Presence::new(type_).with_from(contact).with_to(to)
+}
+
+/// `unavailable`, `unsubscribe`, `unsubscribed` from `from`: what a user
+/// gets for the bridge JID and each contact when they unregister.
+pub fn farewell(from: &Jid, user: &BareJid) -> Vec<tokio_xmpp::Stanza> {
+    [Type::Unavailable, Type::Unsubscribe, Type::Unsubscribed]
+        .into_iter()
+        .map(|t| {
+            Presence::new(t)
+                .with_from(from.clone())
+                .with_to(Jid::from(user.clone()))
+                .into()
+        })
+        .collect()
+}
+
+/// At shutdown: every online user sees the bridge and its contacts leave.
+pub async fn goodbye_all(gw: &Gateway) {
+    for user in gw.online_users() {
+        let to = Jid::from(user.clone());
+        gw.send(
+            Presence::unavailable()
+                .with_from(gw.jid.clone())
+                .with_to(to.clone()),
+        );
+        if let Ok(contacts) = gw.store.contacts(gw.name(), user.as_str()).await {
+            for contact in contacts.iter().filter_map(|c| Jid::new(c).ok()) {
+                gw.send(
+                    Presence::unavailable()
+                        .with_from(contact)
+                        .with_to(to.clone()),
+                );
+            }
+        }
+    }
+}
+
+async fn is_registered(gw: &Gateway, user: &BareJid) -> bool {
+    match gw.store.is_registered(gw.name(), user.as_str()).await {
+        Ok(registered) => registered,
+        Err(e) => {
+            tracing::error!(error = %e, "store failure while checking a registration");
+            false
+        }
+    }
+}
+
+pub fn handle(gw: &Arc<Gateway>, from: Jid, presence: Presence) {
+    if presence.type_ == Type::Error {
+        return;
+    }
+    let to = presence.to.clone().unwrap_or_else(|| gw.jid.clone());
+    let target = match gw.target(&to) {
+        Ok(t) => t,
+        Err(e) => {
+            if let Some(reply) = stanza_error::presence(&presence, address_error(&e)) {
+                gw.send(reply);
+            }
+            return;
+        }
+    };
+    if !gw.allowed(&from) {
+        if presence.type_ == Type::Subscribe {
+            gw.send(
+                Presence::new(Type::Unsubscribed)
+                    .with_from(to)
+                    .with_to(from),
+            );
+        }
+        return;
+    }
+    let gw = gw.clone();
+    tokio::spawn(async move {
+        match target {
+            Target::Bridge => to_bridge(&gw, from, presence.type_).await,
+            Target::Foreign(address) => to_contact(&gw, from, to, address, presence.type_).await,
+        }
+    });
+}
+
+async fn to_bridge(gw: &Gateway, from: Jid, type_: Type) {
+    let user = from.to_bare();
+    let bare = Jid::from(user.clone());
+    match type_ {
+        Type::Subscribe => {
+            let answer = if is_registered(gw, &user).await {
+                Type::Subscribed
+            } else {
+                Type::Unsubscribed
+            };
+            gw.send(
+                Presence::new(answer.clone())
+                    .with_from(gw.jid.clone())
+                    .with_to(bare.clone()),
+            );
+            if answer == Type::Subscribed {
+                gw.send(bridge_presence(gw, bare));
+            }
+        }
+        Type::Probe => {
+            if is_registered(gw, &user).await {
+                gw.send(bridge_presence(gw, from));
+            } else {
+                gw.send(
+                    Presence::unavailable()
+                        .with_from(gw.jid.clone())
+                        .with_to(from),
+                );
+            }
+        }
+        Type::None => {
+            if !is_registered(gw, &user).await {
+                return;
+            }
+            let first = gw.online_users().iter().all(|u| *u != user);
+            gw.set_online(&from, true);
+            gw.send(bridge_presence(gw, from));
+            if first && gw.bridge.contacts_always_available() {
+                if let Ok(contacts) = gw.store.contacts(gw.name(), user.as_str()).await {
+                    for contact in contacts.iter().filter_map(|c| Jid::new(c).ok()) {
+                        gw.send(contact_presence(gw, contact, bare.clone()));
+                    }
+                }
+            }
+        }
+        Type::Unavailable => {
+            if gw.set_online(&from, false) {
+                gw.send(
+                    Presence::unavailable()
+                        .with_from(gw.jid.clone())
+                        .with_to(from),
+                );
+            }
+        }
+        Type::Subscribed | Type::Unsubscribe | Type::Unsubscribed | Type::Error => {}
+    }
+}
+
+async fn to_contact(gw: &Gateway, from: Jid, to: Jid, address: Address, type_: Type) {
+    let user = from.to_bare();
+    let bare = Jid::from(user.clone());
+    // Replies come from the JID the user used; the roster stores the
+    // canonical one so that later traffic matches it.
+    let canonical = gw.jid_of(&address).unwrap_or_else(|| to.clone());
+    match type_ {
+        Type::Subscribe => {
+            if let Err(e) = gw
+                .store
+                .add_contact(gw.name(), user.as_str(), canonical.as_str())
+                .await
+            {
+                tracing::error!(error = %e, "cannot store a contact");
+                return;
+            }
+            gw.send(
+                Presence::new(Type::Subscribed)
+                    .with_from(to.clone())
+                    .with_to(bare.clone()),
+            );
+            gw.send(contact_presence(gw, to, bare));
+        }
+        Type::Unsubscribe => {
+            if let Err(e) = gw
+                .store
+                .remove_contact(gw.name(), user.as_str(), canonical.as_str())
+                .await
+            {
+                tracing::error!(error = %e, "cannot remove a contact");
+            }
+            gw.send(
+                Presence::new(Type::Unsubscribed)
+                    .with_from(to)
+                    .with_to(bare),
+            );
+        }
+        Type::Probe => gw.send(contact_presence(gw, to, from)),
+        Type::None | Type::Unavailable | Type::Subscribed | Type::Unsubscribed | Type::Error => {}
+    }
+}

@@ -1,0 +1,247 @@
+//! XEP-0077 in-band registration with a XEP-0004 form, and the XEP-0100
+//! subscription that follows a user's first registration.
+
+use std::sync::Arc;
+
+use ferry_bridge::{FieldKind, FieldSpec, FormValues, Registration, RegistrationError};
+use tokio_xmpp::Stanza;
+use xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType, Option_};
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::ns;
+use xmpp_parsers::presence::Presence;
+use xmpp_parsers::stanza_error::StanzaError;
+
+use super::iq::Reply;
+use super::presence;
+use crate::router::Gateway;
+use crate::stanza_error::{self, Condition};
+
+/// XEP-0077's own field names: only these may appear as legacy fields.
+const LEGACY: [&str; 17] = [
+    "username", "nick", "password", "name", "first", "last", "email", "address", "city", "state",
+    "zip", "phone", "url", "date", "misc", "text", "key",
+];
+
+type Answer = Result<Option<Element>, StanzaError>;
+
+pub fn spawn(gw: &Arc<Gateway>, reply: Reply, payload: Element, set: bool, scope: String) {
+    let gw = gw.clone();
+    tokio::spawn(async move {
+        let user = reply.them.to_bare();
+        let (answer, then) = if !gw.allowed(&reply.them) {
+            let e =
+                stanza_error::error(Condition::Forbidden, "your server may not use this gateway");
+            (Err(e), vec![])
+        } else if set {
+            submit(&gw, &user, &payload, &scope).await
+        } else {
+            (form(&gw, &user, &scope).await, vec![])
+        };
+        reply.send(&gw, answer);
+        for stanza in then {
+            gw.send(stanza);
+        }
+    });
+}
+
+fn internal(e: impl std::fmt::Display) -> StanzaError {
+    tracing::error!(error = %e, "store failure during registration");
+    stanza_error::error(Condition::InternalServerError, "the gateway's store failed")
+}
+
+fn field_of(spec: &FieldSpec, current: Option<&Registration>) -> Field {
+    let type_ = match spec.kind {
+        FieldKind::Text => FieldType::TextSingle,
+        FieldKind::Password => FieldType::TextPrivate,
+        FieldKind::Choice(_) => FieldType::ListSingle,
+    };
+    let mut field = Field::new(spec.var, type_);
+    field.label = Some(spec.label.to_owned());
+    field.required = spec.required;
+    if let FieldKind::Choice(options) = &spec.kind {
+        field.options = options
+            .iter()
+            .map(|o| Option_ {
+                label: None,
+                value: o.clone(),
+            })
+            .collect();
+    }
+    if spec.kind != FieldKind::Password {
+        let value = current
+            .and_then(|r| r.get(spec.var).map(str::to_owned))
+            .or_else(|| spec.default.clone());
+        if let Some(value) = value {
+            field.values = vec![value];
+        }
+    }
+    field
+}
+
+async fn form(gw: &Gateway, user: &BareJid, scope: &str) -> Answer {
+    let current = gw
+        .store
+        .registration(gw.name(), user.as_str(), scope)
+        .await
+        .map_err(internal)?;
+    let specs = gw.bridge.registration_fields();
+    let instructions = gw.bridge.registration_instructions();
+    let mut query = Element::builder("query", ns::REGISTER)
+        .append(Element::builder("instructions", ns::REGISTER).append(instructions.as_str()));
+    if current.is_some() {
+        query = query.append(Element::builder("registered", ns::REGISTER));
+    }
+    // Clients must fill every legacy field shown, so only required ones.
+    for spec in specs
+        .iter()
+        .filter(|s| s.required && LEGACY.contains(&s.var))
+    {
+        let value = match spec.kind {
+            FieldKind::Password => None,
+            _ => current.as_ref().and_then(|r| r.get(spec.var)),
+        };
+        query = query.append(Element::builder(spec.var, ns::REGISTER).append(value.unwrap_or("")));
+    }
+    let mut data = DataForm::new(
+        DataFormType::Form,
+        ns::REGISTER,
+        specs
+            .iter()
+            .map(|s| field_of(s, current.as_ref()))
+            .collect(),
+    );
+    data.title = Some(format!("Register with {}", gw.name()));
+    data.instructions = Some(instructions);
+    Ok(Some(query.append(Element::from(data)).build()))
+}
+
+enum Submission {
+    Values(Vec<(String, String)>),
+    Remove,
+}
+
+fn parse_submission(payload: &Element) -> Result<Submission, StanzaError> {
+    if payload.get_child("remove", ns::REGISTER).is_some() {
+        return Ok(Submission::Remove);
+    }
+    if let Some(x) = payload.get_child("x", ns::DATA_FORMS) {
+        let form = DataForm::try_from(x.clone())
+            .map_err(|_| stanza_error::error(Condition::BadRequest, "malformed data form"))?;
+        return Ok(Submission::Values(
+            form.fields
+                .into_iter()
+                .filter_map(|f| Some((f.var?, f.values.into_iter().next().unwrap_or_default())))
+                .collect(),
+        ));
+    }
+    Ok(Submission::Values(
+        payload
+            .children()
+            .filter(|c| c.ns() == ns::REGISTER)
+            .map(|c| (c.name().to_owned(), c.text()))
+            .collect(),
+    ))
+}
+
+async fn submit(
+    gw: &Gateway,
+    user: &BareJid,
+    payload: &Element,
+    scope: &str,
+) -> (Answer, Vec<Stanza>) {
+    let pairs = match parse_submission(payload) {
+        Ok(Submission::Remove) => return remove(gw, user).await,
+        Ok(Submission::Values(pairs)) => pairs,
+        Err(e) => return (Err(e), vec![]),
+    };
+    match register(gw, user, pairs, scope).await {
+        Ok(true) => {
+            // XEP-0100 §4.1: ask to be in the user's roster.
+            let subscribe = Presence::subscribe()
+                .with_from(gw.jid.clone())
+                .with_to(Jid::from(user.clone()));
+            (Ok(None), vec![subscribe.into()])
+        }
+        Ok(false) => (Ok(None), vec![]),
+        Err(e) => (Err(e), vec![]),
+    }
+}
+
+/// Stores a checked registration; true when it is the user's first.
+async fn register(
+    gw: &Gateway,
+    user: &BareJid,
+    mut pairs: Vec<(String, String)>,
+    scope: &str,
+) -> Result<bool, StanzaError> {
+    let specs = gw.bridge.registration_fields();
+    if !scope.is_empty() {
+        // A network JID registers the identity for that network.
+        pairs.retain(|(var, _)| var != "network");
+        pairs.push(("network".into(), scope.to_owned()));
+    }
+    let mut values =
+        FormValues::from_pairs(&specs, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let previous = gw
+        .store
+        .registration(gw.name(), user.as_str(), scope)
+        .await
+        .map_err(internal)?;
+    if let Some(previous) = &previous {
+        // An empty password on an edit keeps the stored one.
+        for spec in specs.iter().filter(|s| s.kind == FieldKind::Password) {
+            if values.secret(spec.var).is_none() {
+                if let Some(old) = previous.secret(spec.var) {
+                    values.set_secret(spec.var, old.clone());
+                }
+            }
+        }
+    }
+    let registration = gw
+        .bridge
+        .check_registration(values, previous.as_ref())
+        .await
+        .map_err(|e| match e {
+            RegistrationError::Invalid { .. } => {
+                stanza_error::error(Condition::NotAcceptable, &e.to_string())
+            }
+            RegistrationError::Rejected(text) => {
+                stanza_error::error(Condition::NotAuthorized, &text)
+            }
+            RegistrationError::Unreachable(text) => {
+                stanza_error::error(Condition::RemoteServerTimeout, &text)
+            }
+        })?;
+    let first = gw
+        .store
+        .save_registration(gw.name(), user.as_str(), scope, &registration)
+        .await
+        .map_err(internal)?;
+    tracing::info!(bridge = gw.name(), user = %user, first, "registered");
+    Ok(first)
+}
+
+async fn remove(gw: &Gateway, user: &BareJid) -> (Answer, Vec<Stanza>) {
+    let contacts = match gw.store.contacts(gw.name(), user.as_str()).await {
+        Ok(c) => c,
+        Err(e) => return (Err(internal(e)), vec![]),
+    };
+    match gw.store.remove_user(gw.name(), user.as_str()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let e = stanza_error::error(Condition::RegistrationRequired, "you are not registered");
+            return (Err(e), vec![]);
+        }
+        Err(e) => return (Err(internal(e)), vec![]),
+    }
+    gw.forget_user(user);
+    tracing::info!(bridge = gw.name(), user = %user, "unregistered");
+    let mut then = Vec::new();
+    let senders =
+        std::iter::once(gw.jid.clone()).chain(contacts.iter().filter_map(|c| Jid::new(c).ok()));
+    for from in senders {
+        then.extend(presence::farewell(&from, user));
+    }
+    (Ok(None), then)
+}

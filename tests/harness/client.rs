@@ -1,0 +1,223 @@
+//! A real XMPP client session on tokio-xmpp's XML stream layer.
+//!
+//! tokio-xmpp's `Client` cannot be used here: ferry enables xmpp-parsers'
+//! `component` feature, which switches every typed stanza of the build to
+//! the `jabber:component:accept` namespace, and Prosody rightly refuses
+//! those from a client. So the test client logs in (SASL PLAIN, bind) with
+//! the same library's stream layer and speaks in `minidom` elements.
+
+use std::time::Duration;
+
+use base64::Engine;
+use futures::{SinkExt, StreamExt};
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_xmpp::parsers::minidom::Element;
+use tokio_xmpp::xmlstream::{initiate_stream, StreamHeader, Timeouts, XmlStream};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+pub const NS: &str = "jabber:client";
+
+type Stream = XmlStream<BufStream<TcpStream>, Element>;
+
+pub struct TestClient {
+    pub jid: String,
+    out: mpsc::Sender<Element>,
+    inbox: mpsc::Receiver<Element>,
+    next_id: u32,
+}
+
+fn header(host: &str) -> StreamHeader<'static> {
+    StreamHeader {
+        to: Some(host.to_owned().into()),
+        from: None,
+        id: None,
+    }
+}
+
+async fn next(stream: &mut Stream) -> Element {
+    match tokio::time::timeout(WAIT, stream.next()).await {
+        Ok(Some(Ok(el))) => el,
+        other => panic!("login: unexpected {other:?}"),
+    }
+}
+
+async fn login(user: &str, host: &str, password: &str, port: u16) -> (Stream, String) {
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let pending = initiate_stream(BufStream::new(tcp), NS, header(host), Timeouts::tight())
+        .await
+        .unwrap();
+    let (_, mut stream) = pending.recv_features::<Element>().await.unwrap();
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+    let auth = Element::builder("auth", "urn:ietf:params:xml:ns:xmpp-sasl")
+        .attr(ncname("mechanism"), "PLAIN")
+        .append(token)
+        .build();
+    stream.send(&auth).await.unwrap();
+    let answer = next(&mut stream).await;
+    assert_eq!(answer.name(), "success", "login of {user}@{host}");
+    let pending = stream
+        .initiate_reset()
+        .send_header(header(host))
+        .await
+        .unwrap();
+    let (_, mut stream) = pending.recv_features::<Element>().await.unwrap();
+    let bind = Element::builder("iq", NS)
+        .attr(ncname("type"), "set")
+        .attr(ncname("id"), "bind")
+        .append(Element::builder("bind", "urn:ietf:params:xml:ns:xmpp-bind"))
+        .build();
+    stream.send(&bind).await.unwrap();
+    let bound = next(&mut stream).await;
+    let jid = bound
+        .get_child("bind", "urn:ietf:params:xml:ns:xmpp-bind")
+        .and_then(|b| b.get_child("jid", "urn:ietf:params:xml:ns:xmpp-bind"))
+        .map(|j| j.text())
+        .expect("bound jid");
+    (stream, jid)
+}
+
+pub fn ncname(name: &str) -> tokio_xmpp::parsers::minidom::rxml::NcName {
+    tokio_xmpp::parsers::minidom::rxml::NcName::try_from(name).unwrap()
+}
+
+impl TestClient {
+    /// Logs in as `user@host` and keeps the session in a task.
+    pub async fn connect(user: &str, host: &str, password: &str, port: u16) -> TestClient {
+        let (mut stream, jid) = login(user, host, password, port).await;
+        let (out_tx, mut out_rx) = mpsc::channel::<Element>(64);
+        let (in_tx, inbox) = mpsc::channel::<Element>(1024);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    read = stream.next() => match read {
+                        Some(Ok(el)) => {
+                            if in_tx.send(el).await.is_err() {
+                                return;
+                            }
+                        }
+                        Some(Err(tokio_xmpp::xmlstream::ReadError::SoftTimeout)) => {}
+                        Some(Err(_)) | None => return,
+                    },
+                    out = out_rx.recv() => match out {
+                        Some(el) => { let _ = stream.send(&el).await; }
+                        None => { let _ = SinkExt::<&Element>::close(&mut stream).await; return; }
+                    },
+                }
+            }
+        });
+        TestClient {
+            jid,
+            out: out_tx,
+            inbox,
+            next_id: 0,
+        }
+    }
+
+    pub async fn send(&self, el: Element) {
+        self.out.send(el).await.expect("client task alive");
+    }
+
+    pub async fn presence(&self, to: Option<&str>, type_: Option<&str>) {
+        let mut p = Element::builder("presence", NS);
+        if let Some(to) = to {
+            p = p.attr(ncname("to"), to);
+        }
+        if let Some(t) = type_ {
+            p = p.attr(ncname("type"), t);
+        }
+        self.send(p.build()).await;
+    }
+
+    pub async fn available(&self) {
+        self.presence(None, None).await;
+    }
+
+    /// The next stanza matching `pred`, skipping others; panics after WAIT.
+    pub async fn expect(&mut self, what: &str, pred: impl Fn(&Element) -> bool) -> Element {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
+                Ok(Some(el)) if pred(&el) => return el,
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("connection closed while waiting for {what}"),
+                Err(_) => panic!("timed out waiting for {what}"),
+            }
+        }
+    }
+
+    /// Whether a stanza matching `pred` arrives within `wait`.
+    pub async fn arrives(&mut self, wait: Duration, pred: impl Fn(&Element) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
+                Ok(Some(el)) if pred(&el) => return true,
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return false,
+            }
+        }
+    }
+
+    /// Sends an iq and returns its answer (result or error).
+    pub async fn iq(&mut self, to: &str, set: bool, payload: Element) -> Element {
+        self.next_id += 1;
+        let id = format!("t{}", self.next_id);
+        let iq = Element::builder("iq", NS)
+            .attr(ncname("to"), to)
+            .attr(ncname("id"), id.as_str())
+            .attr(ncname("type"), if set { "set" } else { "get" })
+            .append(payload)
+            .build();
+        self.send(iq).await;
+        self.expect(&format!("answer to iq {id}"), |el| {
+            el.name() == "iq"
+                && el.attr("id") == Some(id.as_str())
+                && matches!(el.attr("type"), Some("result") | Some("error"))
+        })
+        .await
+    }
+}
+
+/// The bare part of a JID string.
+pub fn bare(jid: &str) -> &str {
+    jid.split('/').next().unwrap_or(jid)
+}
+
+/// A presence from `from` (bare) with `type_` (None: available).
+pub fn presence_from(el: &Element, from: &str, type_: Option<&str>) -> bool {
+    el.name() == "presence" && el.attr("from").map(bare) == Some(from) && el.attr("type") == type_
+}
+
+/// The payload of a result; panics naming the error otherwise.
+pub fn result(iq: Element) -> Option<Element> {
+    assert_eq!(
+        iq.attr("type"),
+        Some("result"),
+        "expected a result: {}",
+        String::from(&iq)
+    );
+    iq.children().next().cloned()
+}
+
+/// The defined condition of an error answer.
+pub fn error_condition(stanza: &Element) -> String {
+    stanza
+        .children()
+        .find(|c| c.name() == "error")
+        .and_then(|e| {
+            e.children()
+                .find(|c| c.ns() == "urn:ietf:params:xml:ns:xmpp-stanzas" && c.name() != "text")
+        })
+        .map(|c| c.name().to_owned())
+        .unwrap_or_else(|| panic!("expected an error: {}", String::from(stanza)))
+}
+
+pub fn error_text(stanza: &Element) -> String {
+    stanza
+        .children()
+        .find(|c| c.name() == "error")
+        .and_then(|e| e.get_child("text", "urn:ietf:params:xml:ns:xmpp-stanzas"))
+        .map(|t| t.text())
+        .unwrap_or_default()
+}

@@ -1,0 +1,302 @@
+//! End-to-end harness: real Prosody and the real ferry binary in a temp
+//! dir on free loopback ports, driven by real XMPP clients.
+#![allow(dead_code)] // each test binary uses a different part of it
+
+pub mod client;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const IRC_SECRET: &str = "irc-secret";
+pub const MAIL_SECRET: &str = "mail-secret";
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_port(port: u16, what: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tail = std::fs::read_to_string(log).unwrap_or_default();
+    panic!("{what} did not listen on {port}; log:\n{tail}");
+}
+
+/// Kills the whole process group of a child started with `process_group(0)`.
+fn kill_group(child: &mut Child, signal: &str) {
+    let _ = Command::new("kill")
+        .args([signal, "--", &format!("-{}", child.id())])
+        .status();
+}
+
+pub struct Prosody {
+    pub dir: PathBuf,
+    pub c2s: u16,
+    pub component: u16,
+    child: Option<Child>,
+}
+
+impl Prosody {
+    /// Starts Prosody with hosts `localhost` and `other.example` and the
+    /// components `irc.localhost` and `mail.localhost`.
+    pub fn start(dir: &Path) -> Prosody {
+        let dir = dir.join("prosody");
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        let mut p = Prosody {
+            c2s: free_port(),
+            component: free_port(),
+            dir,
+            child: None,
+        };
+        p.write_config();
+        p.launch();
+        p
+    }
+
+    fn write_config(&self) {
+        let d = self.dir.display();
+        let config = format!(
+            r#"
+run_as_root = true
+prosody_user = "root"
+prosody_group = "root"
+pidfile = "{d}/prosody.pid"
+data_path = "{d}/data"
+log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = "{d}/prosody.log" }} }}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s} }}
+component_ports = {{ {component} }}
+component_interface = "127.0.0.1"
+s2s_ports = {{ }}
+http_ports = {{ }}
+https_ports = {{ }}
+c2s_direct_tls_ports = {{ }}
+legacy_ssl_ports = {{ }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq" }}
+modules_disabled = {{ "s2s"; "tls"; "offline" }}
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_plain"
+storage = "internal"
+c2s_stanza_size_limit = 1048576
+component_stanza_size_limit = 1048576
+VirtualHost "localhost"
+VirtualHost "other.example"
+Component "irc.localhost"
+    component_secret = "{irc}"
+Component "mail.localhost"
+    component_secret = "{mail}"
+"#,
+            c2s = self.c2s,
+            component = self.component,
+            irc = IRC_SECRET,
+            mail = MAIL_SECRET,
+        );
+        std::fs::write(self.dir.join("prosody.cfg.lua"), config).unwrap();
+    }
+
+    fn launch(&mut self) {
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("prosody")
+            .arg("--config")
+            .arg(self.dir.join("prosody.cfg.lua"))
+            .arg("-F")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("prosody (Debian package prosody) must be installed");
+        self.child = Some(child);
+        wait_port(self.c2s, "prosody c2s", &self.dir.join("prosody.log"));
+        wait_port(
+            self.component,
+            "prosody component",
+            &self.dir.join("prosody.log"),
+        );
+    }
+
+    /// Creates an account by writing Prosody's internal storage file.
+    pub fn add_user(&self, user: &str, host: &str, password: &str) {
+        let host_dir = host.replace('.', "%2e");
+        let dir = self.dir.join("data").join(host_dir).join("accounts");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(format!("{user}.dat")),
+            format!("return {{ [\"password\"] = {password:?}; }};\n"),
+        )
+        .unwrap();
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_group(&mut child, "-TERM");
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_group(&mut child, "-KILL");
+            let _ = child.wait();
+        }
+    }
+}
+
+pub struct Ferry {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+/// The SPEC's minimal config, pointed at `prosody`.
+pub fn minimal_config(dir: &Path, prosody: &Prosody) -> String {
+    format!(
+        r#"
+[xmpp]
+host = "127.0.0.1"
+port = {port}
+
+[store]
+url = "sqlite://{db}"
+
+[access]
+allowed_domains = ["localhost"]
+admins = ["admin@localhost"]
+
+[[bridge]]
+kind = "irc"
+jid = "irc.localhost"
+secret = "{irc}"
+[bridge.irc]
+networks = ["127.0.0.1:6667"]
+default_network = "127.0.0.1:6667"
+
+[[bridge]]
+kind = "email"
+jid = "mail.localhost"
+secret = "{mail}"
+[bridge.email]
+smtp = "127.0.0.1:2525"
+imap = "127.0.0.1:1143"
+tls = "none"
+"#,
+        port = prosody.component,
+        db = dir.join("ferry.db").display(),
+        irc = IRC_SECRET,
+        mail = MAIL_SECRET,
+    )
+}
+
+impl Ferry {
+    pub fn start(dir: &Path, config: &str) -> Ferry {
+        let path = dir.join("ferry.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut f = Ferry {
+            dir: dir.to_owned(),
+            config: path,
+            child: None,
+        };
+        f.launch();
+        f
+    }
+
+    pub fn launch(&mut self) {
+        let log = std::fs::File::create(self.dir.join("ferry.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .arg("--config")
+            .arg(&self.config)
+            .env("RUST_LOG", "ferry=debug,info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("ferry.log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and returns the exit status and how long it took.
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let mut child = self.child.take().expect("ferry running");
+        let started = Instant::now();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            if started.elapsed() > Duration::from_secs(15) {
+                let _ = child.kill();
+                panic!("ferry ignored SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the log shows `n` link-ups.
+    pub async fn wait_links(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.log().matches("component link up").count() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("ferry did not bring up {n} links; log:\n{}", self.log());
+    }
+}
+
+impl Drop for Ferry {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A Prosody with a few accounts and a ferry attached to it.
+pub struct World {
+    pub tmp: tempfile::TempDir,
+    pub prosody: Prosody,
+    pub ferry: Ferry,
+}
+
+impl World {
+    pub async fn start() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let prosody = Prosody::start(tmp.path());
+        for user in ["alice", "bob", "admin"] {
+            prosody.add_user(user, "localhost", "pw");
+        }
+        prosody.add_user("eve", "other.example", "pw");
+        let config = minimal_config(tmp.path(), &prosody);
+        let ferry = Ferry::start(tmp.path(), &config);
+        ferry.wait_links(2).await;
+        World {
+            tmp,
+            prosody,
+            ferry,
+        }
+    }
+}
