@@ -76,7 +76,16 @@ impl Outbound {
 
     /// Queues a stanza, charging it to its recipient.
     pub fn push(&self, stanza: impl Into<Stanza>) -> Result<(), Full> {
-        let stanza = stanza.into();
+        self.enqueue(stanza.into(), true)
+    }
+
+    /// Queues an answer to a user who may be over their quota (an error
+    /// telling them so); only the link's bound applies.
+    pub fn push_reply(&self, stanza: impl Into<Stanza>) -> Result<(), Full> {
+        self.enqueue(stanza.into(), false)
+    }
+
+    fn enqueue(&self, stanza: Stanza, metered: bool) -> Result<(), Full> {
         let user = recipient(&stanza);
         let mut inner = self.lock();
         if inner.queue.len() >= self.link_limit {
@@ -84,28 +93,10 @@ impl Outbound {
         }
         if let Some(user) = &user {
             let count = inner.per_user.entry(user.clone()).or_default();
-            if *count >= self.user_limit {
+            if metered && *count >= self.user_limit {
                 return Err(Full::User);
             }
             *count += 1;
-        }
-        inner.queue.push_back(Queued { user, stanza });
-        drop(inner);
-        self.ready.notify_one();
-        Ok(())
-    }
-
-    /// Queues an answer to a user who may be over their quota (an error
-    /// telling them so); only the link's bound applies.
-    pub fn push_reply(&self, stanza: impl Into<Stanza>) -> Result<(), Full> {
-        let stanza = stanza.into();
-        let user = recipient(&stanza);
-        let mut inner = self.lock();
-        if inner.queue.len() >= self.link_limit {
-            return Err(Full::Link);
-        }
-        if let Some(user) = &user {
-            *inner.per_user.entry(user.clone()).or_default() += 1;
         }
         inner.queue.push_back(Queued { user, stanza });
         drop(inner);
