@@ -227,35 +227,8 @@ impl Config {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"
-[xmpp]
-host = "127.0.0.1"
-port = 5347
-
-[store]
-url = "sqlite://ferry.db"
-
-[access]
-allowed_domains = ["localhost"]
-admins = ["admin@localhost"]
-
-[[bridge]]
-kind = "irc"
-jid = "irc.localhost"
-secret = "irc-secret"
-[bridge.irc]
-networks = ["127.0.0.1:6667"]
-default_network = "127.0.0.1:6667"
-
-[[bridge]]
-kind = "email"
-jid = "mail.localhost"
-secret = "mail-secret"
-[bridge.email]
-smtp = "127.0.0.1:2525"
-imap = "127.0.0.1:1143"
-tls = "none"
-"#;
+    /// The sample config: the SPEC's minimal shape plus commented defaults.
+    const MINIMAL: &str = include_str!("../deploy/ferry.toml");
 
     fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();

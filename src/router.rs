@@ -90,6 +90,16 @@ impl Gateway {
         self.access.allows_domain(from.domain().as_str())
     }
 
+    /// Whether `user` holds an identity on this bridge; a store failure is
+    /// logged and counts as not registered.
+    pub async fn is_registered(&self, user: &BareJid) -> Result<bool, crate::store::StoreError> {
+        let registered = self.store.is_registered(self.name(), user.as_str()).await;
+        if let Err(e) = &registered {
+            tracing::error!(error = %e, "store failure while checking a registration");
+        }
+        registered
+    }
+
     pub fn set_online(&self, resource: &Jid, available: bool) -> bool {
         let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
         let bare = resource.to_bare();

@@ -6,8 +6,6 @@ use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, DiscoItemsResult, Ide
 use xmpp_parsers::hashes::Algo;
 use xmpp_parsers::minidom::Element;
 
-use crate::router::Target;
-
 /// The node our caps advertise; clients echo it in their disco#info query.
 pub const CAPS_NODE: &str = "https://ferry.invalid/caps";
 
@@ -79,7 +77,8 @@ pub fn foreign_info(kind: AddressKind, name: &str) -> Element {
     .into()
 }
 
-pub fn items(_target: &Target) -> Element {
+/// disco#items: nothing to list until bridges have rooms to show.
+pub fn items() -> Element {
     DiscoItemsResult {
         node: None,
         items: vec![],

@@ -76,7 +76,7 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             })),
             Err(_) => Err(bad("disco#info")),
         },
-        (ns::DISCO_ITEMS, "query", false, target) => Ok(Some(disco::items(target))),
+        (ns::DISCO_ITEMS, "query", false, _) => Ok(Some(disco::items())),
         (ns::PING, "ping", false, Target::Bridge) => Ok(None),
         (ns::VERSION, "query", false, Target::Bridge) => Ok(Some(
             VersionResult {

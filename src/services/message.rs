@@ -82,12 +82,8 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
     let gw = gw.clone();
     tokio::spawn(async move {
         let user = from.to_bare();
-        let registered = match gw.store.is_registered(gw.name(), user.as_str()).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "store failure while checking a registration");
-                return refuse(&gw, &message, Condition::InternalServerError, "");
-            }
+        let Ok(registered) = gw.is_registered(&user).await else {
+            return refuse(&gw, &message, Condition::InternalServerError, "");
         };
         if !registered {
             return refuse(

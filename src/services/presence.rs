@@ -85,13 +85,7 @@ pub async fn goodbye_all(gw: &Gateway) {
 }
 
 async fn is_registered(gw: &Gateway, user: &BareJid) -> bool {
-    match gw.store.is_registered(gw.name(), user.as_str()).await {
-        Ok(registered) => registered,
-        Err(e) => {
-            tracing::error!(error = %e, "store failure while checking a registration");
-            false
-        }
-    }
+    gw.is_registered(user).await.unwrap_or(false)
 }
 
 pub fn handle(gw: &Arc<Gateway>, from: Jid, presence: Presence) {

@@ -164,43 +164,18 @@ pub struct Ferry {
     child: Option<Child>,
 }
 
-/// The SPEC's minimal config, pointed at `prosody`.
+/// The sample config (deploy/ferry.toml, the SPEC's minimal shape),
+/// pointed at `prosody` and a database in `dir`.
 pub fn minimal_config(dir: &Path, prosody: &Prosody) -> String {
-    format!(
-        r#"
-[xmpp]
-host = "127.0.0.1"
-port = {port}
-
-[store]
-url = "sqlite://{db}"
-
-[access]
-allowed_domains = ["localhost"]
-admins = ["admin@localhost"]
-
-[[bridge]]
-kind = "irc"
-jid = "irc.localhost"
-secret = "{irc}"
-[bridge.irc]
-networks = ["127.0.0.1:6667"]
-default_network = "127.0.0.1:6667"
-
-[[bridge]]
-kind = "email"
-jid = "mail.localhost"
-secret = "{mail}"
-[bridge.email]
-smtp = "127.0.0.1:2525"
-imap = "127.0.0.1:1143"
-tls = "none"
-"#,
-        port = prosody.component,
-        db = dir.join("ferry.db").display(),
-        irc = IRC_SECRET,
-        mail = MAIL_SECRET,
-    )
+    let sample = include_str!("../../deploy/ferry.toml");
+    assert!(sample.contains("port = 5347") && sample.contains("sqlite://ferry.db"));
+    assert!(sample.contains(IRC_SECRET) && sample.contains(MAIL_SECRET));
+    sample
+        .replace("port = 5347", &format!("port = {}", prosody.component))
+        .replace(
+            "sqlite://ferry.db",
+            &format!("sqlite://{}", dir.join("ferry.db").display()),
+        )
 }
 
 impl Ferry {
