@@ -87,6 +87,10 @@ impl AccessConfig {
             .iter()
             .any(|d| d.eq_ignore_ascii_case(domain))
     }
+
+    pub fn is_admin(&self, bare_jid: &str) -> bool {
+        self.admins.iter().any(|a| a.eq_ignore_ascii_case(bare_jid))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

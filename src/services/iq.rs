@@ -12,7 +12,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::version::VersionResult;
 
-use super::{disco, gateway_iq, register};
+use super::{commands, disco, gateway_iq, register, xep0050};
 use crate::router::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
 
@@ -70,13 +70,26 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
         |what: &str| stanza_error::error(Condition::BadRequest, &format!("malformed {what} query"));
     let answer = match (payload.ns().as_str(), payload.name(), set, &target) {
         (ns::DISCO_INFO, "query", false, target) => match DiscoInfoQuery::try_from(payload) {
-            Ok(query) => Ok(Some(match target {
-                Target::Bridge => gw.disco.bridge_info(&query),
-                Target::Foreign(a) => disco::foreign_info(a.kind, &a.name),
-            })),
+            Ok(query) => match (target, query.node.as_deref()) {
+                (Target::Bridge, Some(node)) if !node.starts_with(disco::CAPS_NODE) => {
+                    commands::info(node)
+                        .map(Some)
+                        .ok_or_else(|| stanza_error::error(Condition::ItemNotFound, "no such node"))
+                }
+                (Target::Bridge, _) => Ok(Some(gw.disco.bridge_info(&query))),
+                (Target::Foreign(a), _) => Ok(Some(disco::foreign_info(a.kind, &a.name))),
+            },
             Err(_) => Err(bad("disco#info")),
         },
+        (ns::DISCO_ITEMS, "query", false, Target::Bridge)
+            if payload.attr("node") == Some(xep0050::NS) =>
+        {
+            Ok(Some(commands::items(gw, &reply.them)))
+        }
         (ns::DISCO_ITEMS, "query", false, _) => Ok(Some(disco::items())),
+        (xep0050::NS, "command", true, Target::Bridge) => {
+            return commands::spawn(gw, reply, payload)
+        }
         (ns::PING, "ping", false, Target::Bridge) => Ok(None),
         (ns::VERSION, "query", false, Target::Bridge) => Ok(Some(
             VersionResult {

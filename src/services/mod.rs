@@ -1,8 +1,10 @@
 //! The XMPP services every bridge gets from the core.
 
+mod commands;
 pub mod disco;
 mod gateway_iq;
 pub mod iq;
 pub mod message;
 pub mod presence;
 mod register;
+mod xep0050;

@@ -223,25 +223,37 @@ async fn register(
 }
 
 async fn remove(gw: &Gateway, user: &BareJid) -> (Answer, Vec<Stanza>) {
-    let contacts = match gw.store.contacts(gw.name(), user.as_str()).await {
-        Ok(c) => c,
-        Err(e) => return (Err(internal(e)), vec![]),
-    };
-    match gw.store.remove_user(gw.name(), user.as_str()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            let e = stanza_error::error(Condition::RegistrationRequired, "you are not registered");
-            return (Err(e), vec![]);
-        }
-        Err(e) => return (Err(internal(e)), vec![]),
+    match unregister(gw, user).await {
+        Ok(farewell) => (Ok(None), farewell),
+        Err(e) => (Err(e), vec![]),
+    }
+}
+
+/// Deletes everything stored for `user` and returns the presences that
+/// tell them: `unavailable`, `unsubscribe`, `unsubscribed` from the bridge
+/// JID and each contact. `registration-required` when not registered.
+pub async fn unregister(gw: &Gateway, user: &BareJid) -> Result<Vec<Stanza>, StanzaError> {
+    let contacts = gw
+        .store
+        .contacts(gw.name(), user.as_str())
+        .await
+        .map_err(internal)?;
+    if !gw
+        .store
+        .remove_user(gw.name(), user.as_str())
+        .await
+        .map_err(internal)?
+    {
+        return Err(stanza_error::error(
+            Condition::RegistrationRequired,
+            "not registered",
+        ));
     }
     gw.forget_user(user);
     tracing::info!(bridge = gw.name(), user = %user, "unregistered");
-    let mut then = Vec::new();
     let senders =
         std::iter::once(gw.jid.clone()).chain(contacts.iter().filter_map(|c| Jid::new(c).ok()));
-    for from in senders {
-        then.extend(presence::farewell(&from, user));
-    }
-    (Ok(None), then)
+    Ok(senders
+        .flat_map(|from| presence::farewell(&from, user))
+        .collect())
 }

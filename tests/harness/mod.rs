@@ -3,11 +3,14 @@
 #![allow(dead_code)] // each test binary uses a different part of it
 
 pub mod client;
+pub mod stanzas;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub const IRC: &str = "irc.localhost";
+pub const MAIL: &str = "mail.localhost";
 pub const IRC_SECRET: &str = "irc-secret";
 pub const MAIL_SECRET: &str = "mail-secret";
 
