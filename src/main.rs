@@ -10,6 +10,7 @@ mod component;
 mod config;
 mod router;
 mod services;
+mod sessions;
 mod stanza_error;
 mod store;
 mod xml_clean;
@@ -105,6 +106,7 @@ async fn run(config: Config, bridges: Vec<Arc<dyn ferry_bridge::Bridge>>) -> any
     }
     let goodbye = async {
         for gateway in &gateways {
+            gateway.sessions.stop_all("ferry is shutting down");
             services::presence::goodbye_all(gateway).await;
         }
         let _ = stop_tx.send(true);

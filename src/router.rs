@@ -17,6 +17,7 @@ use crate::address;
 use crate::component::{LinkEvent, Outbound};
 use crate::config::AccessConfig;
 use crate::services;
+use crate::sessions::Sessions;
 use crate::stanza_error::{self, Condition};
 use crate::store::Store;
 
@@ -27,6 +28,7 @@ pub struct Gateway {
     pub access: AccessConfig,
     pub out: Arc<Outbound>,
     pub disco: services::disco::Info,
+    pub sessions: Sessions,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
 }
@@ -53,6 +55,7 @@ impl Gateway {
             access,
             out,
             disco,
+            sessions: Sessions::default(),
             online: Mutex::new(HashMap::new()),
         }
     }
@@ -102,8 +105,10 @@ impl Gateway {
 
     /// Asks the user's foreign session to reconnect; false when they have
     /// none.
-    pub fn reconnect(&self, _user: &BareJid) -> bool {
-        false
+    pub fn reconnect(&self, user: &BareJid) -> bool {
+        self.sessions
+            .send(user, ferry_bridge::Intent::Reconnect)
+            .is_ok()
     }
 
     pub fn set_online(&self, resource: &Jid, available: bool) -> bool {

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::AddressKind;
+use ferry_bridge::{AddressKind, Intent, Text};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
 
 use super::iq::address_error;
 use crate::router::{Gateway, Target};
+use crate::sessions::{self, Refused};
 use crate::stanza_error::{self, Condition};
 
 /// End-to-end encryption payloads: their fallback body is a note for
@@ -30,6 +31,28 @@ pub fn is_encrypted(message: &Message) -> bool {
 fn refuse(gw: &Gateway, message: &Message, condition: Condition, text: &str) {
     if let Some(reply) = stanza_error::message(message, stanza_error::error(condition, text)) {
         gw.send(reply);
+    }
+}
+
+/// What the user wrote, for a session: the body, `/me` as an action.
+fn text_of(message: &Message) -> Text {
+    let body = message
+        .bodies
+        .get("")
+        .or_else(|| message.bodies.values().next())
+        .cloned()
+        .unwrap_or_default();
+    let (action, body) = match body.strip_prefix("/me ") {
+        Some(rest) => (true, rest.to_owned()),
+        None => (false, body),
+    };
+    Text {
+        id: message.id.as_ref().map(|id| id.0.clone()),
+        body,
+        subject: message.subjects.values().next().cloned(),
+        thread: message.thread.as_ref().map(|t| t.id.clone()),
+        action,
+        sent_at: None,
     }
 }
 
@@ -93,16 +116,37 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
                 "register with this gateway first",
             );
         }
-        let what = match target {
-            Target::Foreign(a) if a.kind == AddressKind::Room => "rooms",
-            _ => "contacts",
+        let Target::Foreign(address) = target else {
+            return;
         };
-        refuse(
-            &gw,
-            &message,
-            Condition::ServiceUnavailable,
-            &format!("this gateway does not carry messages to {what} yet"),
-        );
+        if address.kind == AddressKind::Room {
+            return refuse(
+                &gw,
+                &message,
+                Condition::ServiceUnavailable,
+                "this gateway does not carry messages to rooms yet",
+            );
+        }
+        if !sessions::ensure(&gw, &user).await {
+            return refuse(
+                &gw,
+                &message,
+                Condition::ServiceUnavailable,
+                "this gateway does not carry messages to contacts yet",
+            );
+        }
+        let intent = Intent::SendDirect {
+            to: address,
+            text: text_of(&message),
+        };
+        if gw.sessions.send(&user, intent) == Err(Refused::Busy) {
+            refuse(
+                &gw,
+                &message,
+                Condition::ResourceConstraint,
+                "too many messages waiting",
+            );
+        }
     });
 }
 

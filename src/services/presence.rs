@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::Address;
+use ferry_bridge::{Address, Intent};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::{Presence, Type};
 
 use crate::router::{Gateway, Target};
+use crate::sessions;
 use crate::stanza_error;
 
 use super::iq::address_error;
@@ -121,7 +122,7 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, presence: Presence) {
     });
 }
 
-async fn to_bridge(gw: &Gateway, from: Jid, type_: Type) {
+async fn to_bridge(gw: &Arc<Gateway>, from: Jid, type_: Type) {
     let user = from.to_bare();
     let bare = Jid::from(user.clone());
     match type_ {
@@ -158,6 +159,7 @@ async fn to_bridge(gw: &Gateway, from: Jid, type_: Type) {
             let first = gw.online_users().iter().all(|u| *u != user);
             gw.set_online(&from, true);
             gw.send(bridge_presence(gw, from));
+            sessions::ensure(gw, &user).await;
             if first && gw.bridge.contacts_always_available() {
                 if let Ok(contacts) = gw.store.contacts(gw.name(), user.as_str()).await {
                     for contact in contacts.iter().filter_map(|c| Jid::new(c).ok()) {
@@ -179,7 +181,7 @@ async fn to_bridge(gw: &Gateway, from: Jid, type_: Type) {
     }
 }
 
-async fn to_contact(gw: &Gateway, from: Jid, to: Jid, address: Address, type_: Type) {
+async fn to_contact(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, type_: Type) {
     let user = from.to_bare();
     let bare = Jid::from(user.clone());
     // Replies come from the JID the user used; the roster stores the
@@ -201,6 +203,7 @@ async fn to_contact(gw: &Gateway, from: Jid, to: Jid, address: Address, type_: T
                     .with_to(bare.clone()),
             );
             gw.send(contact_presence(gw, to, bare));
+            let _ = gw.sessions.send(&user, Intent::Watch(address));
         }
         Type::Unsubscribe => {
             if let Err(e) = gw
@@ -215,8 +218,15 @@ async fn to_contact(gw: &Gateway, from: Jid, to: Jid, address: Address, type_: T
                     .with_from(to)
                     .with_to(bare),
             );
+            let _ = gw.sessions.send(&user, Intent::Unwatch(address));
         }
         Type::Probe => gw.send(contact_presence(gw, to, from)),
-        Type::None | Type::Unavailable | Type::Subscribed | Type::Unsubscribed | Type::Error => {}
+        // Directed presence to a contact opens the user's session.
+        Type::None => {
+            if is_registered(gw, &user).await {
+                sessions::ensure(gw, &user).await;
+            }
+        }
+        Type::Unavailable | Type::Subscribed | Type::Unsubscribed | Type::Error => {}
     }
 }

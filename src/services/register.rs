@@ -250,6 +250,7 @@ pub async fn unregister(gw: &Gateway, user: &BareJid) -> Result<Vec<Stanza>, Sta
         ));
     }
     gw.forget_user(user);
+    gw.sessions.stop(user, "unregistered");
     tracing::info!(bridge = gw.name(), user = %user, "unregistered");
     let senders =
         std::iter::once(gw.jid.clone()).chain(contacts.iter().filter_map(|c| Jid::new(c).ok()));

@@ -130,13 +130,7 @@ impl Store {
             .seal(&secrets, &Self::binding(bridge, user, scope));
         let t = now();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (jid, created_at) VALUES ($1, $2) ON CONFLICT (jid) DO NOTHING",
-        )
-        .bind(user)
-        .bind(t)
-        .execute(&mut *tx)
-        .await?;
+        Self::ensure_user(&mut tx, user).await?;
         let existing: i64 =
             sqlx::query("SELECT COUNT(*) FROM registrations WHERE bridge = $1 AND user_jid = $2")
                 .bind(bridge)
@@ -218,6 +212,28 @@ impl Store {
         Ok(count > 0)
     }
 
+    /// Every identity of `user` on `bridge`, by scope.
+    pub async fn registrations(
+        &self,
+        bridge: &str,
+        user: &str,
+    ) -> Result<Vec<(String, Registration)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT scope, fields, secrets FROM registrations \
+             WHERE bridge = $1 AND user_jid = $2 ORDER BY scope",
+        )
+        .bind(bridge)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = row.try_get("scope")?;
+                Ok((scope, self.decode_registration(bridge, user, row)?))
+            })
+            .collect()
+    }
+
     /// Deletes everything stored for `user` on `bridge`; false when there
     /// was no registration.
     pub async fn remove_user(&self, bridge: &str, user: &str) -> Result<bool, StoreError> {
@@ -228,7 +244,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        for table in ["contacts", "bridge_state"] {
+        for table in ["contacts", "bridge_state", "outbox"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE bridge = $1 AND user_jid = $2"
             ))
@@ -261,13 +277,7 @@ impl Store {
         contact: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (jid, created_at) VALUES ($1, $2) ON CONFLICT (jid) DO NOTHING",
-        )
-        .bind(user)
-        .bind(now())
-        .execute(&mut *tx)
-        .await?;
+        Self::ensure_user(&mut tx, user).await?;
         sqlx::query(
             "INSERT INTO contacts (bridge, user_jid, contact, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (bridge, user_jid, contact) DO NOTHING",
@@ -309,6 +319,168 @@ impl Store {
         rows.iter()
             .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
             .collect()
+    }
+
+    pub async fn state_get(
+        &self,
+        bridge: &str,
+        user: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT value FROM bridge_state WHERE bridge = $1 AND user_jid = $2 AND key = $3",
+        )
+        .bind(bridge)
+        .bind(user)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    pub async fn state_put(
+        &self,
+        bridge: &str,
+        user: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Self::ensure_user(&mut tx, user).await?;
+        sqlx::query(
+            "INSERT INTO bridge_state (bridge, user_jid, key, value) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (bridge, user_jid, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(bridge)
+        .bind(user)
+        .bind(key)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn state_delete(
+        &self,
+        bridge: &str,
+        user: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM bridge_state WHERE bridge = $1 AND user_jid = $2 AND key = $3")
+            .bind(bridge)
+            .bind(user)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Commits an outbox item; `None` when the user already has `limit`.
+    pub async fn outbox_push(
+        &self,
+        bridge: &str,
+        user: &str,
+        payload: &str,
+        limit: usize,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Self::ensure_user(&mut tx, user).await?;
+        let queued: i64 =
+            sqlx::query("SELECT COUNT(*) FROM outbox WHERE bridge = $1 AND user_jid = $2")
+                .bind(bridge)
+                .bind(user)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        if queued >= limit as i64 {
+            return Ok(None);
+        }
+        let id = (rand::random::<u64>() >> 1) as i64;
+        let created_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        sqlx::query(
+            "INSERT INTO outbox (id, bridge, user_jid, payload, attempts, not_before, created_us) \
+             VALUES ($1, $2, $3, $4, 0, 0, $5)",
+        )
+        .bind(id)
+        .bind(bridge)
+        .bind(user)
+        .bind(payload)
+        .bind(created_us)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// Items due at `now` (unix seconds), oldest first.
+    pub async fn outbox_due(
+        &self,
+        bridge: &str,
+        user: &str,
+        now: i64,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, payload, attempts FROM outbox \
+             WHERE bridge = $1 AND user_jid = $2 AND not_before <= $3 ORDER BY created_us",
+        )
+        .bind(bridge)
+        .bind(user)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Forgets an item; scoped to its owner so one user can never touch
+    /// another's.
+    pub async fn outbox_done(&self, bridge: &str, user: &str, id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM outbox WHERE id = $1 AND bridge = $2 AND user_jid = $3")
+            .bind(id)
+            .bind(bridge)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn outbox_retry(
+        &self,
+        bridge: &str,
+        user: &str,
+        id: i64,
+        not_before: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, not_before = $1 \
+             WHERE id = $2 AND bridge = $3 AND user_jid = $4",
+        )
+        .bind(not_before)
+        .bind(id)
+        .bind(bridge)
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn ensure_user(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (jid, created_at) VALUES ($1, $2) ON CONFLICT (jid) DO NOTHING",
+        )
+        .bind(user)
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     /// Reads the raw sealed secrets column, for tests proving that no

@@ -52,7 +52,109 @@ async fn exercise(store: &Store) {
         store.registered_users("irc.gw").await.unwrap(),
         ["a@localhost"]
     );
+    // Per-user state and the durable outbox, scoped to their owner.
+    store
+        .state_put("irc.gw", "a@localhost", "uidnext", "42")
+        .await
+        .unwrap();
+    store
+        .state_put("irc.gw", "a@localhost", "uidnext", "43")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .state_get("irc.gw", "a@localhost", "uidnext")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("43")
+    );
+    assert_eq!(
+        store
+            .state_get("irc.gw", "b@localhost", "uidnext")
+            .await
+            .unwrap(),
+        None
+    );
+    let first = store
+        .outbox_push("irc.gw", "a@localhost", "one", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = store
+        .outbox_push("irc.gw", "a@localhost", "two", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .outbox_push("irc.gw", "a@localhost", "three", 2)
+            .await
+            .unwrap(),
+        None
+    );
+    let due = store.outbox_due("irc.gw", "a@localhost", 0).await.unwrap();
+    assert_eq!(
+        due,
+        [
+            (first, "one".to_string(), 0),
+            (second, "two".to_string(), 0)
+        ]
+    );
+    store
+        .outbox_retry("irc.gw", "a@localhost", first, 100)
+        .await
+        .unwrap();
+    let due = store.outbox_due("irc.gw", "a@localhost", 50).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let due = store
+        .outbox_due("irc.gw", "a@localhost", 100)
+        .await
+        .unwrap();
+    assert_eq!(due[0], (first, "one".to_string(), 1));
+    store
+        .outbox_done("irc.gw", "b@localhost", second)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .outbox_due("irc.gw", "a@localhost", 100)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "another user cannot remove it"
+    );
+    store
+        .outbox_done("irc.gw", "a@localhost", second)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .outbox_due("irc.gw", "a@localhost", 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store
+        .state_delete("irc.gw", "a@localhost", "uidnext")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .state_get("irc.gw", "a@localhost", "uidnext")
+            .await
+            .unwrap(),
+        None
+    );
+
     assert!(store.remove_user("irc.gw", "a@localhost").await.unwrap());
+    assert!(store
+        .outbox_due("irc.gw", "a@localhost", i64::MAX)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(!store.remove_user("irc.gw", "a@localhost").await.unwrap());
     assert!(store
         .contacts("irc.gw", "a@localhost")

@@ -1,16 +1,24 @@
 //! The contract between ferry's XMPP core and its backends.
 //!
 //! A backend describes itself (kind, disco identities, registration form,
-//! address syntax) and checks registrations through the [`Bridge`] trait.
+//! address syntax), checks registrations and starts per-user sessions
+//! through the [`Bridge`] trait; a session takes typed [`Intent`]s and
+//! reports typed [`Event`]s over bounded channels.
 //! This crate does no I/O, builds no XML and writes no SQL: the core turns
 //! what a bridge describes into stanzas and rows, so a new backend is one
 //! new crate that depends on this one only.
 
 mod address;
 mod form;
+mod session;
 
 pub use address::{Address, AddressKind};
 pub use form::{FieldKind, FieldSpec, FormValues, Registration, Secret};
+pub use session::{
+    Affiliation, Availability, Connection, ContactStatus, Event, Failure, Intent, Limits,
+    OccupantChange, OutboxItem, Role, SessionContext, SessionHandle, SessionStorage, StorageError,
+    Text,
+};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -104,6 +112,14 @@ pub trait Bridge: Send + Sync + 'static {
     /// core can answer their presence without asking a session.
     fn contacts_always_available(&self) -> bool {
         false
+    }
+
+    /// Starts a session for a user (spawning its task on the current tokio
+    /// runtime). `None` for a backend that cannot carry traffic yet: the
+    /// core then answers that user's messages `service-unavailable`.
+    fn start_session(&self, context: SessionContext) -> Option<SessionHandle> {
+        let _ = context;
+        None
     }
 
     /// Short help sent in answer to a chat message to the bridge JID.

@@ -1,0 +1,321 @@
+//! A user's foreign session: the core sends typed intents in, the session
+//! reports typed events out. The session owns its connection task(s); the
+//! core owns the user's resources, rooms, rosters and archives, so every
+//! backend gets multi-resource, MUC, MAM and XEP-0100 from the core.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::{Address, Registration};
+
+/// A message as a user writes it, or as a foreign network delivers it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Text {
+    /// The XMPP stanza id, echoed in reflections and errors.
+    pub id: Option<String>,
+    pub body: String,
+    pub subject: Option<String>,
+    pub thread: Option<String>,
+    /// `/me` (IRC CTCP ACTION): `body` is without the `/me ` prefix.
+    pub action: bool,
+    /// When the foreign side says it was sent (unix seconds), if not now.
+    pub sent_at: Option<i64>,
+}
+
+/// The user's own availability, as the core aggregates it over resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    Available,
+    Away(Option<String>),
+}
+
+/// What the core asks a session to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    SendDirect {
+        to: Address,
+        text: Text,
+    },
+    JoinRoom {
+        room: Address,
+        nick: String,
+        password: Option<String>,
+    },
+    SendRoom {
+        room: Address,
+        text: Text,
+    },
+    /// A private message to a room occupant.
+    SendPrivate {
+        room: Address,
+        nick: String,
+        text: Text,
+    },
+    LeaveRoom {
+        room: Address,
+        reason: Option<String>,
+    },
+    ChangeNick {
+        room: Address,
+        nick: String,
+    },
+    SetSubject {
+        room: Address,
+        subject: String,
+    },
+    Kick {
+        room: Address,
+        nick: String,
+        reason: Option<String>,
+    },
+    SetAvailability(Availability),
+    /// Follow a contact's presence (a roster item), or stop following it.
+    Watch(Address),
+    Unwatch(Address),
+    Reconnect,
+    /// End the session (the user left, unregistered, or ferry stops).
+    Shutdown {
+        reason: String,
+    },
+}
+
+/// An occupant's standing in a room (XEP-0045 roles and affiliations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Moderator,
+    Participant,
+    Visitor,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affiliation {
+    Owner,
+    Admin,
+    Member,
+    None,
+    Outcast,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OccupantChange {
+    Joined {
+        role: Role,
+        affiliation: Affiliation,
+    },
+    Left {
+        reason: Option<String>,
+    },
+    Kicked {
+        by: Option<String>,
+        reason: Option<String>,
+    },
+    Renamed {
+        to: String,
+    },
+    Standing {
+        role: Role,
+        affiliation: Affiliation,
+    },
+}
+
+/// Foreign failures, in the terms the core maps to XMPP errors (one table,
+/// in the core).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    BadRequest,
+    Conflict,
+    Forbidden,
+    ItemNotFound,
+    NotAcceptable,
+    NotAuthorized,
+    RecipientUnavailable,
+    RegistrationRequired,
+    RemoteServerTimeout,
+    ResourceConstraint,
+    ServiceUnavailable,
+    InternalServerError,
+}
+
+/// A foreign contact's presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactStatus {
+    Online,
+    Away(Option<String>),
+    Offline,
+}
+
+/// The state of a connection to one foreign network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Online {
+        nick: Option<String>,
+        note: Option<String>,
+    },
+    Reconnecting {
+        reason: String,
+        retry_in_secs: u64,
+    },
+    Offline {
+        reason: String,
+    },
+}
+
+/// What a session reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `network` is `None` for backends without networks.
+    Connection {
+        network: Option<String>,
+        state: Connection,
+    },
+    /// A server notice or similar, for the network JID.
+    Notice {
+        network: Option<String>,
+        text: String,
+    },
+    DirectMessage {
+        from: Address,
+        text: Text,
+    },
+    /// A message in a room; `own` is true for the user's own message
+    /// reflected back (its `text.id` is the id the user sent).
+    RoomMessage {
+        room: Address,
+        nick: String,
+        text: Text,
+        own: bool,
+    },
+    PrivateMessage {
+        room: Address,
+        nick: String,
+        text: Text,
+    },
+    Occupant {
+        room: Address,
+        nick: String,
+        change: OccupantChange,
+    },
+    /// The user is in the room as `nick` (changed from what they asked for
+    /// when `renamed`).
+    Joined {
+        room: Address,
+        nick: String,
+        renamed: bool,
+    },
+    JoinFailed {
+        room: Address,
+        failure: Failure,
+        text: String,
+    },
+    Subject {
+        room: Address,
+        by: Option<String>,
+        subject: String,
+    },
+    Left {
+        room: Address,
+        reason: Option<String>,
+    },
+    ContactPresence {
+        contact: Address,
+        status: ContactStatus,
+    },
+    /// Something the user sent (`id`) to `to` could not be delivered.
+    Failed {
+        to: Address,
+        id: Option<String>,
+        failure: Failure,
+        text: String,
+    },
+}
+
+/// Bounds the core sets for a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Intents waiting for the session; beyond it the user's stanzas are
+    /// answered `resource-constraint`.
+    pub intents: usize,
+    /// Events waiting for the core.
+    pub events: usize,
+    /// Items one user may have in the durable outbox.
+    pub outbox: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            intents: 256,
+            events: 1024,
+            outbox: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    #[error("the store failed: {0}")]
+    Failed(String),
+    #[error("the outbox is full")]
+    OutboxFull,
+}
+
+/// An item of the durable outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: i64,
+    /// What the backend needs to send it again (its own encoding).
+    pub payload: String,
+    pub attempts: u32,
+}
+
+/// What a session may keep, per user, in the core's store.
+pub trait SessionStorage: Send + Sync {
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> crate::BoxFuture<'a, Result<Option<String>, StorageError>>;
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+    ) -> crate::BoxFuture<'a, Result<(), StorageError>>;
+    fn delete<'a>(&'a self, key: &'a str) -> crate::BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Commits an item before anything is sent (at-least-once hand-off).
+    fn outbox_push<'a>(
+        &'a self,
+        payload: &'a str,
+    ) -> crate::BoxFuture<'a, Result<i64, StorageError>>;
+    /// Items whose retry time has come, oldest first.
+    fn outbox_due(&self, now: i64) -> crate::BoxFuture<'_, Result<Vec<OutboxItem>, StorageError>>;
+    /// The item was handed over: forget it.
+    fn outbox_done(&self, id: i64) -> crate::BoxFuture<'_, Result<(), StorageError>>;
+    /// The item failed for now: try again at `not_before`.
+    fn outbox_retry(
+        &self,
+        id: i64,
+        not_before: i64,
+    ) -> crate::BoxFuture<'_, Result<(), StorageError>>;
+}
+
+/// Everything a session gets when it starts.
+pub struct SessionContext {
+    /// The user's bare JID (for logs and storage; never sent abroad).
+    pub user: String,
+    /// Identities by scope ("" for the bridge JID, else a network), with
+    /// decrypted secrets. Empty for a user who joins rooms unregistered.
+    pub registrations: Vec<(String, Registration)>,
+    /// Contacts the user subscribed to.
+    pub contacts: Vec<Address>,
+    pub events: mpsc::Sender<Event>,
+    pub storage: Arc<dyn SessionStorage>,
+    pub limits: Limits,
+}
+
+/// The core's end of a running session.
+pub struct SessionHandle {
+    pub intents: mpsc::Sender<Intent>,
+}

@@ -1,0 +1,132 @@
+//! Users' foreign sessions: started when a registered user comes online,
+//! fed with intents, and read for events that `deliver` turns into
+//! stanzas. One session per (bridge, bare JID); all resources share it.
+
+mod deliver;
+mod storage;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ferry_bridge::{Address, Intent, Limits, SessionContext, SessionHandle};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use xmpp_parsers::jid::BareJid;
+
+use crate::router::Gateway;
+use storage::UserStorage;
+
+#[derive(Default)]
+pub struct Sessions {
+    running: Mutex<HashMap<BareJid, mpsc::Sender<Intent>>>,
+}
+
+/// Why an intent did not reach a session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The backend has no sessions, or the user has no registration.
+    Unsupported,
+    /// The user's session is behind: `resource-constraint`.
+    Busy,
+}
+
+impl Sessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BareJid, mpsc::Sender<Intent>>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, user: &BareJid) -> Option<mpsc::Sender<Intent>> {
+        self.lock().get(user).filter(|tx| !tx.is_closed()).cloned()
+    }
+
+    pub fn is_running(&self, user: &BareJid) -> bool {
+        self.get(user).is_some()
+    }
+
+    /// Sends an intent to the user's running session, if any.
+    pub fn send(&self, user: &BareJid, intent: Intent) -> Result<(), Refused> {
+        let tx = self.get(user).ok_or(Refused::Unsupported)?;
+        match tx.try_send(intent) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(Refused::Busy),
+            Err(TrySendError::Closed(_)) => Err(Refused::Unsupported),
+        }
+    }
+
+    /// Ends the user's session, if any.
+    pub fn stop(&self, user: &BareJid, reason: &str) {
+        if let Some(tx) = self.lock().remove(user) {
+            let _ = tx.try_send(Intent::Shutdown {
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// Ends every session (ferry is stopping).
+    pub fn stop_all(&self, reason: &str) {
+        let all: Vec<_> = self.lock().drain().collect();
+        for (_, tx) in all {
+            let _ = tx.try_send(Intent::Shutdown {
+                reason: reason.to_owned(),
+            });
+        }
+    }
+}
+
+/// Starts the user's session unless one runs; false when the backend
+/// cannot start one (or the user is not registered).
+pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid) -> bool {
+    if gw.sessions.is_running(user) {
+        return true;
+    }
+    let name = gw.name().to_owned();
+    let registrations = match gw.store.registrations(&name, user.as_str()).await {
+        Ok(r) if !r.is_empty() => r,
+        Ok(_) => return false,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load registrations for a session");
+            return false;
+        }
+    };
+    let contacts: Vec<Address> = match gw.store.contacts(&name, user.as_str()).await {
+        Ok(jids) => jids
+            .iter()
+            .filter_map(|j| j.parse::<xmpp_parsers::jid::Jid>().ok())
+            .filter_map(|j| match gw.target(&j) {
+                Ok(crate::router::Target::Foreign(a)) => Some(a),
+                _ => None,
+            })
+            .collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load contacts for a session");
+            Vec::new()
+        }
+    };
+    let limits = Limits::default();
+    let (events_tx, events_rx) = mpsc::channel(limits.events);
+    let context = SessionContext {
+        user: user.to_string(),
+        registrations,
+        contacts,
+        events: events_tx,
+        storage: Arc::new(UserStorage {
+            store: gw.store.clone(),
+            bridge: name,
+            user: user.to_string(),
+            outbox_limit: limits.outbox,
+        }),
+        limits,
+    };
+    let mut running = gw.sessions.lock();
+    if running.get(user).is_some_and(|tx| !tx.is_closed()) {
+        // Another resource started it while we read the store.
+        return true;
+    }
+    let Some(SessionHandle { intents }) = gw.bridge.start_session(context) else {
+        return false;
+    };
+    running.insert(user.clone(), intents);
+    drop(running);
+    tracing::info!(bridge = gw.name(), user = %user, "session started");
+    tokio::spawn(deliver::run(gw.clone(), user.clone(), events_rx));
+    true
+}
