@@ -2,7 +2,6 @@
 //! temp dir (Debian's package; see tests/harness for the e2e servers).
 
 use super::*;
-use std::process::Command;
 
 async fn exercise(store: &Store) {
     let mut reg = Registration::default();
@@ -199,97 +198,15 @@ async fn postgres_needs_a_key() {
     ));
 }
 
-/// A throwaway PostgreSQL cluster, stopped on drop.
-struct Postgres {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-fn pg_bin(name: &str) -> String {
-    let base = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()
-        .and_then(|d| d.filter_map(Result::ok).map(|e| e.path()).max())
-        .expect("PostgreSQL server binaries (Debian package postgresql) are required");
-    base.join("bin").join(name).display().to_string()
-}
-
-fn as_postgres(args: &[&str]) {
-    let out = Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .args(args)
-        .output()
-        .expect("runuser");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Postgres {
-    fn start() -> Postgres {
-        let dir = tempfile::Builder::new()
-            .prefix("ferry-pg")
-            .tempdir_in("/tmp")
-            .unwrap();
-        Command::new("chown")
-            .args(["postgres:postgres", &dir.path().display().to_string()])
-            .status()
-            .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let data = dir.path().join("data").display().to_string();
-        let d = dir.path().display().to_string();
-        as_postgres(&[
-            &pg_bin("initdb"),
-            "-D",
-            &data,
-            "--auth=trust",
-            "--username=postgres",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-            "--no-sync",
-        ]);
-        let opts = format!("-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off");
-        as_postgres(&[
-            &pg_bin("pg_ctl"),
-            "-D",
-            &data,
-            "-l",
-            &format!("{d}/log"),
-            "-w",
-            "-o",
-            &opts,
-            "start",
-        ]);
-        Postgres { dir, port }
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data").display().to_string();
-        as_postgres(&[
-            &pg_bin("pg_ctl"),
-            "-D",
-            &data,
-            "-m",
-            "immediate",
-            "-w",
-            "stop",
-        ]);
-    }
-}
+#[path = "../../tests/harness/postgres.rs"]
+mod postgres;
+use postgres::Postgres;
 
 #[tokio::test]
 async fn postgres_store() {
     let pg = Postgres::start();
     let config = StoreConfig {
-        url: format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port),
+        url: pg.url(),
         key: Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32])),
         key_file: None,
     };

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of it
 
 pub mod client;
+pub mod postgres;
 pub mod stanzas;
 
 use std::path::{Path, PathBuf};
@@ -262,13 +263,18 @@ pub struct World {
 
 impl World {
     pub async fn start() -> World {
+        World::start_with(|config| config).await
+    }
+
+    /// Starts with the sample config changed by `edit`.
+    pub async fn start_with(edit: impl FnOnce(String) -> String) -> World {
         let tmp = tempfile::tempdir().unwrap();
         let prosody = Prosody::start(tmp.path());
         for user in ["alice", "bob", "admin"] {
             prosody.add_user(user, "localhost", "pw");
         }
         prosody.add_user("eve", "other.example", "pw");
-        let config = minimal_config(tmp.path(), &prosody);
+        let config = edit(minimal_config(tmp.path(), &prosody));
         let ferry = Ferry::start(tmp.path(), &config);
         ferry.wait_links(2).await;
         World {
