@@ -381,3 +381,32 @@ async fn sigterm_sends_unavailable_and_exits_quickly() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_silent_link_is_kept_alive_with_pings() {
+    let w = World::start_with(|c| {
+        assert!(c.contains("# keepalive = 60"));
+        c.replace("# keepalive = 60", "keepalive = 1")
+    })
+    .await;
+    let log = w.prosody.dir.join("prosody.log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("ferry-keepalive-2")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no keepalive pings reached Prosody"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        w.ferry.log().matches("component link up").count(),
+        2,
+        "link dropped"
+    );
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let ping = Element::builder("ping", "urn:xmpp:ping").build();
+    assert!(result(c.iq(IRC, false, ping).await).is_none());
+}
