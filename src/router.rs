@@ -131,6 +131,14 @@ impl Gateway {
         online.remove(user);
     }
 
+    pub fn online_resources(&self, user: &BareJid) -> Vec<Jid> {
+        let online = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        online
+            .get(user)
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn online_users(&self) -> Vec<BareJid> {
         let online = self.online.lock().unwrap_or_else(|e| e.into_inner());
         online.keys().cloned().collect()

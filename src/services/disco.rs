@@ -93,11 +93,16 @@ mod tests {
 
     #[test]
     fn caps_hash_matches_the_advertised_info() {
-        let bridge = ferry_irc::IrcBridge::new(&ferry_irc::IrcConfig {
-            networks: vec!["127.0.0.1:6667".into()],
-            default_network: None,
-        })
-        .unwrap();
+        let section: ferry_irc::IrcConfig = config::Config::builder()
+            .add_source(config::File::from_str(
+                "networks = [\"127.0.0.1:6667\"]",
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        let bridge = ferry_irc::IrcBridge::new(&section).unwrap();
         let info = Info::new(&bridge);
         let el = info.bridge_info(&DiscoInfoQuery { node: None });
         let parsed = DiscoInfoResult::try_from(el).unwrap();

@@ -135,6 +135,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
                 "this gateway does not carry messages to contacts yet",
             );
         }
+        if let Some(id) = &message.id {
+            gw.sessions.remember_sender(&from, &id.0);
+        }
         let intent = Intent::SendDirect {
             to: address,
             text: text_of(&message),

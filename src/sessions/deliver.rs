@@ -163,10 +163,19 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
             text,
         } => {
             let from = gw.jid_of(&address).unwrap_or_else(|| gw.jid.clone());
-            let mut m = Message::error(Some(to));
-            m.from = Some(from);
-            m.id = id.map(xmpp_parsers::message::Id);
-            gw.send(m.with_payload(stanza_error::error(failure_condition(failure), &text)));
+            // An error to a bare JID is dropped by the server: address the
+            // resource that sent the message, else every online one.
+            let resources: Vec<Jid> =
+                match id.as_deref().and_then(|id| gw.sessions.sender_of(user, id)) {
+                    Some(full) => vec![full],
+                    None => gw.online_resources(user),
+                };
+            for resource in resources {
+                let mut m = Message::error(Some(resource));
+                m.from = Some(from.clone());
+                m.id = id.clone().map(xmpp_parsers::message::Id);
+                gw.send(m.with_payload(stanza_error::error(failure_condition(failure), &text)));
+            }
         }
         Event::RoomMessage { .. }
         | Event::PrivateMessage { .. }

@@ -5,12 +5,12 @@
 mod deliver;
 mod storage;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use ferry_bridge::{Address, Intent, Limits, SessionContext, SessionHandle};
 use tokio::sync::mpsc::{self, error::TrySendError};
-use xmpp_parsers::jid::BareJid;
+use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::router::Gateway;
 use storage::UserStorage;
@@ -18,7 +18,19 @@ use storage::UserStorage;
 #[derive(Default)]
 pub struct Sessions {
     running: Mutex<HashMap<BareJid, mpsc::Sender<Intent>>>,
+    senders: Mutex<Senders>,
 }
+
+/// Which resource sent a message id, so that a foreign failure reaches
+/// it: servers drop error messages addressed to a bare JID (RFC 6121
+/// §8.5.2.1.1). Bounded: the oldest are forgotten first.
+#[derive(Default)]
+struct Senders {
+    by_id: HashMap<(BareJid, String), Jid>,
+    order: VecDeque<(BareJid, String)>,
+}
+
+const REMEMBERED_SENDERS: usize = 10_000;
 
 /// Why an intent did not reach a session.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,6 +62,26 @@ impl Sessions {
             Err(TrySendError::Full(_)) => Err(Refused::Busy),
             Err(TrySendError::Closed(_)) => Err(Refused::Unsupported),
         }
+    }
+
+    /// Remembers that `from` sent the message `id`.
+    pub fn remember_sender(&self, from: &Jid, id: &str) {
+        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (from.to_bare(), id.to_owned());
+        if senders.by_id.insert(key.clone(), from.clone()).is_none() {
+            senders.order.push_back(key);
+        }
+        while senders.order.len() > REMEMBERED_SENDERS {
+            if let Some(old) = senders.order.pop_front() {
+                senders.by_id.remove(&old);
+            }
+        }
+    }
+
+    /// The resource that sent `id`, if remembered.
+    pub fn sender_of(&self, user: &BareJid, id: &str) -> Option<Jid> {
+        let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        senders.by_id.get(&(user.clone(), id.to_owned())).cloned()
     }
 
     /// Ends the user's session, if any.

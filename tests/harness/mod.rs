@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of it
 
 pub mod client;
+pub mod ircd;
 pub mod postgres;
 pub mod stanzas;
 
@@ -23,7 +24,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn wait_port(port: u16, what: &str, log: &Path) {
+pub fn wait_port(port: u16, what: &str, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -36,7 +37,7 @@ fn wait_port(port: u16, what: &str, log: &Path) {
 }
 
 /// Kills the whole process group of a child started with `process_group(0)`.
-fn kill_group(child: &mut Child, signal: &str) {
+pub fn kill_group(child: &mut Child, signal: &str) {
     let _ = Command::new("kill")
         .args([signal, "--", &format!("-{}", child.id())])
         .status();
@@ -254,11 +255,13 @@ impl Drop for Ferry {
     }
 }
 
-/// A Prosody with a few accounts and a ferry attached to it.
+/// A Prosody with a few accounts, optionally an ngircd, and a ferry
+/// attached to them. Fields drop in order: ferry first, the temp dir last.
 pub struct World {
-    pub tmp: tempfile::TempDir,
-    pub prosody: Prosody,
     pub ferry: Ferry,
+    pub ircd: Option<ircd::Ngircd>,
+    pub prosody: Prosody,
+    pub tmp: tempfile::TempDir,
 }
 
 impl World {
@@ -268,19 +271,54 @@ impl World {
 
     /// Starts with the sample config changed by `edit`.
     pub async fn start_with(edit: impl FnOnce(String) -> String) -> World {
-        let tmp = tempfile::tempdir().unwrap();
+        World::build(false, edit).await
+    }
+
+    /// Also starts an ngircd, the bridge's only network, with contacts'
+    /// presence polled every second.
+    pub async fn start_irc() -> World {
+        World::start_irc_with(|c| c).await
+    }
+
+    pub async fn start_irc_with(edit: impl FnOnce(String) -> String) -> World {
+        World::build(true, edit).await
+    }
+
+    async fn build(irc: bool, edit: impl FnOnce(String) -> String) -> World {
+        let mut tmp = tempfile::tempdir().unwrap();
+        if std::env::var_os("FERRY_KEEP_TEST_DIRS").is_some() {
+            // For debugging: logs and configs stay for a look afterwards.
+            tmp.disable_cleanup(true);
+            eprintln!("test dir: {}", tmp.path().display());
+        }
         let prosody = Prosody::start(tmp.path());
         for user in ["alice", "bob", "admin"] {
             prosody.add_user(user, "localhost", "pw");
         }
         prosody.add_user("eve", "other.example", "pw");
-        let config = edit(minimal_config(tmp.path(), &prosody));
-        let ferry = Ferry::start(tmp.path(), &config);
+        let mut config = minimal_config(tmp.path(), &prosody);
+        let ircd = irc.then(|| ircd::Ngircd::start(tmp.path()));
+        if let Some(ircd) = &ircd {
+            assert!(config.contains("127.0.0.1:6667") && config.contains("# presence_poll = 30"));
+            config = config
+                .replace("127.0.0.1:6667", &ircd.network())
+                .replace("# presence_poll = 30", "presence_poll = 1");
+        }
+        let ferry = Ferry::start(tmp.path(), &edit(config));
         ferry.wait_links(2).await;
         World {
-            tmp,
-            prosody,
             ferry,
+            ircd,
+            prosody,
+            tmp,
         }
+    }
+
+    pub fn ircd(&mut self) -> &mut ircd::Ngircd {
+        self.ircd.as_mut().expect("started with start_irc")
+    }
+
+    pub fn irc_port(&self) -> u16 {
+        self.ircd.as_ref().expect("started with start_irc").port
     }
 }

@@ -66,6 +66,7 @@ mod tests {
         Networks::from_config(&IrcConfig {
             networks: vec!["127.0.0.1:6667".into(), "irc.libera.chat:+6697".into()],
             default_network: Some("127.0.0.1:6667".into()),
+            ..IrcConfig::for_tests()
         })
         .unwrap()
     }

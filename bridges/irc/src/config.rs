@@ -1,3 +1,6 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+
 use serde::Deserialize;
 
 /// `[bridge.irc]` as written in ferry.toml.
@@ -9,6 +12,39 @@ pub struct IrcConfig {
     /// Lets users omit `%host`.
     #[serde(default)]
     pub default_network: Option<String>,
+    /// Extra CA certificates (PEM) per network host, for `+port` networks
+    /// whose certificate a public CA did not sign.
+    #[serde(default)]
+    pub ca_files: HashMap<String, PathBuf>,
+    /// Lines a connection may send at once before the rate applies.
+    #[serde(default = "default_burst")]
+    pub throttle_burst: u32,
+    /// Lines a second after the burst; 0 turns throttling off.
+    #[serde(default = "default_rate")]
+    pub throttle_rate: f64,
+    /// Seconds of silence before ferry pings an IRC server (and waits as
+    /// long again for the answer).
+    #[serde(default = "default_ping")]
+    pub ping_interval: u64,
+    /// Seconds between ISON polls on servers without MONITOR.
+    #[serde(default = "default_poll")]
+    pub presence_poll: u64,
+}
+
+fn default_burst() -> u32 {
+    10
+}
+
+fn default_rate() -> f64 {
+    2.0
+}
+
+fn default_ping() -> u64 {
+    120
+}
+
+fn default_poll() -> u64 {
+    30
 }
 
 /// One entry of `networks`, parsed.
@@ -53,6 +89,14 @@ pub struct Networks {
 
 impl Networks {
     pub fn from_config(config: &IrcConfig) -> Result<Networks, String> {
+        if config.presence_poll == 0 || config.ping_interval == 0 {
+            return Err("bridge.irc.presence_poll and ping_interval must be positive".into());
+        }
+        if !(config.throttle_rate >= 0.0 && config.throttle_rate.is_finite()) {
+            return Err(
+                "bridge.irc.throttle_rate must be a number of lines a second, 0 or more".into(),
+            );
+        }
         if config.networks.is_empty() {
             return Err("bridge.irc.networks must name at least one server".into());
         }
@@ -94,6 +138,22 @@ impl Networks {
 }
 
 #[cfg(test)]
+impl IrcConfig {
+    /// The defaults, with no networks.
+    pub fn for_tests() -> IrcConfig {
+        IrcConfig {
+            networks: vec![],
+            default_network: None,
+            ca_files: HashMap::new(),
+            throttle_burst: default_burst(),
+            throttle_rate: default_rate(),
+            ping_interval: default_ping(),
+            presence_poll: default_poll(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -101,6 +161,7 @@ mod tests {
         IrcConfig {
             networks: networks.iter().map(|s| s.to_string()).collect(),
             default_network: default.map(str::to_owned),
+            ..IrcConfig::for_tests()
         }
     }
 

@@ -1,26 +1,37 @@
-//! ferry's IRC backend: addressing and registration. The connection task
-//! and sessions follow the same contract.
+//! ferry's IRC backend: addressing, registration, and per-user sessions
+//! with one connection task per network.
 
 mod address;
 pub mod config;
+mod connection;
+mod isupport;
+mod line;
+mod numerics;
 mod registration;
+mod session;
+mod shared;
+mod split;
+mod text;
+mod throttle;
+
+use std::sync::Arc;
 
 use ferry_bridge::{
     Address, AddressError, BoxFuture, Bridge, FieldKind, FieldSpec, FormValues, Identity,
-    Registration, RegistrationError,
+    Registration, RegistrationError, SessionContext, SessionHandle,
 };
 
 pub use config::IrcConfig;
-use config::Networks;
+use shared::Shared;
 
 pub struct IrcBridge {
-    networks: Networks,
+    shared: Arc<Shared>,
 }
 
 impl IrcBridge {
     pub fn new(config: &IrcConfig) -> Result<Self, String> {
         Ok(IrcBridge {
-            networks: Networks::from_config(config)?,
+            shared: Arc::new(Shared::new(config)?),
         })
     }
 }
@@ -58,7 +69,8 @@ impl Bridge for IrcBridge {
             var: "network",
             label: "IRC network",
             kind: FieldKind::Choice(
-                self.networks
+                self.shared
+                    .networks
                     .all
                     .iter()
                     .map(|n| format!("{}:{}{}", n.host, if n.tls { "+" } else { "" }, n.port))
@@ -67,7 +79,7 @@ impl Bridge for IrcBridge {
             required: false,
             default: None,
         };
-        if let Some(default) = self.networks.default_network() {
+        if let Some(default) = self.shared.networks.default_network() {
             network.default = Some(format!(
                 "{}:{}{}",
                 default.host,
@@ -89,12 +101,12 @@ impl Bridge for IrcBridge {
         values: FormValues,
         previous: Option<&'a Registration>,
     ) -> BoxFuture<'a, Result<Registration, RegistrationError>> {
-        let result = registration::check(&self.networks, &values, previous);
+        let result = registration::check(&self.shared.networks, &values, previous);
         Box::pin(async move { result })
     }
 
     fn parse_address(&self, localpart: &str) -> Result<Address, AddressError> {
-        address::parse(&self.networks, localpart)
+        address::parse(&self.shared.networks, localpart)
     }
 
     fn format_address(&self, address: &Address) -> String {
@@ -109,14 +121,19 @@ impl Bridge for IrcBridge {
     }
 
     fn gateway_translate(&self, input: &str) -> Result<Address, AddressError> {
-        address::parse(&self.networks, input.trim())
+        address::parse(&self.shared.networks, input.trim())
+    }
+
+    fn start_session(&self, context: SessionContext) -> Option<SessionHandle> {
+        Some(session::start(self.shared.clone(), context))
     }
 
     fn help_text(&self) -> String {
         let example = self
+            .shared
             .networks
             .default_network()
-            .or(self.networks.all.first())
+            .or(self.shared.networks.all.first())
             .map(|n| n.host.clone())
             .unwrap_or_default();
         format!(

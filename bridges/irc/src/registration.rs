@@ -89,6 +89,7 @@ mod tests {
         Networks::from_config(&IrcConfig {
             networks: vec!["127.0.0.1:6667".into(), "irc.example.net:+6697".into()],
             default_network: Some("127.0.0.1:6667".into()),
+            ..IrcConfig::for_tests()
         })
         .unwrap()
     }

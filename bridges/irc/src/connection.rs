@@ -1,0 +1,523 @@
+//! One IRC connection, owned by its own task: connect (TLS where asked),
+//! register (CAP LS 302 → SASL PLAIN → CAP END, a fallback nick when ours
+//! is taken), then relay lines both ways with a token-bucket throttle,
+//! answer PINGs, detect lag, and reconnect with backoff. Lines the session
+//! queued survive a reconnect: the queue outlives the socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use ferry_bridge::Secret;
+use futures::{SinkExt, StreamExt};
+use irc_proto::{CapSubCommand, Command, Message};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{sleep, timeout, Instant};
+use tokio_util::codec::Framed;
+
+use crate::config::Network;
+use crate::line::LineCodec;
+use crate::throttle::Bucket;
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+type Stream = Framed<Box<dyn Io>, LineCodec>;
+
+/// How to reach and log in to one network.
+pub struct Params {
+    pub network: Network,
+    pub nick: String,
+    pub username: String,
+    pub realname: String,
+    pub password: Option<Secret>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub throttle: Bucket,
+    /// Idle time before we PING the server; as long again for its PONG.
+    pub ping_every: Duration,
+}
+
+/// What the connection reports to its session.
+#[derive(Debug)]
+pub enum Up {
+    Connecting,
+    Registered {
+        nick: String,
+        wanted: String,
+        /// Some(false) when SASL was tried and refused.
+        sasl: Option<bool>,
+    },
+    Line(Message),
+    Lost {
+        reason: String,
+        retry_in: Duration,
+    },
+}
+
+pub enum Control {
+    Quit(String),
+    Reconnect,
+}
+
+/// The session's end of a connection.
+pub struct Handle {
+    pub lines: mpsc::Sender<String>,
+    pub control: mpsc::Sender<Control>,
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(120);
+
+pub fn spawn<K: Clone + Send + Sync + 'static>(
+    params: Params,
+    queue: usize,
+    key: K,
+    events: mpsc::Sender<(K, Up)>,
+) -> Handle {
+    let (lines_tx, lines_rx) = mpsc::channel(queue);
+    let (control_tx, control_rx) = mpsc::channel(4);
+    tokio::spawn(run(params, lines_rx, control_rx, key, events));
+    Handle {
+        lines: lines_tx,
+        control: control_tx,
+    }
+}
+
+#[derive(Debug)]
+enum End {
+    Quit,
+    Lost(String),
+}
+
+async fn run<K: Clone + Send + Sync + 'static>(
+    mut params: Params,
+    mut lines: mpsc::Receiver<String>,
+    mut control: mpsc::Receiver<Control>,
+    key: K,
+    events: mpsc::Sender<(K, Up)>,
+) {
+    let mut backoff = BACKOFF_MIN;
+    // A line taken from the queue but not written when the link broke.
+    let mut pending: Option<String> = None;
+    loop {
+        if events.send((key.clone(), Up::Connecting)).await.is_err() {
+            return;
+        }
+        let end = match connect(&params).await {
+            Err(e) => End::Lost(e),
+            Ok(stream) => match register(&params, stream, &key, &events, &mut control).await {
+                Err(end) => end,
+                Ok((stream, registered)) => {
+                    backoff = BACKOFF_MIN;
+                    if events.send((key.clone(), registered)).await.is_err() {
+                        return;
+                    }
+                    serve(
+                        &mut params,
+                        stream,
+                        &mut lines,
+                        &mut control,
+                        &mut pending,
+                        &key,
+                        &events,
+                    )
+                    .await
+                }
+            },
+        };
+        match end {
+            End::Quit => return,
+            End::Lost(reason) => {
+                tracing::info!(network = %params.network.host, %reason, "IRC connection lost");
+                let up = Up::Lost {
+                    reason,
+                    retry_in: backoff,
+                };
+                if events.send((key.clone(), up)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            _ = sleep(backoff) => {}
+            c = control.recv() => match c {
+                Some(Control::Reconnect) => {}
+                Some(Control::Quit(_)) | None => return,
+            }
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+async fn connect(params: &Params) -> Result<Stream, String> {
+    let network = &params.network;
+    let tcp = timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect((network.host.as_str(), network.port)),
+    )
+    .await
+    .map_err(|_| "connection timed out".to_owned())?
+    .map_err(|e| format!("cannot connect: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let io: Box<dyn Io> = match &params.tls {
+        None => Box::new(tcp),
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from(network.host.clone())
+                .map_err(|_| format!("`{}` is not a TLS server name", network.host))?;
+            let tls = tokio_rustls::TlsConnector::from(config.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS failed: {e}"))?;
+            Box::new(tls)
+        }
+    };
+    Ok(Framed::new(io, LineCodec::default()))
+}
+
+async fn send(stream: &mut Stream, command: Command) -> Result<(), String> {
+    stream
+        .send(String::from(&command))
+        .await
+        .map_err(|e| format!("write failed: {e}"))
+}
+
+/// The fallback when `wanted` is taken: `wanted_`, then `wanted1`, …
+fn fallback_nick(wanted: &str, attempt: u32) -> String {
+    if attempt == 1 {
+        format!("{wanted}_")
+    } else {
+        format!("{wanted}{attempt}")
+    }
+}
+
+fn numeric(command: &Command) -> Option<u16> {
+    match command {
+        Command::Response(r, _) => Some(*r as u16),
+        Command::Raw(code, _) => code.parse().ok(),
+        _ => None,
+    }
+}
+
+fn sasl_plain(nick: &str, password: &str) -> Vec<String> {
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{nick}\0{nick}\0{password}"));
+    // AUTHENTICATE carries at most 400 bytes a line; a full last chunk is
+    // followed by "+".
+    let mut out: Vec<String> = token
+        .as_bytes()
+        .chunks(400)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    if token.len() % 400 == 0 {
+        out.push("+".into());
+    }
+    out
+}
+
+/// Logs in; returns the stream and the `Registered` event.
+async fn register<K: Clone + Send + Sync>(
+    params: &Params,
+    mut stream: Stream,
+    key: &K,
+    events: &mpsc::Sender<(K, Up)>,
+    control: &mut mpsc::Receiver<Control>,
+) -> Result<(Stream, Up), End> {
+    let lost = End::Lost;
+    let want_sasl = params.password.is_some();
+    send(
+        &mut stream,
+        Command::CAP(None, CapSubCommand::LS, Some("302".into()), None),
+    )
+    .await
+    .map_err(lost)?;
+    send(&mut stream, Command::NICK(params.nick.clone()))
+        .await
+        .map_err(lost)?;
+    send(
+        &mut stream,
+        Command::USER(params.username.clone(), "0".into(), params.realname.clone()),
+    )
+    .await
+    .map_err(lost)?;
+    let mut offered = String::new();
+    let mut sasl: Option<bool> = None;
+    let mut attempt = 0;
+    let mut nick = params.nick.clone();
+    let deadline = Instant::now() + REGISTER_TIMEOUT;
+    loop {
+        let line = tokio::select! {
+            line = timeout(deadline - Instant::now(), stream.next()) => match line {
+                Err(_) => return Err(End::Lost("registration timed out".into())),
+                Ok(None) => return Err(End::Lost("closed during registration".into())),
+                Ok(Some(Err(e))) => return Err(End::Lost(format!("read failed: {e}"))),
+                Ok(Some(Ok(line))) => line,
+            },
+            c = control.recv() => match c {
+                Some(Control::Reconnect) => return Err(End::Lost("reconnect requested".into())),
+                Some(Control::Quit(reason)) => {
+                    let _ = send(&mut stream, Command::QUIT(Some(reason))).await;
+                    return Err(End::Quit);
+                }
+                None => {
+                    let _ = send(&mut stream, Command::QUIT(None)).await;
+                    return Err(End::Quit);
+                }
+            },
+        };
+        let Ok(message) = line.parse::<Message>() else {
+            tracing::debug!("unparsable IRC line during registration");
+            continue;
+        };
+        match &message.command {
+            Command::PING(token, _) => {
+                send(&mut stream, Command::PONG(token.clone(), None))
+                    .await
+                    .map_err(lost)?;
+            }
+            Command::CAP(_, CapSubCommand::LS, a, b) => {
+                let more = a.as_deref() == Some("*") && b.is_some();
+                offered.push(' ');
+                offered.push_str(b.as_deref().or(a.as_deref()).unwrap_or(""));
+                if !more {
+                    let has_sasl = offered.split_whitespace().any(|c| {
+                        c == "sasl"
+                            || c.strip_prefix("sasl=")
+                                .is_some_and(|m| m.split(',').any(|m| m == "PLAIN"))
+                    });
+                    if want_sasl && has_sasl {
+                        send(
+                            &mut stream,
+                            Command::CAP(None, CapSubCommand::REQ, None, Some("sasl".into())),
+                        )
+                        .await
+                        .map_err(lost)?;
+                    } else {
+                        send(
+                            &mut stream,
+                            Command::CAP(None, CapSubCommand::END, None, None),
+                        )
+                        .await
+                        .map_err(lost)?;
+                    }
+                }
+            }
+            Command::CAP(_, CapSubCommand::ACK, a, b)
+                if b.as_deref()
+                    .or(a.as_deref())
+                    .is_some_and(|c| c.split_whitespace().any(|c| c == "sasl")) =>
+            {
+                send(&mut stream, Command::AUTHENTICATE("PLAIN".into()))
+                    .await
+                    .map_err(lost)?;
+            }
+            Command::CAP(_, CapSubCommand::NAK, _, _) => {
+                send(
+                    &mut stream,
+                    Command::CAP(None, CapSubCommand::END, None, None),
+                )
+                .await
+                .map_err(lost)?;
+            }
+            Command::AUTHENTICATE(data) if data == "+" || data.is_empty() => {
+                let password = params.password.as_ref().map(Secret::expose).unwrap_or("");
+                for chunk in sasl_plain(&params.nick, password) {
+                    send(&mut stream, Command::AUTHENTICATE(chunk))
+                        .await
+                        .map_err(lost)?;
+                }
+            }
+            Command::ERROR(reason) => return Err(End::Lost(format!("server error: {reason}"))),
+            command => match numeric(command) {
+                Some(903) => {
+                    sasl = Some(true);
+                    send(
+                        &mut stream,
+                        Command::CAP(None, CapSubCommand::END, None, None),
+                    )
+                    .await
+                    .map_err(lost)?;
+                }
+                Some(902 | 904 | 905 | 906 | 908) => {
+                    if sasl.is_none() {
+                        sasl = Some(false);
+                        send(
+                            &mut stream,
+                            Command::CAP(None, CapSubCommand::END, None, None),
+                        )
+                        .await
+                        .map_err(lost)?;
+                    }
+                }
+                Some(432 | 433 | 436 | 437) => {
+                    attempt += 1;
+                    if attempt > 9 {
+                        return Err(End::Lost("no free nick".into()));
+                    }
+                    nick = fallback_nick(&params.nick, attempt);
+                    send(&mut stream, Command::NICK(nick.clone()))
+                        .await
+                        .map_err(lost)?;
+                }
+                Some(1) => {
+                    if let Command::Response(_, args) = command {
+                        if let Some(n) = args.first() {
+                            nick = n.clone();
+                        }
+                    }
+                    if let (Some(password), true) = (&params.password, sasl != Some(true)) {
+                        // No SASL on this server (or it failed): NickServ.
+                        let identify = format!("IDENTIFY {}", password.expose());
+                        send(&mut stream, Command::PRIVMSG("NickServ".into(), identify))
+                            .await
+                            .map_err(lost)?;
+                    }
+                    let registered = Up::Registered {
+                        nick,
+                        wanted: params.nick.clone(),
+                        sasl,
+                    };
+                    return Ok((stream, registered));
+                }
+                _ => {
+                    // Server notices and early numerics go to the session.
+                    if events.send((key.clone(), Up::Line(message))).await.is_err() {
+                        return Err(End::Quit);
+                    }
+                }
+            },
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve<K: Clone + Send + Sync>(
+    params: &mut Params,
+    mut stream: Stream,
+    lines: &mut mpsc::Receiver<String>,
+    control: &mut mpsc::Receiver<Control>,
+    pending: &mut Option<String>,
+    key: &K,
+    events: &mpsc::Sender<(K, Up)>,
+) -> End {
+    let mut last_read = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+    let mut tick = tokio::time::interval(params.ping_every.min(Duration::from_secs(5)));
+    loop {
+        if let Some(line) = pending.take() {
+            if params.throttle.ready() {
+                params.throttle.take();
+                if let Err(e) = stream.send(line.clone()).await {
+                    *pending = Some(line);
+                    return End::Lost(format!("write failed: {e}"));
+                }
+            } else {
+                *pending = Some(line);
+            }
+        }
+        let ready = pending.is_none() && params.throttle.ready();
+        tokio::select! {
+            biased;
+            c = control.recv() => match c {
+                Some(Control::Quit(reason)) => {
+                    let _ = send(&mut stream, Command::QUIT(Some(reason))).await;
+                    return End::Quit;
+                }
+                None => {
+                    let _ = send(&mut stream, Command::QUIT(None)).await;
+                    return End::Quit;
+                }
+                Some(Control::Reconnect) => {
+                    let _ = send(&mut stream, Command::QUIT(Some("Reconnecting".into()))).await;
+                    return End::Lost("reconnect requested".into());
+                }
+            },
+            read = stream.next() => {
+                let line = match read {
+                    None => return End::Lost("the server closed the connection".into()),
+                    Some(Err(e)) => return End::Lost(format!("read failed: {e}")),
+                    Some(Ok(line)) => line,
+                };
+                last_read = Instant::now();
+                let Ok(message) = line.parse::<Message>() else {
+                    tracing::debug!("unparsable IRC line skipped");
+                    continue;
+                };
+                match &message.command {
+                    Command::PING(token, _) => {
+                        if let Err(e) = send(&mut stream, Command::PONG(token.clone(), None)).await {
+                            return End::Lost(e);
+                        }
+                    }
+                    Command::PONG(..) => ping_sent = None,
+                    Command::ERROR(reason) => return End::Lost(format!("server error: {reason}")),
+                    _ => {
+                        if events.send((key.clone(), Up::Line(message))).await.is_err() {
+                            let _ = send(&mut stream, Command::QUIT(None)).await;
+                            return End::Quit;
+                        }
+                    }
+                }
+            }
+            line = lines.recv(), if ready => match line {
+                Some(line) => *pending = Some(line),
+                None => {
+                    let _ = send(&mut stream, Command::QUIT(None)).await;
+                    return End::Quit;
+                }
+            },
+            _ = sleep(params.throttle.wait()), if pending.is_some() => {}
+            _ = tick.tick() => {
+                let now = Instant::now();
+                match ping_sent {
+                    Some(sent) if now - sent > params.ping_every => {
+                        return End::Lost(format!("ping timeout ({} s)", (now - sent).as_secs()));
+                    }
+                    None if now - last_read > params.ping_every => {
+                        if let Err(e) = send(&mut stream, Command::PING(format!("ferry-{}", now.elapsed().as_millis()), None)).await {
+                            return End::Lost(e);
+                        }
+                        ping_sent = Some(now);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sasl_plain_chunks() {
+        let chunks = sasl_plain("nick", "pw");
+        assert_eq!(chunks.len(), 1);
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(&chunks[0])
+            .unwrap();
+        assert_eq!(decoded, b"nick\0nick\0pw");
+        let long = "p".repeat(600);
+        let chunks = sasl_plain("n", &long);
+        assert!(chunks.iter().all(|c| c.len() <= 400));
+        assert!(chunks.len() >= 2);
+    }
+
+    #[test]
+    fn fallback_nicks() {
+        assert_eq!(fallback_nick("al", 1), "al_");
+        assert_eq!(fallback_nick("al", 2), "al2");
+    }
+
+    #[test]
+    fn numerics_from_known_and_unknown_codes() {
+        let m: Message = ":srv 433 * al :Nickname is already in use".parse().unwrap();
+        assert_eq!(numeric(&m.command), Some(433));
+        let m: Message = ":srv 999 al :odd".parse().unwrap();
+        assert_eq!(numeric(&m.command), Some(999));
+    }
+}

@@ -1,0 +1,107 @@
+//! What a server told us in RPL_ISUPPORT (005) and CAP: channel types,
+//! case mapping, membership prefixes, MONITOR.
+
+use crate::address::DEFAULT_CHANTYPES;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseMapping {
+    Ascii,
+    Rfc1459,
+    StrictRfc1459,
+}
+
+#[derive(Debug, Clone)]
+pub struct Support {
+    pub chantypes: String,
+    pub casemapping: CaseMapping,
+    /// Mode letters and their prefix characters, highest first.
+    pub prefix: Vec<(char, char)>,
+    /// MONITOR's target limit, when the server has MONITOR.
+    pub monitor: Option<usize>,
+}
+
+impl Default for Support {
+    fn default() -> Self {
+        Support {
+            chantypes: DEFAULT_CHANTYPES.to_owned(),
+            casemapping: CaseMapping::Rfc1459,
+            prefix: vec![('o', '@'), ('v', '+')],
+            monitor: None,
+        }
+    }
+}
+
+impl Support {
+    /// Reads the tokens of one 005 line (without the target and the
+    /// trailing "are supported by this server").
+    pub fn absorb<'a>(&mut self, tokens: impl IntoIterator<Item = &'a str>) {
+        for token in tokens {
+            let (key, value) = token.split_once('=').unwrap_or((token, ""));
+            match key {
+                "CHANTYPES" => self.chantypes = value.to_owned(),
+                "CASEMAPPING" => {
+                    self.casemapping = match value {
+                        "ascii" => CaseMapping::Ascii,
+                        "strict-rfc1459" => CaseMapping::StrictRfc1459,
+                        _ => CaseMapping::Rfc1459,
+                    }
+                }
+                "PREFIX" => {
+                    if let Some((modes, chars)) =
+                        value.strip_prefix('(').and_then(|v| v.split_once(')'))
+                    {
+                        if modes.len() == chars.len() {
+                            self.prefix = modes.chars().zip(chars.chars()).collect();
+                        }
+                    }
+                }
+                "MONITOR" => self.monitor = Some(value.parse().unwrap_or(100)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Folds a nick or channel name for comparison, per CASEMAPPING.
+    pub fn fold(&self, name: &str) -> String {
+        name.chars()
+            .map(|c| match (self.casemapping, c) {
+                (_, 'A'..='Z') => c.to_ascii_lowercase(),
+                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '[') => '{',
+                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, ']') => '}',
+                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '\\') => '|',
+                (CaseMapping::Rfc1459, '~') => '^',
+                _ => c,
+            })
+            .collect()
+    }
+
+    pub fn is_channel(&self, name: &str) -> bool {
+        name.starts_with(|c| self.chantypes.contains(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absorbs_ngircd_and_inspircd_tokens() {
+        let mut s = Support::default();
+        s.absorb([
+            "CHANTYPES=#&+",
+            "PREFIX=(qaohv)~&@%+",
+            "CASEMAPPING=ascii",
+            "NICKLEN=30",
+        ]);
+        assert_eq!(s.chantypes, "#&+");
+        assert_eq!(s.prefix.len(), 5);
+        assert_eq!(s.prefix[0], ('q', '~'));
+        assert_eq!(s.fold("Nick[a]"), s.fold("nick[a]"));
+        assert_ne!(s.fold("nick[a]"), s.fold("nick{a}"));
+        assert_eq!(s.monitor, None);
+        s.absorb(["MONITOR=64", "CASEMAPPING=rfc1459"]);
+        assert_eq!(s.monitor, Some(64));
+        assert_eq!(s.fold("nick[a]"), s.fold("NICK{A}"));
+        assert!(s.is_channel("#rust") && !s.is_channel("rust"));
+    }
+}

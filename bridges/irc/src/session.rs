@@ -1,0 +1,605 @@
+//! A user's IRC session: one connection per network they hold an
+//! identity on, intents turned into IRC lines, IRC lines into events.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use ferry_bridge::{
+    Address, AddressKind, Availability, Connection, ContactStatus, Event, Failure, Intent,
+    Registration, SessionContext, SessionHandle, Text,
+};
+use irc_proto::{Command, Message, Prefix};
+use tokio::sync::mpsc;
+
+use crate::connection::{self, Control, Params, Up};
+use crate::isupport::Support;
+use crate::numerics;
+use crate::shared::Shared;
+use crate::split;
+use crate::text::{ctcp, strip_formatting};
+
+/// One network of the session.
+struct Net {
+    handle: connection::Handle,
+    nick: String,
+    username: String,
+    support: Support,
+    registered: bool,
+    /// Contacts to follow: folded nick → nick as the user wrote it.
+    watched: BTreeMap<String, String>,
+    /// Folded nicks we reported online.
+    online: HashSet<String>,
+    /// The id of the last message the user sent to each folded target,
+    /// so an IRC error can name what failed.
+    last_id: HashMap<String, String>,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    user: String,
+    nets: HashMap<String, Net>,
+    events: mpsc::Sender<Event>,
+    up_tx: mpsc::Sender<(String, Up)>,
+}
+
+/// The identity a registration gives on its network.
+fn identity(scope: &str, registration: &Registration) -> Option<(String, String, String, String)> {
+    let host = if scope.is_empty() {
+        registration.get("network")?.to_owned()
+    } else {
+        scope.to_owned()
+    };
+    let nick = registration.get("nick")?.to_owned();
+    let username = registration.get("username").unwrap_or(&nick).to_owned();
+    let realname = registration.get("realname").unwrap_or(&nick).to_owned();
+    Some((host, nick, username, realname))
+}
+
+pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
+    let (intents_tx, intents_rx) = mpsc::channel(context.limits.intents);
+    let (up_tx, up_rx) = mpsc::channel(context.limits.events);
+    let mut session = Session {
+        shared,
+        user: context.user.clone(),
+        nets: HashMap::new(),
+        events: context.events.clone(),
+        up_tx,
+    };
+    for (scope, registration) in &context.registrations {
+        if let Some((host, nick, username, realname)) = identity(scope, registration) {
+            session.open(
+                &host,
+                nick,
+                username,
+                realname,
+                registration,
+                context.limits.intents,
+            );
+        }
+    }
+    for contact in &context.contacts {
+        session.watch(contact);
+    }
+    tokio::spawn(session.run(intents_rx, up_rx));
+    SessionHandle {
+        intents: intents_tx,
+    }
+}
+
+impl Session {
+    fn open(
+        &mut self,
+        host: &str,
+        nick: String,
+        username: String,
+        realname: String,
+        registration: &Registration,
+        queue: usize,
+    ) {
+        let Some(network) = self.shared.networks.find(host).cloned() else {
+            tracing::warn!(
+                network = host,
+                "registration names a network no longer configured"
+            );
+            return;
+        };
+        let params = Params {
+            tls: network.tls.then(|| self.shared.tls_for(&network.host)),
+            network: network.clone(),
+            nick: nick.clone(),
+            username: username.clone(),
+            realname,
+            password: registration.secret("password").cloned(),
+            throttle: self.shared.throttle(),
+            ping_every: self.shared.ping_every,
+        };
+        let handle = connection::spawn(params, queue, network.host.clone(), self.up_tx.clone());
+        self.nets.insert(
+            network.host.clone(),
+            Net {
+                handle,
+                nick,
+                username,
+                support: Support::default(),
+                registered: false,
+                watched: BTreeMap::new(),
+                online: HashSet::new(),
+                last_id: HashMap::new(),
+            },
+        );
+    }
+
+    async fn run(
+        mut self,
+        mut intents: mpsc::Receiver<Intent>,
+        mut up: mpsc::Receiver<(String, Up)>,
+    ) {
+        let mut poll = tokio::time::interval(self.shared.presence_poll);
+        loop {
+            tokio::select! {
+                intent = intents.recv() => match intent {
+                    Some(Intent::Shutdown { reason }) => {
+                        tracing::info!(user = %self.user, %reason, "IRC session ends");
+                        for net in self.nets.values() {
+                            let _ = net.handle.control.try_send(Control::Quit(reason.clone()));
+                        }
+                        return;
+                    }
+                    Some(intent) => self.intent(intent).await,
+                    None => {
+                        for net in self.nets.values() {
+                            let _ = net.handle.control.try_send(Control::Quit("Leaving".into()));
+                        }
+                        return;
+                    }
+                },
+                Some((host, event)) = up.recv() => self.up(&host, event).await,
+                _ = poll.tick() => self.poll_ison(),
+            }
+        }
+    }
+
+    async fn emit(&self, event: Event) {
+        emit(&self.events, event).await;
+    }
+
+    async fn fail(&self, to: Address, id: Option<String>, failure: Failure, text: &str) {
+        fail(&self.events, to, id, failure, text).await;
+    }
+
+    /// Queues a line on a network; false when the queue is full.
+    fn queue(net: &Net, line: String) -> bool {
+        net.handle.lines.try_send(line).is_ok()
+    }
+
+    async fn intent(&mut self, intent: Intent) {
+        match intent {
+            Intent::SendDirect { to, text } => self.send_direct(to, text).await,
+            Intent::Watch(contact) => {
+                self.watch(&contact);
+                if let Some(net) = contact.network.as_ref().and_then(|h| self.nets.get(h)) {
+                    if net.registered && net.support.monitor.is_some() {
+                        Self::queue(net, format!("MONITOR + {}", contact.name));
+                    }
+                }
+            }
+            Intent::Unwatch(contact) => {
+                if let Some(net) = contact.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
+                    let folded = net.support.fold(&contact.name);
+                    net.watched.remove(&folded);
+                    net.online.remove(&folded);
+                    if net.registered && net.support.monitor.is_some() {
+                        Self::queue(net, format!("MONITOR - {}", contact.name));
+                    }
+                }
+            }
+            Intent::SetAvailability(availability) => {
+                let line = match availability {
+                    Availability::Available => "AWAY".to_owned(),
+                    Availability::Away(note) => {
+                        let note = note
+                            .unwrap_or_else(|| "Away".into())
+                            .replace(['\r', '\n'], " ");
+                        format!("AWAY :{note}")
+                    }
+                };
+                for net in self.nets.values() {
+                    Self::queue(net, line.clone());
+                }
+            }
+            Intent::Reconnect => {
+                for net in self.nets.values() {
+                    let _ = net.handle.control.try_send(Control::Reconnect);
+                }
+            }
+            Intent::Shutdown { .. } => {}
+            Intent::JoinRoom { room, .. } => {
+                let text = "IRC channels are not bridged yet";
+                self.emit(Event::JoinFailed {
+                    room,
+                    failure: Failure::ServiceUnavailable,
+                    text: text.into(),
+                })
+                .await;
+            }
+            Intent::SendRoom { room: to, text } | Intent::SendPrivate { room: to, text, .. } => {
+                self.fail(
+                    to,
+                    text.id,
+                    Failure::ServiceUnavailable,
+                    "IRC channels are not bridged yet",
+                )
+                .await;
+            }
+            Intent::LeaveRoom { .. }
+            | Intent::ChangeNick { .. }
+            | Intent::SetSubject { .. }
+            | Intent::Kick { .. } => {}
+        }
+    }
+
+    fn watch(&mut self, contact: &Address) {
+        if contact.kind != AddressKind::Contact {
+            return;
+        }
+        if let Some(net) = contact.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
+            net.watched
+                .insert(net.support.fold(&contact.name), contact.name.clone());
+        }
+    }
+
+    async fn send_direct(&mut self, to: Address, text: Text) {
+        let Some(net) = to.network.as_ref().and_then(|h| self.nets.get_mut(h)) else {
+            let reason = "you have no identity on that network: register on its JID first";
+            return self
+                .fail(to, text.id, Failure::RegistrationRequired, reason)
+                .await;
+        };
+        let target = to.name.clone();
+        let wrapper = if text.action {
+            "\x01ACTION \x01".len()
+        } else {
+            0
+        };
+        let max = split::budget(
+            "PRIVMSG",
+            &target,
+            split::prefix_room(&net.nick, &net.username),
+            wrapper,
+        );
+        if let Some(id) = &text.id {
+            net.last_id.insert(net.support.fold(&target), id.clone());
+        }
+        let mut full = false;
+        for piece in split::body(&text.body, max) {
+            let line = if text.action {
+                format!("PRIVMSG {target} :\x01ACTION {piece}\x01")
+            } else {
+                format!("PRIVMSG {target} :{piece}")
+            };
+            if !Self::queue(net, line) {
+                full = true;
+                break;
+            }
+        }
+        if full {
+            self.fail(
+                to,
+                text.id,
+                Failure::ResourceConstraint,
+                "too many lines waiting for IRC",
+            )
+            .await;
+        }
+    }
+
+    fn poll_ison(&self) {
+        self.nets.values().for_each(poll_ison);
+    }
+
+    async fn up(&mut self, host: &str, up: Up) {
+        let network = Some(host.to_owned());
+        match up {
+            Up::Connecting => {
+                self.emit(Event::Connection {
+                    network,
+                    state: Connection::Connecting,
+                })
+                .await;
+            }
+            Up::Registered { nick, wanted, sasl } => {
+                let mut notes = Vec::new();
+                if nick != wanted {
+                    notes.push(format!("{wanted} was in use, you are {nick}"));
+                }
+                if sasl == Some(false) {
+                    notes.push("SASL authentication failed".to_owned());
+                }
+                if let Some(net) = self.nets.get_mut(host) {
+                    net.nick = nick.clone();
+                    net.registered = true;
+                }
+                let note = (!notes.is_empty())
+                    .then(|| format!("Connected as {nick} ({})", notes.join("; ")));
+                self.emit(Event::Connection {
+                    network,
+                    state: Connection::Online {
+                        nick: Some(nick),
+                        note,
+                    },
+                })
+                .await;
+            }
+            Up::Lost { reason, retry_in } => {
+                let offline: Vec<Address> = match self.nets.get_mut(host) {
+                    Some(net) => {
+                        net.registered = false;
+                        net.support = Support::default();
+                        net.online
+                            .drain()
+                            .filter_map(|f| net.watched.get(&f).cloned())
+                            .map(|nick| Address::contact(Some(host), &nick))
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
+                for contact in offline {
+                    self.emit(Event::ContactPresence {
+                        contact,
+                        status: ContactStatus::Offline,
+                    })
+                    .await;
+                }
+                let state = Connection::Reconnecting {
+                    reason,
+                    retry_in_secs: retry_in.as_secs(),
+                };
+                self.emit(Event::Connection { network, state }).await;
+            }
+            Up::Line(message) => self.line(host, message).await,
+        }
+    }
+
+    async fn line(&mut self, host: &str, message: Message) {
+        let events = self.events.clone();
+        let Some(net) = self.nets.get_mut(host) else {
+            return;
+        };
+        let from_nick = match &message.prefix {
+            Some(Prefix::Nickname(nick, _, _)) => Some(nick.clone()),
+            _ => None,
+        };
+        match message.command {
+            Command::PRIVMSG(target, body) | Command::NOTICE(target, body)
+                if from_nick.is_none() || !net.registered =>
+            {
+                let _ = target;
+                emit(
+                    &events,
+                    Event::Notice {
+                        network: Some(host.to_owned()),
+                        text: strip_formatting(&body),
+                    },
+                )
+                .await;
+            }
+            Command::PRIVMSG(target, body) => {
+                let nick = from_nick.unwrap_or_default();
+                if net.support.is_channel(&target) {
+                    return;
+                }
+                let from = Address::contact(Some(host), &nick);
+                match ctcp(&body) {
+                    Some(("ACTION", action)) => {
+                        let text = Text {
+                            body: strip_formatting(action),
+                            action: true,
+                            ..Text::default()
+                        };
+                        emit(&events, Event::DirectMessage { from, text }).await;
+                    }
+                    Some(("VERSION", _)) => {
+                        let reply = format!(
+                            "NOTICE {nick} :\x01VERSION ferry {}\x01",
+                            env!("CARGO_PKG_VERSION")
+                        );
+                        Self::queue(net, reply);
+                    }
+                    Some(("PING", token)) => {
+                        let token = token.replace(['\r', '\n'], "");
+                        Self::queue(net, format!("NOTICE {nick} :\x01PING {token}\x01"));
+                    }
+                    Some(_) => {}
+                    None => {
+                        let text = Text {
+                            body: strip_formatting(&body),
+                            ..Text::default()
+                        };
+                        emit(&events, Event::DirectMessage { from, text }).await;
+                    }
+                }
+            }
+            Command::NOTICE(target, body) => {
+                let nick = from_nick.unwrap_or_default();
+                if net.support.is_channel(&target) || ctcp(&body).is_some() {
+                    return;
+                }
+                if nick.eq_ignore_ascii_case("NickServ") || nick.contains('.') {
+                    emit(
+                        &events,
+                        Event::Notice {
+                            network: Some(host.to_owned()),
+                            text: strip_formatting(&body),
+                        },
+                    )
+                    .await;
+                    return;
+                }
+                let from = Address::contact(Some(host), &nick);
+                let text = Text {
+                    body: strip_formatting(&body),
+                    ..Text::default()
+                };
+                emit(&events, Event::DirectMessage { from, text }).await;
+            }
+            Command::Response(response, args) => {
+                self.numeric(host, response as u16, args).await;
+            }
+            Command::Raw(code, args) => {
+                if let Ok(code) = code.parse() {
+                    self.numeric(host, code, args).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn numeric(&mut self, host: &str, code: u16, args: Vec<String>) {
+        let events = self.events.clone();
+        let Some(net) = self.nets.get_mut(host) else {
+            return;
+        };
+        match code {
+            5 if args.len() > 2 => {
+                net.support
+                    .absorb(args[1..args.len() - 1].iter().map(String::as_str));
+            }
+            // End of MOTD (or none): the server has told us what it
+            // supports, so follow contacts now.
+            376 | 422 => {
+                if let Some(limit) = net.support.monitor {
+                    let nicks: Vec<&String> = net.watched.values().collect();
+                    for chunk in nicks.chunks(limit.clamp(1, 50)) {
+                        let list: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
+                        Self::queue(net, format!("MONITOR + {}", list.join(",")));
+                    }
+                }
+                // ISON immediately rather than at the next tick.
+                poll_ison(net);
+            }
+            303 => {
+                let listed: HashSet<String> = args
+                    .last()
+                    .map(|l| l.split_whitespace().map(|n| net.support.fold(n)).collect())
+                    .unwrap_or_default();
+                let changes = reconcile(net, &listed);
+                for (nick, online) in changes {
+                    contact(&events, host, &nick, online).await;
+                }
+            }
+            730 | 731 => {
+                let online = code == 730;
+                let targets = args.last().cloned().unwrap_or_default();
+                for target in targets.split(',') {
+                    let nick = target.split('!').next().unwrap_or(target);
+                    let folded = net.support.fold(nick);
+                    let Some(nick) = net.watched.get(&folded).cloned() else {
+                        continue;
+                    };
+                    let changed = if online {
+                        net.online.insert(folded)
+                    } else {
+                        net.online.remove(&folded)
+                    };
+                    if changed {
+                        contact(&events, host, &nick, online).await;
+                    }
+                }
+            }
+            code => {
+                let Some(failure) = numerics::failure(code) else {
+                    return;
+                };
+                let target = args.get(1).cloned().unwrap_or_default();
+                if target.eq_ignore_ascii_case("NickServ") || target.is_empty() || target == "*" {
+                    return;
+                }
+                let id = net.last_id.remove(&net.support.fold(&target));
+                let text = args.last().cloned().unwrap_or_default();
+                let to = if net.support.is_channel(&target) {
+                    Address::room(Some(host), &target)
+                } else {
+                    Address::contact(Some(host), &target)
+                };
+                fail(&events, to, id, failure, &format!("{target}: {text}")).await;
+            }
+        }
+    }
+}
+
+async fn emit(events: &mpsc::Sender<Event>, event: Event) {
+    // The core gone means ferry is stopping; nothing left to tell.
+    let _ = events.send(event).await;
+}
+
+async fn fail(
+    events: &mpsc::Sender<Event>,
+    to: Address,
+    id: Option<String>,
+    failure: Failure,
+    text: &str,
+) {
+    emit(
+        events,
+        Event::Failed {
+            to,
+            id,
+            failure,
+            text: text.to_owned(),
+        },
+    )
+    .await;
+}
+
+async fn contact(events: &mpsc::Sender<Event>, host: &str, nick: &str, online: bool) {
+    let status = if online {
+        ContactStatus::Online
+    } else {
+        ContactStatus::Offline
+    };
+    emit(
+        events,
+        Event::ContactPresence {
+            contact: Address::contact(Some(host), nick),
+            status,
+        },
+    )
+    .await;
+}
+
+/// Asks a server without MONITOR which watched nicks are online.
+fn poll_ison(net: &Net) {
+    if !net.registered || net.support.monitor.is_some() || net.watched.is_empty() {
+        return;
+    }
+    let mut line = String::from("ISON");
+    for nick in net.watched.values() {
+        if line.len() + nick.len() + 1 > 400 {
+            Session::queue(net, std::mem::replace(&mut line, String::from("ISON")));
+        }
+        line.push(' ');
+        line.push_str(nick);
+    }
+    Session::queue(net, line);
+}
+
+/// Applies an ISON answer: which watched nicks went online or offline.
+fn reconcile(net: &mut Net, listed: &HashSet<String>) -> Vec<(String, bool)> {
+    let mut changes = Vec::new();
+    for (folded, nick) in &net.watched {
+        let now = listed.contains(folded);
+        let before = net.online.contains(folded);
+        if now != before {
+            changes.push((nick.clone(), now));
+        }
+    }
+    for (nick, online) in &changes {
+        let folded = net.support.fold(nick);
+        if *online {
+            net.online.insert(folded);
+        } else {
+            net.online.remove(&folded);
+        }
+    }
+    changes
+}

@@ -1,0 +1,89 @@
+//! What every session of one IRC bridge shares: the networks, one rustls
+//! config per network (built once, not per connection: building one reads
+//! the CA store), throttle and timing settings.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+
+use crate::config::{IrcConfig, Networks};
+use crate::throttle::Bucket;
+
+pub struct Shared {
+    pub networks: Networks,
+    tls: HashMap<String, Arc<ClientConfig>>,
+    burst: u32,
+    rate: f64,
+    pub ping_every: Duration,
+    pub presence_poll: Duration,
+}
+
+fn client_config(ca_file: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!("ca_file {}: no certificate in it", path.display()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+impl Shared {
+    pub fn new(config: &IrcConfig) -> Result<Shared, String> {
+        let networks = Networks::from_config(config)?;
+        for host in config.ca_files.keys() {
+            if networks.find(host).is_none() {
+                return Err(format!(
+                    "bridge.irc.ca_files names `{host}`, which is not a network"
+                ));
+            }
+        }
+        let mut tls = HashMap::new();
+        for network in networks.all.iter().filter(|n| n.tls) {
+            let ca = config
+                .ca_files
+                .iter()
+                .find(|(h, _)| networks.find(h).is_some_and(|n| n.host == network.host))
+                .map(|(_, p)| p.as_path());
+            tls.insert(network.host.clone(), client_config(ca)?);
+        }
+        Ok(Shared {
+            networks,
+            tls,
+            burst: config.throttle_burst,
+            rate: config.throttle_rate,
+            ping_every: Duration::from_secs(config.ping_interval),
+            presence_poll: Duration::from_secs(config.presence_poll),
+        })
+    }
+
+    /// The TLS config of a `+port` network.
+    pub fn tls_for(&self, host: &str) -> Arc<ClientConfig> {
+        self.tls
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| client_config(None).expect("the built-in roots are valid"))
+    }
+
+    pub fn throttle(&self) -> Bucket {
+        Bucket::new(self.burst, self.rate)
+    }
+}

@@ -1,0 +1,161 @@
+//! A real ngircd on a free loopback port, and a raw IRC client to talk to
+//! ferry's users from the IRC side.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use super::{free_port, kill_group, wait_port};
+
+pub struct Ngircd {
+    pub dir: PathBuf,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Ngircd {
+    pub fn start(dir: &Path) -> Ngircd {
+        let dir = dir.join("ngircd");
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let config = format!(
+            "[Global]\nName = irc.test\nInfo = ferry test server\nListen = 127.0.0.1\nPorts = {port}\n\
+             IncludeDir = {d}\nMotdPhrase = \"test\"\n\
+             [Limits]\nMaxConnectionsIP = 0\nMaxPenaltyTime = 0\nMaxJoins = 0\nMaxNickLength = 30\n\
+             PingTimeout = 300\nPongTimeout = 300\n\
+             [Options]\nDNS = no\nIdent = no\nPAM = no\nRequireAuthPing = no\n",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("ngircd.conf"), config).unwrap();
+        let mut n = Ngircd {
+            dir,
+            port,
+            child: None,
+        };
+        n.launch();
+        n
+    }
+
+    fn launch(&mut self) {
+        use std::os::unix::process::CommandExt;
+        let log = std::fs::File::create(self.dir.join("ngircd.log")).unwrap();
+        let child = Command::new("ngircd")
+            .arg("-n")
+            .arg("-f")
+            .arg(self.dir.join("ngircd.conf"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("ngircd (Debian package ngircd) must be installed");
+        self.child = Some(child);
+        wait_port(self.port, "ngircd", &self.dir.join("ngircd.log"));
+    }
+
+    /// Kills the server outright (no goodbye to clients).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_group(&mut child, "-KILL");
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    /// The `networks` entry for ferry's config.
+    pub fn network(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Ngircd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A raw IRC client: what a person on IRC types, byte for byte.
+pub struct IrcClient {
+    pub nick: String,
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+impl IrcClient {
+    pub async fn connect(port: u16, nick: &str) -> IrcClient {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (r, writer) = stream.into_split();
+        let mut c = IrcClient {
+            nick: nick.to_owned(),
+            reader: BufReader::new(r),
+            writer,
+        };
+        c.send(&format!("NICK {nick}")).await;
+        c.send(&format!("USER {nick} 0 * :{nick}")).await;
+        c.expect("welcome", |l| l.split(' ').nth(1) == Some("001"))
+            .await;
+        c
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.send_bytes(line.as_bytes()).await;
+    }
+
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.unwrap();
+        self.writer.write_all(b"\r\n").await.unwrap();
+    }
+
+    /// The next line matching `pred` (PINGs answered on the way); panics
+    /// after ten seconds.
+    pub async fn expect(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut raw = Vec::new();
+            let read = tokio::time::timeout_at(deadline, self.reader.read_until(b'\n', &mut raw))
+                .await
+                .unwrap_or_else(|_| panic!("{}: timed out waiting for {what}", self.nick))
+                .unwrap();
+            assert!(
+                read > 0,
+                "{}: connection closed waiting for {what}",
+                self.nick
+            );
+            let line = String::from_utf8_lossy(&raw)
+                .trim_end_matches(['\r', '\n'])
+                .to_owned();
+            if let Some(token) = line.strip_prefix("PING ") {
+                self.send(&format!("PONG {token}")).await;
+                continue;
+            }
+            if pred(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// The text of the next PRIVMSG (or NOTICE when `notice`) to us.
+    pub async fn next_message(&mut self, notice: bool) -> (String, String) {
+        let verb = if notice { "NOTICE" } else { "PRIVMSG" };
+        let nick = self.nick.clone();
+        let line = self
+            .expect(&format!("a {verb}"), |l| {
+                l.split(' ').nth(1) == Some(verb) && l.split(' ').nth(2) == Some(nick.as_str())
+            })
+            .await;
+        let from = line[1..].split('!').next().unwrap_or_default().to_owned();
+        let text = line
+            .split_once(" :")
+            .map(|(_, t)| t.to_owned())
+            .unwrap_or_default();
+        (from, text)
+    }
+}

@@ -1,0 +1,201 @@
+//! IRC direct chat and contacts' presence through Prosody and ngircd.
+
+mod harness;
+
+use harness::client::{error_condition, presence_from, TestClient, NS};
+use harness::ircd::IrcClient;
+use harness::stanzas::{body, register_and_subscribe, stanza};
+use harness::{World, IRC};
+use tokio_xmpp::parsers::minidom::Element;
+
+const NET: &str = "127.0.0.1@irc.localhost";
+
+fn contact(nick: &str) -> String {
+    format!("{nick}%127.0.0.1@irc.localhost")
+}
+
+fn chat(to: &str, id: &str, text: &str) -> Element {
+    stanza(
+        "message",
+        &[("to", to), ("type", "chat"), ("id", id)],
+        vec![body(text)],
+    )
+}
+
+fn body_of(el: &Element) -> Option<String> {
+    el.get_child("body", NS).map(|b| b.text())
+}
+
+fn message_from<'a>(from: &'a str) -> impl Fn(&Element) -> bool + 'a {
+    move |el| el.name() == "message" && el.attr("from").map(harness::client::bare) == Some(from)
+}
+
+/// alice registers `nick`, comes online and waits until her IRC
+/// connection is up (the network JID's presence says so).
+async fn online(w: &World, nick: &str) -> TestClient {
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    c.available().await;
+    register_and_subscribe(&mut c, IRC, &[("nick", nick)]).await;
+    c.expect("connected on the network JID", |el| {
+        presence_from(el, NET, None)
+            && el
+                .get_child("status", NS)
+                .is_some_and(|s| s.text().starts_with("Connected"))
+    })
+    .await;
+    c
+}
+
+#[tokio::test]
+async fn chat_both_ways_with_splitting_encodings_and_actions() {
+    let w = World::start_irc().await;
+    let mut bob = IrcClient::connect(w.irc_port(), "bob").await;
+    let mut alice = online(&w, "alice").await;
+
+    alice.send(chat(&contact("bob"), "m1", "hello bob")).await;
+    assert_eq!(
+        bob.next_message(false).await,
+        ("alice".into(), "hello bob".into())
+    );
+
+    bob.send("PRIVMSG alice :hi \x02alice\x02, \x0304red\x03 text")
+        .await;
+    let got = alice
+        .expect("bob's message", message_from(&contact("bob")))
+        .await;
+    assert_eq!(got.attr("type"), Some("chat"));
+    assert_eq!(body_of(&got).as_deref(), Some("hi alice, red text"));
+
+    // A windows-1252 line is decoded, not dropped.
+    bob.send_bytes(b"PRIVMSG alice :caf\xe9 \x80").await;
+    let got = alice
+        .expect("the latin-1 line", message_from(&contact("bob")))
+        .await;
+    assert_eq!(body_of(&got).as_deref(), Some("café €"));
+
+    // NOTICE and /me from IRC; /me from XMPP.
+    bob.send("NOTICE alice :a notice").await;
+    let got = alice
+        .expect("the notice", message_from(&contact("bob")))
+        .await;
+    assert_eq!(body_of(&got).as_deref(), Some("a notice"));
+    bob.send("PRIVMSG alice :\x01ACTION waves\x01").await;
+    let got = alice
+        .expect("the action", message_from(&contact("bob")))
+        .await;
+    assert_eq!(body_of(&got).as_deref(), Some("/me waves"));
+    alice
+        .send(chat(&contact("bob"), "m2", "/me waves back"))
+        .await;
+    assert_eq!(bob.next_message(false).await.1, "\x01ACTION waves back\x01");
+
+    // Several lines: one PRIVMSG each, and a CR/LF never reaches IRC raw.
+    alice
+        .send(chat(
+            &contact("bob"),
+            "m3",
+            "line one\nQUIT :injected\r\nline three",
+        ))
+        .await;
+    assert_eq!(bob.next_message(false).await.1, "line one");
+    assert_eq!(bob.next_message(false).await.1, "QUIT :injected");
+    assert_eq!(bob.next_message(false).await.1, "line three");
+
+    // A 2 KB body arrives whole, in lines that fit IRC's 512 bytes.
+    let long: String = (0..500).map(|i| format!("w{i} ")).collect::<String>();
+    let long = long.trim_end().to_owned();
+    assert!(long.len() > 2000);
+    alice.send(chat(&contact("bob"), "m4", &long)).await;
+    let mut received = String::new();
+    while received.len() < long.len() {
+        let (_, piece) = bob.next_message(false).await;
+        let relayed = format!(":alice!~alice@127.0.0.1 PRIVMSG bob :{piece}\r\n");
+        assert!(
+            relayed.len() <= 512,
+            "a relayed line of {} bytes",
+            relayed.len()
+        );
+        received.push_str(&piece);
+    }
+    assert_eq!(received, long);
+
+    // CTCP VERSION is answered by the gateway.
+    bob.send("PRIVMSG alice :\x01VERSION\x01").await;
+    let (_, version) = bob.next_message(true).await;
+    assert!(version.starts_with("\x01VERSION ferry"), "{version:?}");
+}
+
+#[tokio::test]
+async fn errors_contacts_presence_and_a_taken_nick() {
+    let w = World::start_irc().await;
+    // Someone already has alice's nick on IRC.
+    let mut squatter = IrcClient::connect(w.irc_port(), "alice").await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    alice.available().await;
+    register_and_subscribe(&mut alice, IRC, &[("nick", "alice")]).await;
+    let connected = alice
+        .expect("connected with a fallback nick", |el| {
+            presence_from(el, NET, None)
+                && el
+                    .get_child("status", NS)
+                    .is_some_and(|s| s.text().starts_with("Connected"))
+        })
+        .await;
+    let status = connected.get_child("status", NS).unwrap().text();
+    assert!(
+        status.contains("alice_") && status.contains("in use"),
+        "{status}"
+    );
+
+    // A message to nobody: item-not-found, with the id the user sent.
+    alice
+        .send(chat(&contact("nobody"), "lost1", "anyone?"))
+        .await;
+    let error = alice
+        .expect("the error", |el| {
+            el.attr("id") == Some("lost1") && el.attr("type") == Some("error")
+        })
+        .await;
+    assert_eq!(error_condition(&error), "item-not-found");
+
+    // Contacts' presence by ISON: carol comes and goes.
+    alice
+        .presence(Some(&contact("carol")), Some("subscribe"))
+        .await;
+    alice
+        .expect("carol offline", |el| {
+            presence_from(el, &contact("carol"), Some("unavailable"))
+        })
+        .await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    alice
+        .expect("carol online", |el| {
+            presence_from(el, &contact("carol"), None)
+        })
+        .await;
+    carol.send("QUIT :bye").await;
+    alice
+        .expect("carol gone", |el| {
+            presence_from(el, &contact("carol"), Some("unavailable"))
+        })
+        .await;
+
+    // The squatter talks to the fallback nick; it reaches alice.
+    squatter.send("PRIVMSG alice_ :you took my name").await;
+    let got = alice
+        .expect("message to alice_", message_from(&contact("alice")))
+        .await;
+    assert_eq!(body_of(&got).as_deref(), Some("you took my name"));
+}
+
+#[tokio::test]
+async fn unregistered_users_get_registration_required() {
+    let w = World::start_irc().await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    bob.available().await;
+    bob.send(chat(&contact("carol"), "u1", "hi")).await;
+    let error = bob
+        .expect("the error", |el| el.attr("id") == Some("u1"))
+        .await;
+    assert_eq!(error_condition(&error), "registration-required");
+}
