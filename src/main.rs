@@ -51,8 +51,10 @@ enum Command {
     Migrate,
 }
 
-/// How long shutdown may take before we stop waiting for the links.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+/// How long shutdown waits for foreign sessions, then for the links: the
+/// whole stays under the 5 s an admin's service manager may allow.
+const SESSIONS_GRACE: Duration = Duration::from_millis(2500);
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(2000);
 
 fn load(path: &std::path::Path) -> anyhow::Result<(Config, Vec<Arc<dyn ferry_bridge::Bridge>>)> {
     let config = Config::load(path, std::env::vars())
@@ -104,9 +106,21 @@ async fn run(config: Config, bridges: Vec<Arc<dyn ferry_bridge::Bridge>>) -> any
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }
+    // Foreign sessions say goodbye (IRC QUIT) in parallel, within a bound,
+    // so that the users' unavailable presences still go out in time.
+    let sessions = futures::future::join_all(
+        gateways
+            .iter()
+            .map(|g| g.sessions.stop_all("ferry is shutting down")),
+    );
+    if tokio::time::timeout(SESSIONS_GRACE, sessions)
+        .await
+        .is_err()
+    {
+        tracing::warn!("some foreign sessions did not end in time");
+    }
     let goodbye = async {
         for gateway in &gateways {
-            gateway.sessions.stop_all("ferry is shutting down");
             services::presence::goodbye_all(gateway).await;
         }
         let _ = stop_tx.send(true);

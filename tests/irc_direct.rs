@@ -199,3 +199,85 @@ async fn unregistered_users_get_registration_required() {
         .await;
     assert_eq!(error_condition(&error), "registration-required");
 }
+
+#[tokio::test]
+async fn resources_share_one_connection_and_shutdown_quits() {
+    let mut w = World::start_irc().await;
+    let mut bob = IrcClient::connect(w.irc_port(), "bob").await;
+    let mut first = online(&w, "alice").await;
+    let mut second = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    second.available().await;
+    second
+        .expect("the gateway's presence", |el| presence_from(el, IRC, None))
+        .await;
+    // One connection: the second resource did not make a second nick.
+    bob.send("WHOIS alice_").await;
+    bob.expect("no alice_", |l| l.contains(" 401 ")).await;
+    second
+        .send(chat(&contact("bob"), "r2", "from my phone"))
+        .await;
+    assert_eq!(
+        bob.next_message(false).await,
+        ("alice".into(), "from my phone".into())
+    );
+    bob.send("PRIVMSG alice :to both").await;
+    for c in [&mut first, &mut second] {
+        let got = c
+            .expect("bob's message", message_from(&contact("bob")))
+            .await;
+        assert_eq!(body_of(&got).as_deref(), Some("to both"));
+    }
+    // One resource leaves: the connection stays for the other.
+    first.presence(None, Some("unavailable")).await;
+    second.send(chat(&contact("bob"), "r3", "still here")).await;
+    assert_eq!(bob.next_message(false).await.1, "still here");
+
+    let (status, _) = w.ferry.terminate();
+    assert!(status.success());
+    // Nobody shares a channel with alice to see her QUIT, but ngircd says
+    // how her connection ended: by QUIT, not a dropped socket.
+    let log = w.ircd().dir.join("ngircd.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let quit = |text: &str| {
+        text.lines()
+            .any(|l| l.contains("\"alice!") && l.contains("Got QUIT command"))
+    };
+    while !quit(&std::fs::read_to_string(&log).unwrap_or_default()) {
+        assert!(std::time::Instant::now() < deadline, "ferry did not QUIT");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn irc_server_restart_reconnects_without_losing_a_queued_line() {
+    let mut w = World::start_irc().await;
+    let mut alice = online(&w, "alice").await;
+    w.ircd().kill();
+    alice
+        .expect("told about the reconnect", |el| {
+            presence_from(el, NET, None)
+                && el
+                    .get_child("status", NS)
+                    .is_some_and(|s| s.text().contains("reconnecting"))
+        })
+        .await;
+    // Written while IRC is away: kept, and sent after the reconnect.
+    alice
+        .send(chat(&contact("bob"), "q1", "sent while you were away"))
+        .await;
+    w.ircd().restart();
+    let mut bob = IrcClient::connect(w.irc_port(), "bob").await;
+    alice
+        .expect("connected again", |el| {
+            presence_from(el, NET, None)
+                && el
+                    .get_child("status", NS)
+                    .is_some_and(|s| s.text().starts_with("Connected"))
+        })
+        .await;
+    assert_eq!(
+        bob.next_message(false).await,
+        ("alice".into(), "sent while you were away".into())
+    );
+    assert!(!w.ferry.log().contains("panicked"));
+}

@@ -93,13 +93,19 @@ impl Sessions {
         }
     }
 
-    /// Ends every session (ferry is stopping).
-    pub fn stop_all(&self, reason: &str) {
+    /// Ends every session (ferry is stopping) and waits until they have
+    /// finished, each having said goodbye on its network.
+    pub async fn stop_all(&self, reason: &str) {
         let all: Vec<_> = self.lock().drain().collect();
+        for (_, tx) in &all {
+            let _ = tx
+                .send(Intent::Shutdown {
+                    reason: reason.to_owned(),
+                })
+                .await;
+        }
         for (_, tx) in all {
-            let _ = tx.try_send(Intent::Shutdown {
-                reason: reason.to_owned(),
-            });
+            tx.closed().await;
         }
     }
 }

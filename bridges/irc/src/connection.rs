@@ -65,6 +65,8 @@ pub enum Control {
 pub struct Handle {
     pub lines: mpsc::Sender<String>,
     pub control: mpsc::Sender<Control>,
+    /// Ends when the task does (after its QUIT is written).
+    pub task: tokio::task::JoinHandle<()>,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -80,10 +82,11 @@ pub fn spawn<K: Clone + Send + Sync + 'static>(
 ) -> Handle {
     let (lines_tx, lines_rx) = mpsc::channel(queue);
     let (control_tx, control_rx) = mpsc::channel(4);
-    tokio::spawn(run(params, lines_rx, control_rx, key, events));
+    let task = tokio::spawn(run(params, lines_rx, control_rx, key, events));
     Handle {
         lines: lines_tx,
         control: control_tx,
+        task,
     }
 }
 

@@ -18,6 +18,9 @@ use crate::shared::Shared;
 use crate::split;
 use crate::text::{ctcp, strip_formatting};
 
+/// How long a session waits for its connections' QUITs to be written.
+const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One network of the session.
 struct Net {
     handle: connection::Handle,
@@ -140,23 +143,29 @@ impl Session {
                 intent = intents.recv() => match intent {
                     Some(Intent::Shutdown { reason }) => {
                         tracing::info!(user = %self.user, %reason, "IRC session ends");
-                        for net in self.nets.values() {
-                            let _ = net.handle.control.try_send(Control::Quit(reason.clone()));
-                        }
-                        return;
+                        return self.quit(&reason).await;
                     }
                     Some(intent) => self.intent(intent).await,
-                    None => {
-                        for net in self.nets.values() {
-                            let _ = net.handle.control.try_send(Control::Quit("Leaving".into()));
-                        }
-                        return;
-                    }
+                    None => return self.quit("Leaving").await,
                 },
                 Some((host, event)) = up.recv() => self.up(&host, event).await,
                 _ = poll.tick() => self.poll_ison(),
             }
         }
+    }
+
+    /// QUITs every network (unthrottled) and waits a little for the lines
+    /// to be written, so that a stopping ferry says goodbye on IRC.
+    async fn quit(self, reason: &str) {
+        let mut tasks = Vec::new();
+        for (_, net) in self.nets {
+            let _ = net
+                .handle
+                .control
+                .try_send(Control::Quit(reason.to_owned()));
+            tasks.push(net.handle.task);
+        }
+        let _ = tokio::time::timeout(QUIT_GRACE, futures::future::join_all(tasks)).await;
     }
 
     async fn emit(&self, event: Event) {
