@@ -143,6 +143,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // One crypto provider for every rustls user (sqlx's PostgreSQL TLS
+    // among them): with none installed rustls cannot choose and panics.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let result = (|| -> anyhow::Result<()> {
         let (config, bridges) = load(&cli.config)?;
         let runtime = tokio::runtime::Runtime::new()?;

@@ -3,7 +3,7 @@
 mod harness;
 
 use harness::client::{error_condition, presence_from, TestClient, NS};
-use harness::ircd::IrcClient;
+use harness::ircd::{IrcClient, Ngircd};
 use harness::stanzas::{body, register_and_subscribe, stanza};
 use harness::{World, IRC};
 use tokio_xmpp::parsers::minidom::Element;
@@ -280,4 +280,51 @@ async fn irc_server_restart_reconnects_without_losing_a_queued_line() {
         ("alice".into(), "sent while you were away".into())
     );
     assert!(!w.ferry.log().contains("panicked"));
+}
+
+/// The sample config pointed at the TLS port, trusting the test CA or not.
+fn over_tls(config: String, ircd: &Ngircd, trust: bool) -> String {
+    let mut config = config.replace(&ircd.network(), &format!("127.0.0.1:+{}", ircd.tls_port));
+    if trust {
+        let line = "# ca_files = { \"irc.example.org\" = \"/etc/ferry/irc-ca.pem\" }";
+        assert!(config.contains(line));
+        config = config.replace(
+            line,
+            &format!("ca_files = {{ \"127.0.0.1\" = \"{}\" }}", ircd.ca.display()),
+        );
+    }
+    config
+}
+
+#[tokio::test]
+async fn tls_with_the_test_ca() {
+    let w = World::start_irc_with(|c, ircd| over_tls(c, ircd, true)).await;
+    let mut bob = IrcClient::connect(w.irc_port(), "bob").await;
+    let mut alice = online(&w, "alice").await;
+    alice.send(chat(&contact("bob"), "t1", "over TLS")).await;
+    assert_eq!(
+        bob.next_message(false).await,
+        ("alice".into(), "over TLS".into())
+    );
+}
+
+#[tokio::test]
+async fn tls_refused_without_the_ca() {
+    let w = World::start_irc_with(|c, ircd| over_tls(c, ircd, false)).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    alice.available().await;
+    register_and_subscribe(&mut alice, IRC, &[("nick", "alice")]).await;
+    let refused = alice
+        .expect("the TLS failure", |el| {
+            presence_from(el, NET, None)
+                && el
+                    .get_child("status", NS)
+                    .is_some_and(|s| s.text().contains("reconnecting"))
+        })
+        .await;
+    let status = refused.get_child("status", NS).unwrap().text();
+    assert!(
+        status.contains("TLS failed") && status.to_lowercase().contains("certificate"),
+        "{status}"
+    );
 }

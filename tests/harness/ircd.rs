@@ -14,26 +14,109 @@ use super::{free_port, kill_group, wait_port};
 pub struct Ngircd {
     pub dir: PathBuf,
     pub port: u16,
+    /// The TLS port, with a certificate for 127.0.0.1 signed by `ca`.
+    pub tls_port: u16,
+    pub ca: PathBuf,
     child: Option<Child>,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl (Debian package openssl) must be installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it.
+fn make_certificates(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ferry test CA",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
 }
 
 impl Ngircd {
     pub fn start(dir: &Path) -> Ngircd {
         let dir = dir.join("ngircd");
         std::fs::create_dir_all(&dir).unwrap();
+        make_certificates(&dir);
         let port = free_port();
+        let tls_port = free_port();
         let config = format!(
             "[Global]\nName = irc.test\nInfo = ferry test server\nListen = 127.0.0.1\nPorts = {port}\n\
              IncludeDir = {d}\nMotdPhrase = \"test\"\n\
              [Limits]\nMaxConnectionsIP = 0\nMaxPenaltyTime = 0\nMaxJoins = 0\nMaxNickLength = 30\n\
              PingTimeout = 300\nPongTimeout = 300\n\
-             [Options]\nDNS = no\nIdent = no\nPAM = no\nRequireAuthPing = no\n",
+             [Options]\nDNS = no\nIdent = no\nPAM = no\nRequireAuthPing = no\n\
+             [SSL]\nCertFile = {d}/server.pem\nKeyFile = {d}/server.key\nPorts = {tls_port}\n",
             d = dir.display()
         );
         std::fs::write(dir.join("ngircd.conf"), config).unwrap();
         let mut n = Ngircd {
+            ca: dir.join("ca.pem"),
             dir,
             port,
+            tls_port,
             child: None,
         };
         n.launch();
@@ -55,6 +138,7 @@ impl Ngircd {
             .expect("ngircd (Debian package ngircd) must be installed");
         self.child = Some(child);
         wait_port(self.port, "ngircd", &self.dir.join("ngircd.log"));
+        wait_port(self.tls_port, "ngircd TLS", &self.dir.join("ngircd.log"));
     }
 
     /// Kills the server outright (no goodbye to clients).

@@ -271,20 +271,22 @@ impl World {
 
     /// Starts with the sample config changed by `edit`.
     pub async fn start_with(edit: impl FnOnce(String) -> String) -> World {
-        World::build(false, edit).await
+        World::build(false, |c, _| edit(c)).await
     }
 
     /// Also starts an ngircd, the bridge's only network, with contacts'
     /// presence polled every second.
     pub async fn start_irc() -> World {
-        World::start_irc_with(|c| c).await
+        World::start_irc_with(|c, _| c).await
     }
 
-    pub async fn start_irc_with(edit: impl FnOnce(String) -> String) -> World {
-        World::build(true, edit).await
+    /// Like `start_irc`, with the config changed by `edit`, which sees the
+    /// IRC server.
+    pub async fn start_irc_with(edit: impl FnOnce(String, &ircd::Ngircd) -> String) -> World {
+        World::build(true, |c, ircd| edit(c, ircd.expect("started"))).await
     }
 
-    async fn build(irc: bool, edit: impl FnOnce(String) -> String) -> World {
+    async fn build(irc: bool, edit: impl FnOnce(String, Option<&ircd::Ngircd>) -> String) -> World {
         let mut tmp = tempfile::tempdir().unwrap();
         if std::env::var_os("FERRY_KEEP_TEST_DIRS").is_some() {
             // For debugging: logs and configs stay for a look afterwards.
@@ -304,7 +306,7 @@ impl World {
                 .replace("127.0.0.1:6667", &ircd.network())
                 .replace("# presence_poll = 30", "presence_poll = 1");
         }
-        let ferry = Ferry::start(tmp.path(), &edit(config));
+        let ferry = Ferry::start(tmp.path(), &edit(config, ircd.as_ref()));
         ferry.wait_links(2).await;
         World {
             ferry,
