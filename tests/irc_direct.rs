@@ -300,7 +300,7 @@ fn over_tls(config: String, ircd: &Ngircd, trust: bool) -> String {
 async fn tls_with_the_test_ca() {
     let w = World::start_irc_with(|c, ircd| over_tls(c, ircd, true)).await;
     let mut bob = IrcClient::connect(w.irc_port(), "bob").await;
-    let mut alice = online(&w, "alice").await;
+    let alice = online(&w, "alice").await;
     alice.send(chat(&contact("bob"), "t1", "over TLS")).await;
     assert_eq!(
         bob.next_message(false).await,
