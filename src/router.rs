@@ -89,6 +89,13 @@ impl Gateway {
         Jid::new(&format!("{local}@{}", self.name())).ok()
     }
 
+    /// The JID `user` knows `address` by: the one they used for it, else
+    /// the canonical one.
+    pub fn speaking_jid(&self, user: &BareJid, address: &Address) -> Option<Jid> {
+        self.jid_of(address)
+            .map(|canonical| self.sessions.alias(user, canonical))
+    }
+
     pub fn allowed(&self, from: &Jid) -> bool {
         self.access.allows_domain(from.domain().as_str())
     }

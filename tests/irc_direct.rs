@@ -2,9 +2,10 @@
 
 mod harness;
 
+use harness::client::result;
 use harness::client::{error_condition, presence_from, TestClient, NS};
 use harness::ircd::{IrcClient, Ngircd};
-use harness::stanzas::{body, register_and_subscribe, stanza};
+use harness::stanzas::{body, register_and_subscribe, register_form, stanza};
 use harness::{World, IRC};
 use tokio_xmpp::parsers::minidom::Element;
 
@@ -326,5 +327,50 @@ async fn tls_refused_without_the_ca() {
     assert!(
         status.contains("TLS failed") && status.to_lowercase().contains("certificate"),
         "{status}"
+    );
+}
+
+#[tokio::test]
+async fn short_jids_and_network_jid_registration() {
+    let w = World::start_irc().await;
+    let mut alice = online(&w, "alice").await;
+    // `dave@irc.localhost` (default network): replies come from that JID.
+    let short = "dave@irc.localhost";
+    alice.presence(Some(short), Some("subscribe")).await;
+    alice
+        .expect("dave offline", |el| {
+            presence_from(el, short, Some("unavailable"))
+        })
+        .await;
+    let mut dave = IrcClient::connect(w.irc_port(), "dave").await;
+    alice
+        .expect("dave online, from the JID in the roster", |el| {
+            presence_from(el, short, None)
+        })
+        .await;
+    alice.send(chat(short, "s1", "hi dave")).await;
+    assert_eq!(
+        dave.next_message(false).await,
+        ("alice".into(), "hi dave".into())
+    );
+    dave.send("PRIVMSG alice :hi alice").await;
+    let got = alice.expect("dave's answer", message_from(short)).await;
+    assert_eq!(body_of(&got).as_deref(), Some("hi alice"));
+
+    // bob registers on the network JID itself, as `bobby`.
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    bob.available().await;
+    result(bob.iq(NET, true, register_form(&[("nick", "bobby")])).await);
+    bob.expect("subscribe from the gateway", |el| {
+        presence_from(el, IRC, Some("subscribe"))
+    })
+    .await;
+    bob.presence(Some(IRC), Some("subscribed")).await;
+    bob.presence(Some(&contact("dave")), Some("subscribe"))
+        .await;
+    bob.send(chat(&contact("dave"), "b1", "from bobby")).await;
+    assert_eq!(
+        dave.next_message(false).await,
+        ("bobby".into(), "from bobby".into())
     );
 }

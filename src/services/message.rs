@@ -138,6 +138,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
         if let Some(id) = &message.id {
             gw.sessions.remember_sender(&from, &id.0);
         }
+        if let Some(canonical) = gw.jid_of(&address) {
+            gw.sessions.remember_alias(&user, &canonical, &to);
+        }
         let intent = Intent::SendDirect {
             to: address,
             text: text_of(&message),

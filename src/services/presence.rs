@@ -184,14 +184,16 @@ async fn to_bridge(gw: &Arc<Gateway>, from: Jid, type_: Type) {
 async fn to_contact(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, type_: Type) {
     let user = from.to_bare();
     let bare = Jid::from(user.clone());
-    // Replies come from the JID the user used; the roster stores the
-    // canonical one so that later traffic matches it.
-    let canonical = gw.jid_of(&address).unwrap_or_else(|| to.clone());
+    // The roster item is the JID the user used; traffic from the contact
+    // comes from it too.
+    if let Some(canonical) = gw.jid_of(&address) {
+        gw.sessions.remember_alias(&user, &canonical, &to);
+    }
     match type_ {
         Type::Subscribe => {
             if let Err(e) = gw
                 .store
-                .add_contact(gw.name(), user.as_str(), canonical.as_str())
+                .add_contact(gw.name(), user.as_str(), to.as_str())
                 .await
             {
                 tracing::error!(error = %e, "cannot store a contact");
@@ -208,7 +210,7 @@ async fn to_contact(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, typ
         Type::Unsubscribe => {
             if let Err(e) = gw
                 .store
-                .remove_contact(gw.name(), user.as_str(), canonical.as_str())
+                .remove_contact(gw.name(), user.as_str(), to.as_str())
                 .await
             {
                 tracing::error!(error = %e, "cannot remove a contact");

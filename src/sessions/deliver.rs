@@ -137,12 +137,12 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
     let to = Jid::from(user.clone());
     match event {
         Event::DirectMessage { from, text } => {
-            if let Some(from) = gw.jid_of(&from) {
+            if let Some(from) = gw.speaking_jid(user, &from) {
                 gw.send(message(from, to, &text));
             }
         }
         Event::ContactPresence { contact, status } => {
-            if let Some(from) = gw.jid_of(&contact) {
+            if let Some(from) = gw.speaking_jid(user, &contact) {
                 gw.send(contact_presence(from, to, &status));
             }
         }
@@ -162,7 +162,9 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
             failure,
             text,
         } => {
-            let from = gw.jid_of(&address).unwrap_or_else(|| gw.jid.clone());
+            let from = gw
+                .speaking_jid(user, &address)
+                .unwrap_or_else(|| gw.jid.clone());
             // An error to a bare JID is dropped by the server: address the
             // resource that sent the message, else every online one.
             let resources: Vec<Jid> =

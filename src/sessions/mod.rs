@@ -18,19 +18,49 @@ use storage::UserStorage;
 #[derive(Default)]
 pub struct Sessions {
     running: Mutex<HashMap<BareJid, mpsc::Sender<Intent>>>,
-    senders: Mutex<Senders>,
+    /// Which resource sent a message id, so that a foreign failure reaches
+    /// it: servers drop error messages addressed to a bare JID (RFC 6121
+    /// §8.5.2.1.1).
+    senders: Mutex<Recent<(BareJid, String), Jid>>,
+    /// The JID a user used for a foreign address when it is not the
+    /// canonical one (`bob@irc.gw` for `bob%host@irc.gw`): traffic from
+    /// that address comes from the JID the user knows.
+    aliases: Mutex<Recent<(BareJid, Jid), Jid>>,
 }
 
-/// Which resource sent a message id, so that a foreign failure reaches
-/// it: servers drop error messages addressed to a bare JID (RFC 6121
-/// §8.5.2.1.1). Bounded: the oldest are forgotten first.
-#[derive(Default)]
-struct Senders {
-    by_id: HashMap<(BareJid, String), Jid>,
-    order: VecDeque<(BareJid, String)>,
+/// A bounded map that forgets its oldest entries first.
+struct Recent<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
 }
 
-const REMEMBERED_SENDERS: usize = 10_000;
+impl<K, V> Default for Recent<K, V> {
+    fn default() -> Self {
+        Recent {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Recent<K, V> {
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+}
+
+const REMEMBERED: usize = 10_000;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Why an intent did not reach a session.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,22 +96,32 @@ impl Sessions {
 
     /// Remembers that `from` sent the message `id`.
     pub fn remember_sender(&self, from: &Jid, id: &str) {
-        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (from.to_bare(), id.to_owned());
-        if senders.by_id.insert(key.clone(), from.clone()).is_none() {
-            senders.order.push_back(key);
-        }
-        while senders.order.len() > REMEMBERED_SENDERS {
-            if let Some(old) = senders.order.pop_front() {
-                senders.by_id.remove(&old);
-            }
-        }
+        lock(&self.senders).insert((from.to_bare(), id.to_owned()), from.clone());
     }
 
     /// The resource that sent `id`, if remembered.
     pub fn sender_of(&self, user: &BareJid, id: &str) -> Option<Jid> {
-        let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
-        senders.by_id.get(&(user.clone(), id.to_owned())).cloned()
+        lock(&self.senders)
+            .map
+            .get(&(user.clone(), id.to_owned()))
+            .cloned()
+    }
+
+    /// Remembers that `user` calls the address whose canonical JID is
+    /// `canonical` by `used`.
+    pub fn remember_alias(&self, user: &BareJid, canonical: &Jid, used: &Jid) {
+        if canonical != used {
+            lock(&self.aliases).insert((user.clone(), canonical.clone()), used.clone());
+        }
+    }
+
+    /// The JID `user` knows `canonical` by.
+    pub fn alias(&self, user: &BareJid, canonical: Jid) -> Jid {
+        lock(&self.aliases)
+            .map
+            .get(&(user.clone(), canonical.clone()))
+            .cloned()
+            .unwrap_or(canonical)
     }
 
     /// Ends the user's session, if any.
@@ -128,9 +168,14 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid) -> bool {
     let contacts: Vec<Address> = match gw.store.contacts(&name, user.as_str()).await {
         Ok(jids) => jids
             .iter()
-            .filter_map(|j| j.parse::<xmpp_parsers::jid::Jid>().ok())
-            .filter_map(|j| match gw.target(&j) {
-                Ok(crate::router::Target::Foreign(a)) => Some(a),
+            .filter_map(|j| j.parse::<Jid>().ok())
+            .filter_map(|used| match gw.target(&used) {
+                Ok(crate::router::Target::Foreign(a)) => {
+                    if let Some(canonical) = gw.jid_of(&a) {
+                        gw.sessions.remember_alias(user, &canonical, &used);
+                    }
+                    Some(a)
+                }
                 _ => None,
             })
             .collect(),

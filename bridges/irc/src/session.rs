@@ -32,6 +32,12 @@ struct Net {
     watched: BTreeMap<String, String>,
     /// Folded nicks we reported online.
     online: HashSet<String>,
+    /// Folded nicks of online contacts known to be away, with the note.
+    away: HashMap<String, String>,
+    /// Contacts whose WHOIS (asked for away status) showed RPL_AWAY.
+    whois_away: HashSet<String>,
+    /// Where the next round of away checks starts.
+    whois_next: usize,
     /// The id of the last message the user sent to each folded target,
     /// so an IRC error can name what failed.
     last_id: HashMap<String, String>,
@@ -127,6 +133,9 @@ impl Session {
                 registered: false,
                 watched: BTreeMap::new(),
                 online: HashSet::new(),
+                away: HashMap::new(),
+                whois_away: HashSet::new(),
+                whois_next: 0,
                 last_id: HashMap::new(),
             },
         );
@@ -149,7 +158,7 @@ impl Session {
                     None => return self.quit("Leaving").await,
                 },
                 Some((host, event)) = up.recv() => self.up(&host, event).await,
-                _ = poll.tick() => self.poll_ison(),
+                _ = poll.tick() => self.poll(),
             }
         }
     }
@@ -302,8 +311,13 @@ impl Session {
         }
     }
 
-    fn poll_ison(&self) {
-        self.nets.values().for_each(poll_ison);
+    /// Each tick: ISON where there is no MONITOR, and a few WHOIS to learn
+    /// which online contacts are away (no server tells without asking).
+    fn poll(&mut self) {
+        for net in self.nets.values_mut() {
+            poll_ison(net);
+            poll_away(net);
+        }
     }
 
     async fn up(&mut self, host: &str, up: Up) {
@@ -493,7 +507,40 @@ impl Session {
                     .unwrap_or_default();
                 let changes = reconcile(net, &listed);
                 for (nick, online) in changes {
+                    if online {
+                        Self::queue(net, format!("WHOIS {nick}"));
+                    } else {
+                        net.away.remove(&net.support.fold(&nick));
+                    }
                     contact(&events, host, &nick, online).await;
+                }
+            }
+            301 if args.len() >= 3 => {
+                let folded = net.support.fold(&args[1]);
+                net.whois_away.insert(folded.clone());
+                let note = args[args.len() - 1].clone();
+                if let (true, Some(nick)) = (
+                    net.online.contains(&folded),
+                    net.watched.get(&folded).cloned(),
+                ) {
+                    if net.away.get(&folded) != Some(&note) {
+                        net.away.insert(folded, note.clone());
+                        let status = ContactStatus::Away(Some(strip_formatting(&note)));
+                        let contact = Address::contact(Some(host), &nick);
+                        emit(&events, Event::ContactPresence { contact, status }).await;
+                    }
+                }
+            }
+            318 if args.len() >= 2 => {
+                let folded = net.support.fold(&args[1]);
+                let was_away =
+                    !net.whois_away.remove(&folded) && net.away.remove(&folded).is_some();
+                if let (true, true, Some(nick)) = (
+                    was_away,
+                    net.online.contains(&folded),
+                    net.watched.get(&folded).cloned(),
+                ) {
+                    contact(&events, host, &nick, true).await;
                 }
             }
             730 | 731 => {
@@ -511,6 +558,9 @@ impl Session {
                         net.online.remove(&folded)
                     };
                     if changed {
+                        if online {
+                            Self::queue(net, format!("WHOIS {nick}"));
+                        }
                         contact(&events, host, &nick, online).await;
                     }
                 }
@@ -590,6 +640,29 @@ fn poll_ison(net: &Net) {
         line.push_str(nick);
     }
     Session::queue(net, line);
+}
+
+/// Asks WHOIS of a few online contacts (round-robin) to learn who is away.
+fn poll_away(net: &mut Net) {
+    const PER_TICK: usize = 3;
+    if !net.registered || net.online.is_empty() {
+        return;
+    }
+    let online: Vec<&String> = net.online.iter().collect();
+    let mut sorted = online;
+    sorted.sort();
+    let start = net.whois_next % sorted.len();
+    let picked: Vec<String> = sorted
+        .iter()
+        .cycle()
+        .skip(start)
+        .take(PER_TICK.min(sorted.len()))
+        .filter_map(|f| net.watched.get(*f).cloned())
+        .collect();
+    net.whois_next = start + picked.len();
+    for nick in picked {
+        Session::queue(net, format!("WHOIS {nick}"));
+    }
 }
 
 /// Applies an ISON answer: which watched nicks went online or offline.
