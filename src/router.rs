@@ -21,6 +21,10 @@ use crate::sessions::Sessions;
 use crate::stanza_error::{self, Condition};
 use crate::store::Store;
 
+/// How long users have to answer the probes sent at link-up before their
+/// sessions are ended.
+const PROBE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Gateway {
     pub jid: Jid,
     pub bridge: Arc<dyn Bridge>,
@@ -133,6 +137,11 @@ impl Gateway {
         changed
     }
 
+    fn take_online(&self) -> Vec<BareJid> {
+        let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
+        online.drain().map(|(user, _)| user).collect()
+    }
+
     pub fn forget_user(&self, user: &BareJid) {
         let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
         online.remove(user);
@@ -156,8 +165,22 @@ impl Gateway {
         while let Some(event) = events.recv().await {
             match event {
                 LinkEvent::Up => {
+                    // Presence seen before the link went down may be stale:
+                    // forget it, probe, and end the sessions of users who
+                    // do not answer as available.
+                    let before = self.take_online();
+                    tracing::debug!(bridge = self.name(), stale = before.len(), "link up");
                     let gw = self.clone();
-                    tokio::spawn(async move { services::presence::probe_all(&gw).await });
+                    tokio::spawn(async move {
+                        services::presence::probe_all(&gw).await;
+                        tokio::time::sleep(PROBE_GRACE).await;
+                        for user in before {
+                            if !gw.online_users().contains(&user) {
+                                tracing::info!(bridge = gw.name(), %user, "no answer to the probe: ending the session");
+                                gw.sessions.stop(&user, "the user went offline");
+                            }
+                        }
+                    });
                 }
                 LinkEvent::Stanza(stanza) => self.dispatch(*stanza),
                 LinkEvent::Invalid(error) => self.answer_invalid(*error),

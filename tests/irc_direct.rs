@@ -232,21 +232,21 @@ async fn resources_share_one_connection_and_shutdown_quits() {
     first.presence(None, Some("unavailable")).await;
     second.send(chat(&contact("bob"), "r3", "still here")).await;
     assert_eq!(bob.next_message(false).await.1, "still here");
+    // The last one leaves: QUIT.
+    second.presence(None, Some("unavailable")).await;
+    quit_logged(&mut w, "alice", std::time::Duration::from_secs(5)).await;
+    // Back online: a new connection; then ferry stops.
+    second.available().await;
+    bob.send("PRIVMSG alice :welcome back").await;
+    second
+        .expect("bob's message", message_from(&contact("bob")))
+        .await;
 
     let (status, _) = w.ferry.terminate();
     assert!(status.success());
     // Nobody shares a channel with alice to see her QUIT, but ngircd says
     // how her connection ended: by QUIT, not a dropped socket.
-    let log = w.ircd().dir.join("ngircd.log");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let quit = |text: &str| {
-        text.lines()
-            .any(|l| l.contains("\"alice!") && l.contains("Got QUIT command"))
-    };
-    while !quit(&std::fs::read_to_string(&log).unwrap_or_default()) {
-        assert!(std::time::Instant::now() < deadline, "ferry did not QUIT");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    quit_logged_times(&mut w, "alice", 2, std::time::Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -373,4 +373,40 @@ async fn short_jids_and_network_jid_registration() {
         dave.next_message(false).await,
         ("bobby".into(), "from bobby".into())
     );
+}
+
+/// Waits until ngircd's log says `nick` left by QUIT.
+async fn quit_logged(w: &mut World, nick: &str, within: std::time::Duration) {
+    quit_logged_times(w, nick, 1, within).await;
+}
+
+/// Waits until ngircd's log says `nick` left by QUIT `times` times.
+async fn quit_logged_times(w: &mut World, nick: &str, times: usize, within: std::time::Duration) {
+    let log = w.ircd().dir.join("ngircd.log");
+    let deadline = std::time::Instant::now() + within;
+    let needle = format!("\"{nick}!");
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let quits = text
+            .lines()
+            .filter(|l| l.contains(&needle) && l.contains("Got QUIT command"))
+            .count();
+        if quits >= times {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{nick} did not QUIT");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_user_gone_during_an_xmpp_outage_is_disconnected_from_irc() {
+    let mut w = World::start_irc().await;
+    let alice = online(&w, "alice").await;
+    drop(alice);
+    // Prosody dies with alice's client, so ferry never hears that she
+    // left; she never comes back, and her probe goes unanswered.
+    w.prosody.crash_and_restart();
+    w.ferry.wait_links(4).await;
+    quit_logged(&mut w, "alice", std::time::Duration::from_secs(20)).await;
 }

@@ -113,16 +113,46 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, presence: Presence) {
         }
         return;
     }
+    let first = matches!(target, Target::Bridge) && track(gw, &from, &presence.type_);
     let gw = gw.clone();
     tokio::spawn(async move {
         match target {
-            Target::Bridge => to_bridge(&gw, from, presence.type_).await,
+            Target::Bridge => to_bridge(&gw, from, presence.type_, first).await,
             Target::Foreign(address) => to_contact(&gw, from, to, address, presence.type_).await,
         }
     });
 }
 
-async fn to_bridge(gw: &Arc<Gateway>, from: Jid, type_: Type) {
+/// A user's resources as the bridge sees them, updated in stanza order
+/// (before any task is spawned) so that an `unavailable` never overtakes
+/// the `available` before it. Returns whether this is the user's first
+/// resource; ends the session when the last one leaves.
+fn track(gw: &Gateway, from: &Jid, type_: &Type) -> bool {
+    match type_ {
+        Type::None => {
+            let first = !gw.online_users().contains(&from.to_bare());
+            gw.set_online(from, true);
+            first
+        }
+        Type::Unavailable => {
+            if gw.set_online(from, false) {
+                gw.send(
+                    Presence::unavailable()
+                        .with_from(gw.jid.clone())
+                        .with_to(from.clone()),
+                );
+                let user = from.to_bare();
+                if !gw.online_users().contains(&user) {
+                    gw.sessions.stop(&user, "the user went offline");
+                }
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+async fn to_bridge(gw: &Arc<Gateway>, from: Jid, type_: Type, first: bool) {
     let user = from.to_bare();
     let bare = Jid::from(user.clone());
     match type_ {
@@ -153,11 +183,10 @@ async fn to_bridge(gw: &Arc<Gateway>, from: Jid, type_: Type) {
             }
         }
         Type::None => {
+            // The resource was marked online in `handle`, in stanza order.
             if !is_registered(gw, &user).await {
                 return;
             }
-            let first = gw.online_users().iter().all(|u| *u != user);
-            gw.set_online(&from, true);
             gw.send(bridge_presence(gw, from));
             sessions::ensure(gw, &user).await;
             if first && gw.bridge.contacts_always_available() {
@@ -168,15 +197,7 @@ async fn to_bridge(gw: &Arc<Gateway>, from: Jid, type_: Type) {
                 }
             }
         }
-        Type::Unavailable => {
-            if gw.set_online(&from, false) {
-                gw.send(
-                    Presence::unavailable()
-                        .with_from(gw.jid.clone())
-                        .with_to(from),
-                );
-            }
-        }
+        Type::Unavailable => {}
         Type::Subscribed | Type::Unsubscribe | Type::Unsubscribed | Type::Error => {}
     }
 }

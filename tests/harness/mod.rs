@@ -152,6 +152,16 @@ Component "mail.localhost"
         self.stop();
         self.launch();
     }
+
+    /// Kills Prosody outright (its users' unavailable presences are never
+    /// sent) and starts it again.
+    pub fn crash_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_group(&mut child, "-KILL");
+            let _ = child.wait();
+        }
+        self.launch();
+    }
 }
 
 impl Drop for Prosody {
