@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of it
 
 pub mod client;
+pub mod inspircd;
 pub mod ircd;
 pub mod postgres;
 pub mod stanzas;
@@ -265,11 +266,22 @@ impl Drop for Ferry {
     }
 }
 
-/// A Prosody with a few accounts, optionally an ngircd, and a ferry
+/// Which IRC server a world runs.
+pub enum Irc {
+    None,
+    Ngircd,
+    /// inspircd + atheme; `sasl: false` leaves SASL out (NickServ only).
+    Inspircd {
+        sasl: bool,
+    },
+}
+
+/// A Prosody with a few accounts, optionally an IRC server, and a ferry
 /// attached to them. Fields drop in order: ferry first, the temp dir last.
 pub struct World {
     pub ferry: Ferry,
     pub ircd: Option<ircd::Ngircd>,
+    pub inspircd: Option<inspircd::Inspircd>,
     pub prosody: Prosody,
     pub tmp: tempfile::TempDir,
 }
@@ -281,7 +293,7 @@ impl World {
 
     /// Starts with the sample config changed by `edit`.
     pub async fn start_with(edit: impl FnOnce(String) -> String) -> World {
-        World::build(false, |c, _| edit(c)).await
+        World::build(Irc::None, |c, _| edit(c)).await
     }
 
     /// Also starts an ngircd, the bridge's only network, with contacts'
@@ -293,10 +305,22 @@ impl World {
     /// Like `start_irc`, with the config changed by `edit`, which sees the
     /// IRC server.
     pub async fn start_irc_with(edit: impl FnOnce(String, &ircd::Ngircd) -> String) -> World {
-        World::build(true, |c, ircd| edit(c, ircd.expect("started"))).await
+        World::build(Irc::Ngircd, |c, w| {
+            edit(c, w.ircd.as_ref().expect("started"))
+        })
+        .await
     }
 
-    async fn build(irc: bool, edit: impl FnOnce(String, Option<&ircd::Ngircd>) -> String) -> World {
+    /// Starts inspircd + atheme as the bridge's only network.
+    pub async fn start_inspircd(sasl: bool) -> World {
+        World::start_inspircd_with(sasl, |c| c).await
+    }
+
+    pub async fn start_inspircd_with(sasl: bool, edit: impl FnOnce(String) -> String) -> World {
+        World::build(Irc::Inspircd { sasl }, |c, _| edit(c)).await
+    }
+
+    async fn build(irc: Irc, edit: impl FnOnce(String, &Servers) -> String) -> World {
         let mut tmp = tempfile::tempdir().unwrap();
         if std::env::var_os("FERRY_KEEP_TEST_DIRS").is_some() {
             // For debugging: logs and configs stay for a look afterwards.
@@ -309,18 +333,34 @@ impl World {
         }
         prosody.add_user("eve", "other.example", "pw");
         let mut config = minimal_config(tmp.path(), &prosody);
-        let ircd = irc.then(|| ircd::Ngircd::start(tmp.path()));
-        if let Some(ircd) = &ircd {
+        let servers = match irc {
+            Irc::None => Servers::default(),
+            Irc::Ngircd => Servers {
+                ircd: Some(ircd::Ngircd::start(tmp.path())),
+                inspircd: None,
+            },
+            Irc::Inspircd { sasl } => Servers {
+                ircd: None,
+                inspircd: Some(inspircd::Inspircd::start(tmp.path(), sasl).await),
+            },
+        };
+        let network = servers
+            .ircd
+            .as_ref()
+            .map(|s| s.network())
+            .or(servers.inspircd.as_ref().map(|s| s.network()));
+        if let Some(network) = network {
             assert!(config.contains("127.0.0.1:6667") && config.contains("# presence_poll = 30"));
             config = config
-                .replace("127.0.0.1:6667", &ircd.network())
+                .replace("127.0.0.1:6667", &network)
                 .replace("# presence_poll = 30", "presence_poll = 1");
         }
-        let ferry = Ferry::start(tmp.path(), &edit(config, ircd.as_ref()));
+        let ferry = Ferry::start(tmp.path(), &edit(config, &servers));
         ferry.wait_links(2).await;
         World {
             ferry,
-            ircd,
+            ircd: servers.ircd,
+            inspircd: servers.inspircd,
             prosody,
             tmp,
         }
@@ -330,7 +370,19 @@ impl World {
         self.ircd.as_mut().expect("started with start_irc")
     }
 
+    /// The port of the world's IRC server.
     pub fn irc_port(&self) -> u16 {
-        self.ircd.as_ref().expect("started with start_irc").port
+        self.ircd
+            .as_ref()
+            .map(|s| s.port)
+            .or(self.inspircd.as_ref().map(|s| s.port))
+            .expect("started with an IRC server")
     }
+}
+
+/// The IRC servers of a world, while it is being built.
+#[derive(Default)]
+pub struct Servers {
+    pub ircd: Option<ircd::Ngircd>,
+    pub inspircd: Option<inspircd::Inspircd>,
 }

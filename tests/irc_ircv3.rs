@@ -1,0 +1,138 @@
+//! IRC through inspircd + atheme: SASL, NickServ IDENTIFY, MONITOR.
+
+mod harness;
+
+use harness::client::{presence_from, TestClient, NS};
+use harness::ircd::IrcClient;
+use harness::stanzas::register_and_subscribe;
+use harness::{World, IRC};
+use tokio_xmpp::parsers::minidom::Element;
+
+const NET: &str = "127.0.0.1@irc.localhost";
+
+fn contact(nick: &str) -> String {
+    format!("{nick}%127.0.0.1@irc.localhost")
+}
+
+fn status_of(el: &Element) -> String {
+    el.get_child("status", NS)
+        .map(|s| s.text())
+        .unwrap_or_default()
+}
+
+/// alice registers `nick` with `password` and waits for the connection.
+async fn connect(w: &World, nick: &str, password: &str) -> (TestClient, String) {
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    c.available().await;
+    register_and_subscribe(&mut c, IRC, &[("nick", nick), ("password", password)]).await;
+    let online = c
+        .expect("connected", |el| {
+            presence_from(el, NET, None) && status_of(el).starts_with("Connected")
+        })
+        .await;
+    let status = status_of(&online);
+    (c, status)
+}
+
+#[tokio::test]
+async fn sasl_logs_in_and_a_wrong_password_is_reported() {
+    let w = World::start_inspircd(true).await;
+    let ircd = w.inspircd.as_ref().unwrap();
+    ircd.register_account("alice", "right-pw").await;
+    let mut watcher = IrcClient::connect(w.irc_port(), "watcher").await;
+
+    let (c, status) = connect(&w, "alice", "right-pw").await;
+    assert!(!status.contains("SASL"), "{status}");
+    assert_eq!(
+        ircd.account_of(&mut watcher, "alice").await.as_deref(),
+        Some("alice")
+    );
+    drop(c);
+
+    // A second user with a wrong password for her account.
+    ircd.register_account("carol", "carol-pw").await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    bob.available().await;
+    register_and_subscribe(&mut bob, IRC, &[("nick", "carol"), ("password", "wrong")]).await;
+    let online = bob
+        .expect("connected", |el| {
+            presence_from(el, NET, None) && status_of(el).starts_with("Connected")
+        })
+        .await;
+    assert!(
+        status_of(&online).contains("SASL authentication failed"),
+        "{}",
+        status_of(&online)
+    );
+    // The NickServ IDENTIFY that follows fails too; NickServ's notice is
+    // relayed from the network JID.
+    let notice = bob
+        .expect("NickServ's notice", |el| {
+            el.name() == "message" && el.attr("from").map(harness::client::bare) == Some(NET)
+        })
+        .await;
+    assert!(!notice.get_child("body", NS).unwrap().text().is_empty());
+    assert_eq!(ircd.account_of(&mut watcher, "carol").await, None);
+}
+
+#[tokio::test]
+async fn nickserv_identify_without_sasl() {
+    let w = World::start_inspircd(false).await;
+    let ircd = w.inspircd.as_ref().unwrap();
+    ircd.register_account("alice", "right-pw").await;
+    let mut watcher = IrcClient::connect(w.irc_port(), "watcher").await;
+    let (mut c, _) = connect(&w, "alice", "right-pw").await;
+    // NickServ confirms, as a message from the network JID.
+    let confirmed = c
+        .expect("NickServ's confirmation", |el| {
+            el.name() == "message"
+                && el.attr("from").map(harness::client::bare) == Some(NET)
+                && el
+                    .get_child("body", NS)
+                    .is_some_and(|b| b.text().contains("identified"))
+        })
+        .await;
+    assert!(
+        !confirmed
+            .get_child("body", NS)
+            .unwrap()
+            .text()
+            .contains('\x02'),
+        "formatting stripped"
+    );
+    assert_eq!(
+        ircd.account_of(&mut watcher, "alice").await.as_deref(),
+        Some("alice")
+    );
+}
+
+#[tokio::test]
+async fn contacts_presence_by_monitor() {
+    // ISON would poll only hourly: changes seen within seconds are MONITOR's.
+    let w = World::start_inspircd_with(true, |c| {
+        assert!(c.contains("presence_poll = 1"));
+        c.replace("presence_poll = 1", "presence_poll = 3600")
+    })
+    .await;
+    let (mut alice, _) = connect(&w, "alice", "unused-pw").await;
+    alice
+        .presence(Some(&contact("carol")), Some("subscribe"))
+        .await;
+    alice
+        .expect("carol offline", |el| {
+            presence_from(el, &contact("carol"), Some("unavailable"))
+        })
+        .await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    alice
+        .expect("carol online", |el| {
+            presence_from(el, &contact("carol"), None)
+        })
+        .await;
+    carol.send("QUIT :bye").await;
+    alice
+        .expect("carol gone", |el| {
+            presence_from(el, &contact("carol"), Some("unavailable"))
+        })
+        .await;
+}
