@@ -410,3 +410,36 @@ async fn a_user_gone_during_an_xmpp_outage_is_disconnected_from_irc() {
     w.ferry.wait_links(4).await;
     quit_logged(&mut w, "alice", std::time::Duration::from_secs(20)).await;
 }
+
+#[tokio::test]
+async fn a_frozen_server_is_detected_by_lag_and_reconnected() {
+    let mut w = World::start_irc_with(|c, _| {
+        assert!(c.contains("# ping_interval = 120"));
+        c.replace("# ping_interval = 120", "ping_interval = 1")
+    })
+    .await;
+    let mut alice = online(&w, "alice").await;
+    w.ircd().freeze(true);
+    let lost = alice
+        .expect("the ping timeout", |el| {
+            presence_from(el, NET, None)
+                && el
+                    .get_child("status", NS)
+                    .is_some_and(|s| s.text().contains("reconnecting"))
+        })
+        .await;
+    assert!(lost
+        .get_child("status", NS)
+        .unwrap()
+        .text()
+        .contains("ping timeout"));
+    w.ircd().freeze(false);
+    alice
+        .expect("connected again", |el| {
+            presence_from(el, NET, None)
+                && el
+                    .get_child("status", NS)
+                    .is_some_and(|s| s.text().starts_with("Connected"))
+        })
+        .await;
+}

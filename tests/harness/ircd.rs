@@ -149,6 +149,13 @@ impl Ngircd {
         }
     }
 
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the server: its sockets stay
+    /// open but nothing is answered.
+    pub fn freeze(&mut self, frozen: bool) {
+        let child = self.child.as_mut().expect("running");
+        kill_group(child, if frozen { "-STOP" } else { "-CONT" });
+    }
+
     pub fn restart(&mut self) {
         self.kill();
         self.launch();
