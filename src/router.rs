@@ -33,6 +33,7 @@ pub struct Gateway {
     pub out: Arc<Outbound>,
     pub disco: services::disco::Info,
     pub sessions: Sessions,
+    pub rooms: crate::muc::Rooms,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
 }
@@ -60,6 +61,7 @@ impl Gateway {
             out,
             disco,
             sessions: Sessions::default(),
+            rooms: crate::muc::Rooms::default(),
             online: Mutex::new(HashMap::new()),
         }
     }

@@ -2,7 +2,7 @@
 
 use ferry_bridge::{AddressKind, Bridge};
 use xmpp_parsers::caps::{self, Caps};
-use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, DiscoItemsResult, Identity};
+use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, DiscoItemsResult, Identity, Item};
 use xmpp_parsers::hashes::Algo;
 use xmpp_parsers::minidom::Element;
 
@@ -82,6 +82,23 @@ pub fn items() -> Element {
     DiscoItemsResult {
         node: None,
         items: vec![],
+        rsm: None,
+    }
+    .into()
+}
+
+/// disco#items of a network JID: the rooms the asker is in there.
+pub fn room_items(rooms: Vec<(String, xmpp_parsers::jid::BareJid)>) -> Element {
+    DiscoItemsResult {
+        node: None,
+        items: rooms
+            .into_iter()
+            .map(|(name, jid)| Item {
+                jid: jid.into(),
+                node: None,
+                name: Some(name),
+            })
+            .collect(),
         rsm: None,
     }
     .into()

@@ -65,6 +65,14 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
         Ok(target) => target,
         Err(e) => return reply.send(gw, Err(address_error(&e))),
     };
+    if let Target::Foreign(address) = &target {
+        if address.kind == ferry_bridge::AddressKind::Room {
+            if let Some(answer) = crate::muc::iq(gw, &reply.them, &reply.us, address, &payload, set)
+            {
+                return reply.send(gw, answer);
+            }
+        }
+    }
     let unhandled = || stanza_error::error(Condition::ServiceUnavailable, "");
     let bad =
         |what: &str| stanza_error::error(Condition::BadRequest, &format!("malformed {what} query"));
@@ -85,6 +93,11 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             if payload.attr("node") == Some(xep0050::NS) =>
         {
             Ok(Some(commands::items(gw, &reply.them)))
+        }
+        (ns::DISCO_ITEMS, "query", false, Target::Foreign(a)) if a.kind == AddressKind::Network => {
+            let network = a.network.clone().unwrap_or_default();
+            let rooms = gw.rooms.joined_on(&reply.them.to_bare(), &network);
+            Ok(Some(disco::room_items(rooms)))
         }
         (ns::DISCO_ITEMS, "query", false, _) => Ok(Some(disco::items())),
         (xep0050::NS, "command", true, Target::Bridge) => {

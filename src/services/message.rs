@@ -35,7 +35,7 @@ fn refuse(gw: &Gateway, message: &Message, condition: Condition, text: &str) {
 }
 
 /// What the user wrote, for a session: the body, `/me` as an action.
-fn text_of(message: &Message) -> Text {
+pub fn text_of(message: &Message) -> Text {
     let body = message
         .bodies
         .get("")
@@ -70,6 +70,28 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
             return;
         }
     };
+    if let Target::Foreign(address) = &target {
+        if address.kind == AddressKind::Room {
+            if !gw.allowed(&from) {
+                return refuse(
+                    gw,
+                    &message,
+                    Condition::Forbidden,
+                    "your server may not use this gateway",
+                );
+            }
+            if is_encrypted(&message) {
+                return refuse(
+                    gw,
+                    &message,
+                    Condition::NotAcceptable,
+                    "encrypted messages cannot be bridged",
+                );
+            }
+            let address = address.clone();
+            return crate::muc::message(gw, from, to, address, message);
+        }
+    }
     let has_body = message.bodies.values().any(|b| !b.trim().is_empty());
     if let Target::Bridge = target {
         if has_body && message.type_ != MessageType::Groupchat {
@@ -119,15 +141,7 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
         let Target::Foreign(address) = target else {
             return;
         };
-        if address.kind == AddressKind::Room {
-            return refuse(
-                &gw,
-                &message,
-                Condition::ServiceUnavailable,
-                "this gateway does not carry messages to rooms yet",
-            );
-        }
-        if !sessions::ensure(&gw, &user).await {
+        if !sessions::ensure(&gw, &user, false).await {
             return refuse(
                 &gw,
                 &message,

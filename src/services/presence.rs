@@ -64,8 +64,16 @@ pub fn farewell(from: &Jid, user: &BareJid) -> Vec<tokio_xmpp::Stanza> {
         .collect()
 }
 
-/// At shutdown: every online user sees the bridge and its contacts leave.
+/// At shutdown: every online user sees the bridge and its contacts leave,
+/// and every room says it is shutting down (status 332).
 pub async fn goodbye_all(gw: &Gateway) {
+    for (_, room) in gw.rooms.drain() {
+        crate::muc::gone(
+            gw,
+            &room,
+            Some(xmpp_parsers::muc::user::Status::ServiceShutdown),
+        );
+    }
     for user in gw.online_users() {
         let to = Jid::from(user.clone());
         gw.send(
@@ -113,6 +121,12 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, presence: Presence) {
         }
         return;
     }
+    if let Target::Foreign(address) = &target {
+        if address.kind == ferry_bridge::AddressKind::Room {
+            let address = address.clone();
+            return crate::muc::presence(gw, from, to, address, presence);
+        }
+    }
     let first = matches!(target, Target::Bridge) && track(gw, &from, &presence.type_);
     let gw = gw.clone();
     tokio::spawn(async move {
@@ -141,10 +155,7 @@ fn track(gw: &Gateway, from: &Jid, type_: &Type) -> bool {
                         .with_from(gw.jid.clone())
                         .with_to(from.clone()),
                 );
-                let user = from.to_bare();
-                if !gw.online_users().contains(&user) {
-                    gw.sessions.stop(&user, "the user went offline");
-                }
+                crate::muc::end_session_if_idle(gw, &from.to_bare());
             }
             false
         }
@@ -188,7 +199,7 @@ async fn to_bridge(gw: &Arc<Gateway>, from: Jid, type_: Type, first: bool) {
                 return;
             }
             gw.send(bridge_presence(gw, from));
-            sessions::ensure(gw, &user).await;
+            sessions::ensure(gw, &user, false).await;
             if first && gw.bridge.contacts_always_available() {
                 if let Ok(contacts) = gw.store.contacts(gw.name(), user.as_str()).await {
                     for contact in contacts.iter().filter_map(|c| Jid::new(c).ok()) {
@@ -247,7 +258,7 @@ async fn to_contact(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, typ
         // Directed presence to a contact opens the user's session.
         Type::None => {
             if is_registered(gw, &user).await {
-                sessions::ensure(gw, &user).await;
+                sessions::ensure(gw, &user, false).await;
             }
         }
         Type::Unavailable | Type::Subscribed | Type::Unsubscribed | Type::Error => {}

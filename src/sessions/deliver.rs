@@ -34,7 +34,11 @@ pub fn failure_condition(failure: Failure) -> Condition {
 
 pub async fn run(gw: Arc<Gateway>, user: BareJid, mut events: mpsc::Receiver<Event>) {
     while let Some(event) = events.recv().await {
-        deliver(&gw, &user, event);
+        crate::muc::event(&gw, &user, event);
+    }
+    // The session is gone: so are its rooms.
+    for room in gw.rooms.forget_user(&user) {
+        crate::muc::gone(&gw, &room, None);
     }
     tracing::info!(bridge = gw.name(), user = %user, "session ended");
 }

@@ -13,6 +13,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::router::Gateway;
+pub use deliver::{deliver, failure_condition, message};
 use storage::UserStorage;
 
 #[derive(Default)]
@@ -151,14 +152,15 @@ impl Sessions {
 }
 
 /// Starts the user's session unless one runs; false when the backend
-/// cannot start one (or the user is not registered).
-pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid) -> bool {
+/// cannot start one, or the user is not registered and `rooms_only` (a
+/// room join, which needs no registration) is not set.
+pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool {
     if gw.sessions.is_running(user) {
         return true;
     }
     let name = gw.name().to_owned();
     let registrations = match gw.store.registrations(&name, user.as_str()).await {
-        Ok(r) if !r.is_empty() => r,
+        Ok(r) if !r.is_empty() || rooms_only => r,
         Ok(_) => return false,
         Err(e) => {
             tracing::error!(error = %e, "cannot load registrations for a session");

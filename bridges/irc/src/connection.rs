@@ -37,6 +37,10 @@ pub struct Params {
     pub throttle: Bucket,
     /// Idle time before we PING the server; as long again for its PONG.
     pub ping_every: Duration,
+    /// Try `nick_`, `nick2`… when the nick is taken; when false (a room's
+    /// nick for a user without registration) a taken nick ends the
+    /// connection with `Up::Refused`.
+    pub fallback_nick: bool,
 }
 
 /// What the connection reports to its session.
@@ -53,6 +57,10 @@ pub enum Up {
     Lost {
         reason: String,
         retry_in: Duration,
+    },
+    /// The server refused us for good (the nick is taken); no retry.
+    Refused {
+        reason: String,
     },
 }
 
@@ -94,6 +102,7 @@ pub fn spawn<K: Clone + Send + Sync + 'static>(
 enum End {
     Quit,
     Lost(String),
+    Refused(String),
 }
 
 async fn run<K: Clone + Send + Sync + 'static>(
@@ -134,6 +143,10 @@ async fn run<K: Clone + Send + Sync + 'static>(
         };
         match end {
             End::Quit => return,
+            End::Refused(reason) => {
+                let _ = events.send((key.clone(), Up::Refused { reason })).await;
+                return;
+            }
             End::Lost(reason) => {
                 tracing::info!(network = %params.network.host, %reason, "IRC connection lost");
                 let up = Up::Lost {
@@ -354,6 +367,11 @@ async fn register<K: Clone + Send + Sync>(
                         .await
                         .map_err(lost)?;
                     }
+                }
+                Some(432 | 433 | 436 | 437) if !params.fallback_nick => {
+                    let _ = send(&mut stream, Command::QUIT(None)).await;
+                    let reason = format!("the nick {} is in use", params.nick);
+                    return Err(End::Refused(reason));
                 }
                 Some(432 | 433 | 436 | 437) => {
                     attempt += 1;

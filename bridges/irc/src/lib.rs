@@ -2,6 +2,7 @@
 //! with one connection task per network.
 
 mod address;
+mod channels;
 pub mod config;
 mod connection;
 mod isupport;

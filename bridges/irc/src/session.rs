@@ -11,6 +11,7 @@ use ferry_bridge::{
 use irc_proto::{Command, Message, Prefix};
 use tokio::sync::mpsc;
 
+use crate::channels::Channels;
 use crate::connection::{self, Control, Params, Up};
 use crate::isupport::Support;
 use crate::numerics;
@@ -41,11 +42,20 @@ struct Net {
     /// The id of the last message the user sent to each folded target,
     /// so an IRC error can name what failed.
     last_id: HashMap<String, String>,
+    channels: Channels,
+    /// A NICK we sent and await the answer to.
+    pending_nick: Option<String>,
+    /// Folded nicks the user wrote to through a room: their answers come
+    /// from the room's occupant JID.
+    pm_rooms: HashMap<String, Address>,
+    /// Opened for rooms by a user without an identity on the network.
+    room_only: bool,
 }
 
 struct Session {
     shared: Arc<Shared>,
     user: String,
+    queue: usize,
     nets: HashMap<String, Net>,
     events: mpsc::Sender<Event>,
     up_tx: mpsc::Sender<(String, Up)>,
@@ -70,6 +80,7 @@ pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
     let mut session = Session {
         shared,
         user: context.user.clone(),
+        queue: context.limits.intents,
         nets: HashMap::new(),
         events: context.events.clone(),
         up_tx,
@@ -83,6 +94,7 @@ pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
                 realname,
                 registration,
                 context.limits.intents,
+                false,
             );
         }
     }
@@ -96,6 +108,7 @@ pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
 }
 
 impl Session {
+    #[allow(clippy::too_many_arguments)]
     fn open(
         &mut self,
         host: &str,
@@ -104,6 +117,7 @@ impl Session {
         realname: String,
         registration: &Registration,
         queue: usize,
+        room_only: bool,
     ) {
         let Some(network) = self.shared.networks.find(host).cloned() else {
             tracing::warn!(
@@ -121,6 +135,7 @@ impl Session {
             password: registration.secret("password").cloned(),
             throttle: self.shared.throttle(),
             ping_every: self.shared.ping_every,
+            fallback_nick: !room_only,
         };
         let handle = connection::spawn(params, queue, network.host.clone(), self.up_tx.clone());
         self.nets.insert(
@@ -137,6 +152,10 @@ impl Session {
                 whois_away: HashSet::new(),
                 whois_next: 0,
                 last_id: HashMap::new(),
+                channels: Channels::default(),
+                pending_nick: None,
+                pm_rooms: HashMap::new(),
+                room_only,
             },
         );
     }
@@ -231,29 +250,150 @@ impl Session {
                 }
             }
             Intent::Shutdown { .. } => {}
-            Intent::JoinRoom { room, .. } => {
-                let text = "IRC channels are not bridged yet";
-                self.emit(Event::JoinFailed {
-                    room,
-                    failure: Failure::ServiceUnavailable,
-                    text: text.into(),
-                })
-                .await;
+            Intent::JoinRoom {
+                room,
+                nick,
+                password,
+            } => self.join(room, nick, password).await,
+            Intent::SendRoom { room, text } => self.send_room(room, text).await,
+            Intent::SendPrivate { room, nick, text } => {
+                if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
+                    net.pm_rooms.insert(net.support.fold(&nick), room.clone());
+                }
+                let to = Address::contact(room.network.as_deref(), &nick);
+                self.send_direct(to, text).await;
             }
-            Intent::SendRoom { room: to, text } | Intent::SendPrivate { room: to, text, .. } => {
-                self.fail(
-                    to,
+            Intent::LeaveRoom { room, reason } => {
+                let Some(host) = room.network.clone() else {
+                    return;
+                };
+                let Some(net) = self.nets.get_mut(&host) else {
+                    return;
+                };
+                let reason = reason.unwrap_or_default().replace(['\r', '\n'], " ");
+                Self::queue(net, format!("PART {} :{reason}", room.name));
+                net.channels.left(&net.support, &room.name);
+                if net.room_only && !net.channels.has_any() {
+                    let _ = net.handle.control.try_send(Control::Quit("Leaving".into()));
+                    self.nets.remove(&host);
+                }
+            }
+            Intent::ChangeNick { room, nick } => {
+                if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
+                    net.pending_nick = Some(nick.clone());
+                    Self::queue(net, format!("NICK {nick}"));
+                }
+            }
+            Intent::SetSubject { room, subject } => {
+                if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get(h)) {
+                    let subject = subject.replace(['\r', '\n'], " ");
+                    Self::queue(net, format!("TOPIC {} :{subject}", room.name));
+                }
+            }
+            Intent::Kick { room, nick, reason } => {
+                if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get(h)) {
+                    let reason = reason.unwrap_or_default().replace(['\r', '\n'], " ");
+                    Self::queue(net, format!("KICK {} {nick} :{reason}", room.name));
+                }
+            }
+        }
+    }
+
+    /// Joins a channel, opening a connection with the room nick when the
+    /// user has no identity on that network.
+    async fn join(&mut self, room: Address, nick: String, password: Option<String>) {
+        let Some(host) = room.network.clone() else {
+            return;
+        };
+        if !self.nets.contains_key(&host) {
+            if self
+                .shared
+                .networks
+                .find(&host)
+                .is_none_or(|n| n.host != host)
+            {
+                let text = "not a network of this gateway";
+                return self
+                    .emit(Event::JoinFailed {
+                        room,
+                        failure: Failure::ItemNotFound,
+                        text: text.into(),
+                    })
+                    .await;
+            }
+            self.open(
+                &host,
+                nick.clone(),
+                nick.clone(),
+                nick.clone(),
+                &Registration::default(),
+                self.queue,
+                true,
+            );
+        }
+        let Some(net) = self.nets.get_mut(&host) else {
+            return;
+        };
+        let key = password.map(|k| k.replace([' ', '\r', '\n', ','], ""));
+        if net
+            .channels
+            .joining(&net.support, &room.name, &nick, key.clone())
+            && net.registered
+        {
+            Self::queue(net, Channels::join_line(&room.name, key.as_deref()));
+        }
+    }
+
+    /// Sends to a channel, and reflects the message to the user at once:
+    /// IRC does not echo it (we do not ask for echo-message).
+    async fn send_room(&mut self, room: Address, text: Text) {
+        let Some(net) = room.network.as_ref().and_then(|h| self.nets.get_mut(h)) else {
+            return self
+                .fail(
+                    room,
                     text.id,
-                    Failure::ServiceUnavailable,
-                    "IRC channels are not bridged yet",
+                    Failure::ItemNotFound,
+                    "you are not in that channel",
                 )
                 .await;
+        };
+        let target = room.name.clone();
+        let wrapper = if text.action {
+            "\x01ACTION \x01".len()
+        } else {
+            0
+        };
+        let max = split::budget(
+            "PRIVMSG",
+            &target,
+            split::prefix_room(&net.nick, &net.username),
+            wrapper,
+        );
+        for piece in split::body(&text.body, max) {
+            let line = if text.action {
+                format!("PRIVMSG {target} :\x01ACTION {piece}\x01")
+            } else {
+                format!("PRIVMSG {target} :{piece}")
+            };
+            if !Self::queue(net, line) {
+                return self
+                    .fail(
+                        room,
+                        text.id,
+                        Failure::ResourceConstraint,
+                        "too many lines waiting for IRC",
+                    )
+                    .await;
             }
-            Intent::LeaveRoom { .. }
-            | Intent::ChangeNick { .. }
-            | Intent::SetSubject { .. }
-            | Intent::Kick { .. } => {}
         }
+        let nick = net.nick.clone();
+        self.emit(Event::RoomMessage {
+            room,
+            nick,
+            text,
+            own: true,
+        })
+        .await;
     }
 
     fn watch(&mut self, contact: &Address) {
@@ -341,6 +481,9 @@ impl Session {
                 if let Some(net) = self.nets.get_mut(host) {
                     net.nick = nick.clone();
                     net.registered = true;
+                    for line in net.channels.rejoin() {
+                        Self::queue(net, line);
+                    }
                 }
                 let note = (!notes.is_empty())
                     .then(|| format!("Connected as {nick} ({})", notes.join("; ")));
@@ -379,6 +522,23 @@ impl Session {
                 };
                 self.emit(Event::Connection { network, state }).await;
             }
+            Up::Refused { reason } => {
+                let rooms = match self.nets.remove(host) {
+                    Some(mut net) => net.channels.drain(host),
+                    None => Vec::new(),
+                };
+                for room in rooms {
+                    let failure = Failure::Conflict;
+                    self.emit(Event::JoinFailed {
+                        room,
+                        failure,
+                        text: reason.clone(),
+                    })
+                    .await;
+                }
+                let state = Connection::Offline { reason };
+                self.emit(Event::Connection { network, state }).await;
+            }
             Up::Line(message) => self.line(host, message).await,
         }
     }
@@ -392,6 +552,18 @@ impl Session {
             Some(Prefix::Nickname(nick, _, _)) => Some(nick.clone()),
             _ => None,
         };
+        if let (Command::NICK(new), Some(old)) = (&message.command, &from_nick) {
+            if net.support.fold(old) == net.support.fold(&net.nick) {
+                net.nick = new.clone();
+                net.pending_nick = None;
+            }
+        }
+        if let Some(room_events) = net.channels.line(&net.support, host, &net.nick, &message) {
+            for event in room_events {
+                emit(&events, event).await;
+            }
+            return;
+        }
         match message.command {
             Command::PRIVMSG(target, body) | Command::NOTICE(target, body)
                 if from_nick.is_none() || !net.registered =>
@@ -438,7 +610,13 @@ impl Session {
                             body: strip_formatting(&body),
                             ..Text::default()
                         };
-                        emit(&events, Event::DirectMessage { from, text }).await;
+                        match net.pm_rooms.get(&net.support.fold(&nick)) {
+                            Some(room) => {
+                                let room = room.clone();
+                                emit(&events, Event::PrivateMessage { room, nick, text }).await;
+                            }
+                            None => emit(&events, Event::DirectMessage { from, text }).await,
+                        }
                     }
                 }
             }
@@ -563,6 +741,14 @@ impl Session {
                         }
                         contact(&events, host, &nick, online).await;
                     }
+                }
+            }
+            432 | 433 | 436 | 437 if net.pending_nick.is_some() => {
+                // A nick change the user asked for through a room failed.
+                let wanted = net.pending_nick.take().unwrap_or_default();
+                for room in net.channels.rooms(host) {
+                    let text = format!("{wanted}: {}", args.last().cloned().unwrap_or_default());
+                    fail(&events, room, None, Failure::Conflict, &text).await;
                 }
             }
             code => {

@@ -1,0 +1,437 @@
+//! The channels a connection is in: membership from NAMES/JOIN/PART/QUIT/
+//! NICK/KICK/MODE, turned into the room events of the contract.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ferry_bridge::{Address, Affiliation, Event, Failure, OccupantChange, Role, Text};
+use irc_proto::{ChannelMode, Command, Message, Mode, Prefix};
+
+use crate::isupport::Support;
+use crate::numerics;
+use crate::text::{ctcp, strip_formatting};
+
+struct Member {
+    nick: String,
+    /// Prefix mode letters the member holds (`o`, `v`, …).
+    modes: String,
+}
+
+struct Channel {
+    name: String,
+    members: BTreeMap<String, Member>,
+    /// NAMES ended: the user is in.
+    joined: bool,
+    /// The nick the user asked for when joining.
+    wanted: String,
+    key: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Channels {
+    by_name: HashMap<String, Channel>,
+}
+
+/// SPEC §3's table: the highest prefix mode gives role and affiliation.
+pub fn standing(modes: &str, support: &Support) -> (Role, Affiliation) {
+    let highest = support
+        .prefix
+        .iter()
+        .map(|(mode, _)| *mode)
+        .find(|m| modes.contains(*m));
+    match highest {
+        Some('q') | Some('a') => (Role::Moderator, Affiliation::Owner),
+        Some('o') => (Role::Moderator, Affiliation::Admin),
+        Some('h') => (Role::Moderator, Affiliation::Member),
+        Some('v') => (Role::Participant, Affiliation::Member),
+        _ => (Role::Participant, Affiliation::None),
+    }
+}
+
+fn joined_change(modes: &str, support: &Support) -> OccupantChange {
+    let (role, affiliation) = standing(modes, support);
+    OccupantChange::Joined { role, affiliation }
+}
+
+fn text_of(body: &str) -> Text {
+    match ctcp(body) {
+        Some(("ACTION", action)) => Text {
+            body: strip_formatting(action),
+            action: true,
+            ..Text::default()
+        },
+        _ => Text {
+            body: strip_formatting(body),
+            ..Text::default()
+        },
+    }
+}
+
+impl Channels {
+    fn room(host: &str, name: &str) -> Address {
+        Address::room(Some(host), name)
+    }
+
+    pub fn has_any(&self) -> bool {
+        !self.by_name.is_empty()
+    }
+
+    /// The user asked to join `name` as `wanted`; false if already asked.
+    pub fn joining(
+        &mut self,
+        support: &Support,
+        name: &str,
+        wanted: &str,
+        key: Option<String>,
+    ) -> bool {
+        let key_name = support.fold(name);
+        if self.by_name.contains_key(&key_name) {
+            return false;
+        }
+        self.by_name.insert(
+            key_name,
+            Channel {
+                name: name.to_owned(),
+                members: BTreeMap::new(),
+                joined: false,
+                wanted: wanted.to_owned(),
+                key,
+            },
+        );
+        true
+    }
+
+    /// The JOIN line for a channel.
+    pub fn join_line(name: &str, key: Option<&str>) -> String {
+        match key {
+            Some(key) => format!("JOIN {name} {key}"),
+            None => format!("JOIN {name}"),
+        }
+    }
+
+    /// The user left `name` (PART sent): forget it.
+    pub fn left(&mut self, support: &Support, name: &str) {
+        self.by_name.remove(&support.fold(name));
+    }
+
+    /// The JOIN lines for every channel, after (re)registration; the
+    /// member lists start again from the NAMES that follow.
+    pub fn rejoin(&mut self) -> Vec<String> {
+        self.by_name
+            .values_mut()
+            .map(|c| {
+                c.joined = false;
+                c.members.clear();
+                Self::join_line(&c.name, c.key.as_deref())
+            })
+            .collect()
+    }
+
+    /// Forgets every channel, returning them as rooms (the connection is
+    /// gone for good).
+    pub fn drain(&mut self, host: &str) -> Vec<Address> {
+        self.by_name
+            .drain()
+            .map(|(_, c)| Self::room(host, &c.name))
+            .collect()
+    }
+
+    /// Every channel as a room address, for a failure that hits them all.
+    pub fn rooms(&self, host: &str) -> Vec<Address> {
+        self.by_name
+            .values()
+            .map(|c| Self::room(host, &c.name))
+            .collect()
+    }
+
+    /// Handles a channel-related line; `None` when it is not one.
+    pub fn line(
+        &mut self,
+        support: &Support,
+        host: &str,
+        me: &str,
+        message: &Message,
+    ) -> Option<Vec<Event>> {
+        let nick = match &message.prefix {
+            Some(Prefix::Nickname(nick, _, _)) => nick.as_str(),
+            _ => "",
+        };
+        let is_me = |n: &str| support.fold(n) == support.fold(me);
+        let mut events = Vec::new();
+        match &message.command {
+            Command::JOIN(list, _, _) => {
+                for name in list.split(',') {
+                    let Some(chan) = self.by_name.get_mut(&support.fold(name)) else {
+                        continue;
+                    };
+                    if is_me(nick) || !chan.joined {
+                        continue;
+                    }
+                    chan.members.insert(
+                        support.fold(nick),
+                        Member {
+                            nick: nick.to_owned(),
+                            modes: String::new(),
+                        },
+                    );
+                    events.push(Event::Occupant {
+                        room: Self::room(host, &chan.name),
+                        nick: nick.to_owned(),
+                        change: joined_change("", support),
+                    });
+                }
+            }
+            Command::PART(list, reason) => {
+                for name in list.split(',') {
+                    let key = support.fold(name);
+                    if is_me(nick) {
+                        if let Some(chan) = self.by_name.remove(&key) {
+                            events.push(Event::Left {
+                                room: Self::room(host, &chan.name),
+                                reason: reason.clone(),
+                            });
+                        }
+                    } else if let Some(chan) = self.by_name.get_mut(&key) {
+                        if chan.members.remove(&support.fold(nick)).is_some() {
+                            events.push(Event::Occupant {
+                                room: Self::room(host, &chan.name),
+                                nick: nick.to_owned(),
+                                change: OccupantChange::Left {
+                                    reason: reason.clone(),
+                                },
+                            });
+                        }
+                    }
+                }
+            }
+            Command::QUIT(reason) => {
+                for chan in self.by_name.values_mut() {
+                    if chan.members.remove(&support.fold(nick)).is_some() {
+                        events.push(Event::Occupant {
+                            room: Self::room(host, &chan.name),
+                            nick: nick.to_owned(),
+                            change: OccupantChange::Left {
+                                reason: reason.clone(),
+                            },
+                        });
+                    }
+                }
+                if events.is_empty() {
+                    return None;
+                }
+            }
+            Command::NICK(new) => {
+                for chan in self.by_name.values_mut() {
+                    if let Some(mut member) = chan.members.remove(&support.fold(nick)) {
+                        member.nick = new.clone();
+                        chan.members.insert(support.fold(new), member);
+                        events.push(Event::Occupant {
+                            room: Self::room(host, &chan.name),
+                            nick: nick.to_owned(),
+                            change: OccupantChange::Renamed { to: new.clone() },
+                        });
+                    }
+                }
+                if events.is_empty() {
+                    return None;
+                }
+            }
+            Command::KICK(list, victim, reason) => {
+                for name in list.split(',') {
+                    let key = support.fold(name);
+                    let by = (!nick.is_empty()).then(|| nick.to_owned());
+                    let change = OccupantChange::Kicked {
+                        by,
+                        reason: reason.clone(),
+                    };
+                    if is_me(victim) {
+                        if let Some(chan) = self.by_name.remove(&key) {
+                            events.push(Event::Occupant {
+                                room: Self::room(host, &chan.name),
+                                nick: victim.clone(),
+                                change,
+                            });
+                        }
+                    } else if let Some(chan) = self.by_name.get_mut(&key) {
+                        if chan.members.remove(&support.fold(victim)).is_some() {
+                            events.push(Event::Occupant {
+                                room: Self::room(host, &chan.name),
+                                nick: victim.clone(),
+                                change,
+                            });
+                        }
+                    }
+                }
+            }
+            Command::TOPIC(name, Some(topic)) => {
+                let chan = self.by_name.get(&support.fold(name))?;
+                events.push(Event::Subject {
+                    room: Self::room(host, &chan.name),
+                    by: (!nick.is_empty()).then(|| nick.to_owned()),
+                    subject: strip_formatting(topic),
+                });
+            }
+            Command::PRIVMSG(target, body) | Command::NOTICE(target, body)
+                if support.is_channel(target) =>
+            {
+                let chan = self.by_name.get(&support.fold(target))?;
+                if ctcp(body).is_some_and(|(c, _)| c != "ACTION") {
+                    return Some(events);
+                }
+                events.push(Event::RoomMessage {
+                    room: Self::room(host, &chan.name),
+                    nick: nick.to_owned(),
+                    text: text_of(body),
+                    own: false,
+                });
+            }
+            Command::ChannelMODE(name, modes) => return self.mode(support, host, name, modes),
+            Command::Response(response, args) => {
+                return self.numeric(support, host, *response as u16, args);
+            }
+            Command::Raw(code, args) => {
+                return self.numeric(support, host, code.parse().ok()?, args);
+            }
+            _ => return None,
+        }
+        Some(events)
+    }
+
+    /// MODE #chan +o-v nick1 nick2: prefix modes change standing.
+    fn mode(
+        &mut self,
+        support: &Support,
+        host: &str,
+        name: &str,
+        modes: &[Mode<ChannelMode>],
+    ) -> Option<Vec<Event>> {
+        let chan = self.by_name.get_mut(&support.fold(name))?;
+        let mut changed: Vec<String> = Vec::new();
+        for mode in modes {
+            let (adding, mode, arg) = match mode {
+                Mode::Plus(m, arg) => (true, m, arg),
+                Mode::Minus(m, arg) => (false, m, arg),
+                Mode::NoPrefix(_) => continue,
+            };
+            let Some(letter) = mode.to_string().chars().next() else {
+                continue;
+            };
+            if !support.prefix.iter().any(|(p, _)| *p == letter) {
+                continue;
+            }
+            let Some(who) = arg else { continue };
+            let key = support.fold(who);
+            if let Some(member) = chan.members.get_mut(&key) {
+                if adding && !member.modes.contains(letter) {
+                    member.modes.push(letter);
+                } else if !adding {
+                    member.modes.retain(|c| c != letter);
+                }
+                if !changed.contains(&key) {
+                    changed.push(key);
+                }
+            }
+        }
+        Some(
+            changed
+                .iter()
+                .filter_map(|key| chan.members.get(key))
+                .map(|member| {
+                    let (role, affiliation) = standing(&member.modes, support);
+                    Event::Occupant {
+                        room: Self::room(host, &chan.name),
+                        nick: member.nick.clone(),
+                        change: OccupantChange::Standing { role, affiliation },
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    fn numeric(
+        &mut self,
+        support: &Support,
+        host: &str,
+        code: u16,
+        args: &[String],
+    ) -> Option<Vec<Event>> {
+        let mut events = Vec::new();
+        match code {
+            // RPL_TOPIC: me #chan :topic
+            332 => {
+                let chan = self.by_name.get(&support.fold(args.get(1)?))?;
+                events.push(Event::Subject {
+                    room: Self::room(host, &chan.name),
+                    by: None,
+                    subject: strip_formatting(args.last()?),
+                });
+            }
+            // RPL_NAMREPLY: me = #chan :@a +b c
+            353 => {
+                let chan = self.by_name.get_mut(&support.fold(args.get(2)?))?;
+                for entry in args.last()?.split_whitespace() {
+                    let modes: String = entry
+                        .chars()
+                        .take_while(|c| support.prefix.iter().any(|(_, p)| p == c))
+                        .filter_map(|c| {
+                            support
+                                .prefix
+                                .iter()
+                                .find(|(_, p)| *p == c)
+                                .map(|(m, _)| *m)
+                        })
+                        .collect();
+                    let nick =
+                        entry.trim_start_matches(|c| support.prefix.iter().any(|(_, p)| *p == c));
+                    let nick = nick.split('!').next().unwrap_or(nick);
+                    chan.members.insert(
+                        support.fold(nick),
+                        Member {
+                            nick: nick.to_owned(),
+                            modes,
+                        },
+                    );
+                }
+            }
+            // RPL_ENDOFNAMES: me #chan :End — the join is complete.
+            366 => {
+                let me = args.first()?.clone();
+                let chan = self.by_name.get_mut(&support.fold(args.get(1)?))?;
+                if chan.joined {
+                    return Some(events);
+                }
+                chan.joined = true;
+                let room = Self::room(host, &chan.name);
+                // Everyone, the user included: the core takes the user's
+                // own standing from the entry named like `Joined`'s nick.
+                for member in chan.members.values() {
+                    events.push(Event::Occupant {
+                        room: room.clone(),
+                        nick: member.nick.clone(),
+                        change: joined_change(&member.modes, support),
+                    });
+                }
+                events.push(Event::Joined {
+                    renamed: support.fold(&me) != support.fold(&chan.wanted),
+                    room,
+                    nick: me,
+                });
+            }
+            // Join errors: me #chan :reason
+            403 | 405 | 471 | 473 | 474 | 475 | 477 => {
+                let key = support.fold(args.get(1)?);
+                let chan = self.by_name.get(&key)?;
+                if chan.joined {
+                    return None;
+                }
+                let chan = self.by_name.remove(&key)?;
+                events.push(Event::JoinFailed {
+                    room: Self::room(host, &chan.name),
+                    failure: numerics::failure(code).unwrap_or(Failure::ServiceUnavailable),
+                    text: args.last().cloned().unwrap_or_default(),
+                });
+            }
+            _ => return None,
+        }
+        Some(events)
+    }
+}

@@ -1,0 +1,367 @@
+//! Room events from a user's session, as stanzas to the user's resources
+//! in each room.
+
+use ferry_bridge::{Address, Event, OccupantChange, Text};
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::MessageType;
+use xmpp_parsers::muc::user::Status;
+use xmpp_parsers::presence::Type;
+use xmpp_parsers::stanza_id::StanzaId;
+
+use super::handlers::{end_session_if_idle, send_state};
+use super::stanzas::{self, occupant};
+use super::{key, Room};
+use crate::router::Gateway;
+use crate::sessions::failure_condition;
+use crate::stanza_error;
+
+/// The room an event is about, if the user is in (or joining) it.
+fn with_room<R>(
+    gw: &Gateway,
+    user: &BareJid,
+    address: &Address,
+    f: impl FnOnce(&mut Room) -> R,
+) -> Option<R> {
+    let canonical = gw.jid_of(address)?;
+    let mut rooms = gw.rooms.lock();
+    rooms.get_mut(&(user.clone(), key(&canonical))).map(f)
+}
+
+fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Room> {
+    let canonical = gw.jid_of(address)?;
+    gw.rooms.lock().remove(&(user.clone(), key(&canonical)))
+}
+
+/// A group chat message to every resource in the room.
+fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<String>) {
+    let Some(from) = occupant(&room.jid, nick) else {
+        return;
+    };
+    for to in &room.resources {
+        let mut m = crate::sessions::message(from.clone(), to.clone(), text);
+        m.type_ = MessageType::Groupchat;
+        m.id = id.clone().map(xmpp_parsers::message::Id);
+        if let Some(id) = &id {
+            m.payloads.push(
+                StanzaId {
+                    id: id.clone(),
+                    by: Jid::from(room.jid.clone()),
+                }
+                .into(),
+            );
+        }
+        gw.send(m);
+    }
+}
+
+pub fn event(gw: &Gateway, user: &BareJid, event: Event) {
+    match event {
+        Event::Occupant { room, nick, change } => occupant_changed(gw, user, &room, nick, change),
+        Event::Joined {
+            room,
+            nick,
+            renamed,
+        } => {
+            with_room(gw, user, &room, |r| {
+                r.own = r.occupants.remove(&nick).unwrap_or(r.own);
+                r.nick = nick;
+                r.renamed = renamed;
+                r.joined = true;
+                let pending: Vec<Jid> = r.pending.drain(..).collect();
+                for resource in pending {
+                    r.resources.insert(resource.clone());
+                    send_state(gw, r, &resource);
+                }
+            });
+        }
+        Event::JoinFailed {
+            room,
+            failure,
+            text,
+        } => {
+            if let Some(r) = remove_room(gw, user, &room) {
+                let from = occupant(&r.jid, &r.nick).unwrap_or_else(|| Jid::from(r.jid.clone()));
+                for resource in r.pending.iter().chain(r.resources.iter()) {
+                    let mut p = xmpp_parsers::presence::Presence::error()
+                        .with_payload(stanza_error::error(failure_condition(failure), &text));
+                    p.from = Some(from.clone());
+                    p.to = Some(resource.clone());
+                    gw.send(p);
+                }
+            }
+            end_session_if_idle(gw, user);
+        }
+        Event::Subject { room, by, subject } => {
+            with_room(gw, user, &room, |r| {
+                r.subject = Some((by.clone(), subject.clone()));
+                if r.joined {
+                    for to in &r.resources {
+                        gw.send(stanzas::subject(
+                            &r.jid,
+                            by.as_deref(),
+                            to.clone(),
+                            &subject,
+                        ));
+                    }
+                }
+            });
+        }
+        Event::RoomMessage {
+            room,
+            nick,
+            text,
+            own,
+        } => {
+            with_room(gw, user, &room, |r| {
+                let id = if own { text.id.clone() } else { None };
+                groupchat(gw, r, &nick, &text, id);
+            });
+        }
+        Event::PrivateMessage { room, nick, text } => {
+            with_room(gw, user, &room, |r| {
+                let Some(from) = occupant(&r.jid, &nick) else {
+                    return;
+                };
+                for to in &r.resources {
+                    let mut m = crate::sessions::message(from.clone(), to.clone(), &text);
+                    // XEP-0045 §7.5: private messages carry an empty <x/>.
+                    m.payloads
+                        .push(xmpp_parsers::muc::user::MucUser::new().into());
+                    gw.send(m);
+                }
+            });
+        }
+        Event::Left { room, reason } => {
+            if let Some(r) = remove_room(gw, user, &room) {
+                self_gone(gw, &r, vec![Status::SelfPresence], reason.as_deref());
+            }
+            end_session_if_idle(gw, user);
+        }
+        Event::Failed {
+            to,
+            id,
+            failure,
+            text,
+        } => {
+            // A nick change refused by the network.
+            let change = with_room(gw, user, &to, |r| {
+                r.nick_change.take().map(|c| (c, r.jid.clone()))
+            });
+            if let Some(Some(((resource, nick), jid))) = change {
+                let mut p = xmpp_parsers::presence::Presence::error()
+                    .with_payload(stanza_error::error(failure_condition(failure), &text));
+                p.from = occupant(&jid, &nick);
+                p.to = Some(resource);
+                gw.send(p);
+            } else {
+                crate::sessions::deliver(
+                    gw,
+                    user,
+                    Event::Failed {
+                        to,
+                        id,
+                        failure,
+                        text,
+                    },
+                );
+            }
+        }
+        other => crate::sessions::deliver(gw, user, other),
+    }
+}
+
+/// The room is gone for the user (session ended, ferry stopping): their
+/// own unavailable presence, with `status` (332 at shutdown).
+pub fn gone(gw: &Gateway, room: &Room, status: Option<Status>) {
+    let mut statuses = vec![Status::SelfPresence];
+    statuses.extend(status);
+    self_gone(gw, room, statuses, None);
+}
+
+/// The user's own unavailable presence to each of their resources.
+fn self_gone(gw: &Gateway, r: &Room, statuses: Vec<Status>, reason: Option<&str>) {
+    let Some(from) = occupant(&r.jid, &r.nick) else {
+        return;
+    };
+    for to in &r.resources {
+        let mut p = stanzas::presence(
+            from.clone(),
+            to.clone(),
+            Type::Unavailable,
+            (ferry_bridge::Role::None, r.own.1),
+            statuses.clone(),
+            |i| i,
+        );
+        if let Some(reason) = reason {
+            p.set_status(
+                xmpp_parsers::message::Lang::default(),
+                crate::xml_clean::clean(reason).into_owned(),
+            );
+        }
+        gw.send(p);
+    }
+}
+
+fn occupant_changed(
+    gw: &Gateway,
+    user: &BareJid,
+    address: &Address,
+    nick: String,
+    change: OccupantChange,
+) {
+    let kicked_self = with_room(gw, user, address, |r| {
+        if !r.joined {
+            // Still joining: collect the member list.
+            if let OccupantChange::Joined { role, affiliation } = change {
+                r.occupants.insert(nick, (role, affiliation));
+            }
+            return false;
+        }
+        let own = nick == r.nick;
+        let broadcast = |r: &Room,
+                         from_nick: &str,
+                         type_: Type,
+                         standing,
+                         mut statuses: Vec<Status>,
+                         new_nick: Option<&str>,
+                         reason: Option<&str>| {
+            let Some(from) = occupant(&r.jid, from_nick) else {
+                return;
+            };
+            if own {
+                statuses.push(Status::SelfPresence);
+            }
+            for to in &r.resources {
+                let p = stanzas::presence(
+                    from.clone(),
+                    to.clone(),
+                    type_.clone(),
+                    standing,
+                    statuses.clone(),
+                    |mut item| {
+                        if let Some(new) = new_nick {
+                            item = item.with_nick(new);
+                        }
+                        if let Some(reason) = reason {
+                            item = item.with_reason(crate::xml_clean::clean(reason).into_owned());
+                        }
+                        item
+                    },
+                );
+                gw.send(p);
+            }
+        };
+        match change {
+            OccupantChange::Joined { role, affiliation } => {
+                if own {
+                    r.own = (role, affiliation);
+                } else {
+                    r.occupants.insert(nick.clone(), (role, affiliation));
+                }
+                broadcast(
+                    r,
+                    &nick,
+                    Type::None,
+                    (role, affiliation),
+                    vec![],
+                    None,
+                    None,
+                );
+                false
+            }
+            OccupantChange::Left { reason } => {
+                let standing = r.occupants.remove(&nick).unwrap_or(DEFAULT_STANDING);
+                let none = (ferry_bridge::Role::None, standing.1);
+                let Some(from) = occupant(&r.jid, &nick) else {
+                    return false;
+                };
+                for to in &r.resources {
+                    let mut p = stanzas::presence(
+                        from.clone(),
+                        to.clone(),
+                        Type::Unavailable,
+                        none,
+                        vec![],
+                        |i| i,
+                    );
+                    if let Some(reason) = &reason {
+                        p.set_status(
+                            xmpp_parsers::message::Lang::default(),
+                            crate::xml_clean::clean(reason).into_owned(),
+                        );
+                    }
+                    gw.send(p);
+                }
+                false
+            }
+            OccupantChange::Kicked { by: _, reason } => {
+                let standing = if own {
+                    r.own
+                } else {
+                    r.occupants.remove(&nick).unwrap_or(DEFAULT_STANDING)
+                };
+                broadcast(
+                    r,
+                    &nick,
+                    Type::Unavailable,
+                    (ferry_bridge::Role::None, standing.1),
+                    vec![Status::Kicked],
+                    None,
+                    reason.as_deref(),
+                );
+                own
+            }
+            OccupantChange::Renamed { to } => {
+                let standing = if own {
+                    r.own
+                } else {
+                    r.occupants.remove(&nick).unwrap_or(DEFAULT_STANDING)
+                };
+                broadcast(
+                    r,
+                    &nick,
+                    Type::Unavailable,
+                    standing,
+                    vec![Status::NewNick],
+                    Some(&to),
+                    None,
+                );
+                if own {
+                    r.nick = to.clone();
+                    r.nick_change = None;
+                } else {
+                    r.occupants.insert(to.clone(), standing);
+                }
+                broadcast(r, &to, Type::None, standing, vec![], None, None);
+                false
+            }
+            OccupantChange::Standing { role, affiliation } => {
+                if own {
+                    r.own = (role, affiliation);
+                } else {
+                    r.occupants.insert(nick.clone(), (role, affiliation));
+                }
+                broadcast(
+                    r,
+                    &nick,
+                    Type::None,
+                    (role, affiliation),
+                    vec![],
+                    None,
+                    None,
+                );
+                false
+            }
+        }
+    });
+    if kicked_self == Some(true) {
+        remove_room(gw, user, address);
+        end_session_if_idle(gw, user);
+    }
+}
+
+/// An occupant we had no standing for.
+const DEFAULT_STANDING: (ferry_bridge::Role, ferry_bridge::Affiliation) = (
+    ferry_bridge::Role::Participant,
+    ferry_bridge::Affiliation::None,
+);

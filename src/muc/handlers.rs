@@ -1,0 +1,328 @@
+//! What users send to rooms: joins, leaves and nick changes (presence),
+//! group and private messages, subject changes, kicks, self-pings.
+
+use std::sync::Arc;
+
+use ferry_bridge::{Address, Intent, Text};
+use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::muc::user::Status;
+use xmpp_parsers::ns;
+use xmpp_parsers::presence::{Presence, Type};
+use xmpp_parsers::stanza_error::StanzaError;
+
+use super::stanzas::{self, occupant};
+use super::{key, Room};
+use crate::router::Gateway;
+use crate::sessions::{self, Refused};
+use crate::stanza_error::{self, Condition};
+
+/// Sends the room's state to one resource, in XEP-0045's order: the other
+/// occupants, the self-presence, then the subject (always, empty when
+/// there is none: clients take it as the end of the join).
+pub(super) fn send_state(gw: &Gateway, room: &Room, to: &Jid) {
+    for (nick, standing) in &room.occupants {
+        if let Some(from) = occupant(&room.jid, nick) {
+            gw.send(stanzas::presence(
+                from,
+                to.clone(),
+                Type::None,
+                *standing,
+                vec![],
+                |i| i,
+            ));
+        }
+    }
+    let mut statuses = vec![Status::SelfPresence, Status::ConfigRoomLoggingEnabled];
+    if room.renamed {
+        statuses.push(Status::AssignedNick);
+    }
+    if let Some(from) = occupant(&room.jid, &room.nick) {
+        gw.send(stanzas::presence(
+            from,
+            to.clone(),
+            Type::None,
+            room.own,
+            statuses,
+            |i| i,
+        ));
+    }
+    let (by, text) = room
+        .subject
+        .as_ref()
+        .map(|(by, text)| (by.as_deref(), text.as_str()))
+        .unwrap_or((None, ""));
+    gw.send(stanzas::subject(&room.jid, by, to.clone(), text));
+}
+
+fn error_presence(gw: &Gateway, from: Jid, to: Jid, condition: Condition, text: &str) {
+    let mut p = Presence::error().with_payload(stanza_error::error(condition, text));
+    p.from = Some(from);
+    p.to = Some(to);
+    gw.send(p);
+}
+
+/// The canonical key of a room address.
+fn room_key(gw: &Gateway, address: &Address) -> Option<String> {
+    gw.jid_of(address).map(|j| key(&j))
+}
+
+pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presence: Presence) {
+    let Some(nick) = to.resource().map(|r| r.to_string()) else {
+        return; // presence to the bare room JID: nothing to do
+    };
+    let Some(room_key) = room_key(gw, &address) else {
+        return;
+    };
+    let user = from.to_bare();
+    let mut rooms = gw.rooms.lock();
+    let entry = rooms.get_mut(&(user.clone(), room_key.clone()));
+    match (presence.type_, entry) {
+        (Type::Unavailable, Some(room)) => {
+            room.pending.retain(|r| *r != from);
+            if room.resources.remove(&from) {
+                if let Some(own) = occupant(&room.jid, &room.nick) {
+                    gw.send(stanzas::presence(
+                        own,
+                        from.clone(),
+                        Type::Unavailable,
+                        room.own,
+                        vec![Status::SelfPresence],
+                        |i| i,
+                    ));
+                }
+            }
+            if room.resources.is_empty() && room.pending.is_empty() {
+                let address = room.address.clone();
+                rooms.remove(&(user.clone(), room_key));
+                drop(rooms);
+                let _ = gw.sessions.send(
+                    &user,
+                    Intent::LeaveRoom {
+                        room: address,
+                        reason: None,
+                    },
+                );
+                end_session_if_idle(gw, &user);
+            }
+        }
+        (Type::None, Some(room)) if room.resources.contains(&from) => {
+            if nick != room.nick {
+                room.nick_change = Some((from.clone(), nick.clone()));
+                let address = room.address.clone();
+                drop(rooms);
+                if gw
+                    .sessions
+                    .send(
+                        &user,
+                        Intent::ChangeNick {
+                            room: address,
+                            nick,
+                        },
+                    )
+                    .is_err()
+                {
+                    error_presence(
+                        gw,
+                        to,
+                        from,
+                        Condition::ServiceUnavailable,
+                        "cannot change the nick now",
+                    );
+                }
+            } else if presence.payloads.iter().any(|p| p.is("x", ns::MUC)) {
+                // A repeated join: the room state again, no new JOIN.
+                send_state(gw, room, &from);
+            }
+        }
+        (Type::None, Some(room)) => {
+            if room.joined {
+                room.resources.insert(from.clone());
+                send_state(gw, room, &from);
+            } else if !room.pending.contains(&from) {
+                room.pending.push(from);
+            }
+        }
+        (Type::None, None) => {
+            let password = presence
+                .payloads
+                .iter()
+                .find(|p| p.is("x", ns::MUC))
+                .and_then(|x| x.get_child("password", ns::MUC))
+                .map(|p| p.text());
+            let mut room = Room::new(address.clone(), to.to_bare(), nick.clone());
+            room.pending.push(from.clone());
+            rooms.insert((user.clone(), room_key.clone()), room);
+            drop(rooms);
+            let gw = gw.clone();
+            tokio::spawn(async move {
+                let intent = Intent::JoinRoom {
+                    room: address,
+                    nick,
+                    password,
+                };
+                let sent = sessions::ensure(&gw, &user, true).await
+                    && gw.sessions.send(&user, intent).is_ok();
+                if !sent {
+                    gw.rooms.lock().remove(&(user.clone(), room_key));
+                    error_presence(
+                        &gw,
+                        to,
+                        from,
+                        Condition::ServiceUnavailable,
+                        "cannot reach that network now",
+                    );
+                }
+            });
+        }
+        _ => {}
+    }
+}
+
+/// Ends a user's session when nothing needs it: no resource online with the
+/// bridge and no room.
+pub fn end_session_if_idle(gw: &Gateway, user: &BareJid) {
+    if !gw.online_users().contains(user) && !gw.rooms.has_any(user) {
+        gw.sessions.stop(user, "no longer needed");
+    }
+}
+
+fn text_of(message: &Message) -> Text {
+    crate::services::message::text_of(message)
+}
+
+pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message: Message) {
+    let user = from.to_bare();
+    let refuse = |condition: Condition, text: &str| {
+        if let Some(reply) = stanza_error::message(&message, stanza_error::error(condition, text)) {
+            gw.send(reply);
+        }
+    };
+    let Some(room_key) = room_key(gw, &address) else {
+        return;
+    };
+    let joined = gw
+        .rooms
+        .lock()
+        .get(&(user.clone(), room_key))
+        .is_some_and(|r| r.resources.contains(&from));
+    if !joined {
+        return refuse(Condition::NotAcceptable, "you are not in this room");
+    }
+    if let Some(id) = &message.id {
+        gw.sessions.remember_sender(&from, &id.0);
+    }
+    let has_body = message.bodies.values().any(|b| !b.trim().is_empty());
+    let intent = match (message.type_.clone(), to.resource()) {
+        (MessageType::Groupchat, None) if has_body => Intent::SendRoom {
+            room: address,
+            text: text_of(&message),
+        },
+        (MessageType::Groupchat, None) => match message.subjects.values().next() {
+            Some(subject) => Intent::SetSubject {
+                room: address,
+                subject: subject.clone(),
+            },
+            None => return,
+        },
+        (_, Some(nick)) if has_body => Intent::SendPrivate {
+            room: address,
+            nick: nick.to_string(),
+            text: text_of(&message),
+        },
+        _ => return,
+    };
+    if gw.sessions.send(&user, intent) == Err(Refused::Busy) {
+        refuse(Condition::ResourceConstraint, "too many messages waiting");
+    }
+}
+
+const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
+
+/// disco#info of a room (XEP-0045 §6.4).
+fn room_info(address: &Address) -> Element {
+    DiscoInfoResult {
+        node: None,
+        identities: vec![Identity::new(
+            "conference",
+            "irc",
+            "en",
+            address.name.clone(),
+        )],
+        features: [
+            ns::MUC,
+            "muc_open",
+            "muc_semianonymous",
+            "muc_persistent",
+            "muc_unmoderated",
+            "http://jabber.org/protocol/muc#self-ping-optimization",
+            ns::DISCO_INFO,
+        ]
+        .iter()
+        .map(|f| f.to_string())
+        .collect(),
+        extensions: vec![],
+    }
+    .into()
+}
+
+/// An iq to a room or an occupant; `None` when it is not the room's.
+pub fn iq(
+    gw: &Arc<Gateway>,
+    from: &Jid,
+    to: &Jid,
+    address: &Address,
+    payload: &Element,
+    set: bool,
+) -> Option<Result<Option<Element>, StanzaError>> {
+    let user = from.to_bare();
+    let room_key = room_key(gw, address)?;
+    let rooms = gw.rooms.lock();
+    let room = rooms.get(&(user.clone(), room_key));
+    match (payload.ns().as_str(), payload.name(), set, to.resource()) {
+        (ns::DISCO_INFO, "query", false, None) => Some(Ok(Some(room_info(address)))),
+        // XEP-0410: a ping to one's own occupant JID says whether one is in.
+        (ns::PING, "ping", false, Some(nick)) => {
+            let inside =
+                room.is_some_and(|r| r.resources.contains(from) && r.nick == nick.as_str());
+            Some(if inside {
+                Ok(None)
+            } else {
+                Err(stanza_error::error(
+                    Condition::NotAcceptable,
+                    "you are not in this room",
+                ))
+            })
+        }
+        (MUC_ADMIN, "query", true, None) => {
+            let inside = room.is_some_and(|r| r.resources.contains(from));
+            drop(rooms);
+            if !inside {
+                return Some(Err(stanza_error::error(
+                    Condition::NotAcceptable,
+                    "you are not in this room",
+                )));
+            }
+            let item = payload.get_child("item", MUC_ADMIN)?;
+            let (Some(nick), Some("none")) = (item.attr("nick"), item.attr("role")) else {
+                return Some(Err(stanza_error::error(
+                    Condition::FeatureNotImplemented,
+                    "only kicks are bridged",
+                )));
+            };
+            let reason = item.get_child("reason", MUC_ADMIN).map(|r| r.text());
+            let intent = Intent::Kick {
+                room: address.clone(),
+                nick: nick.to_owned(),
+                reason,
+            };
+            Some(match gw.sessions.send(&user, intent) {
+                Ok(()) => Ok(None),
+                Err(_) => Err(stanza_error::error(Condition::ServiceUnavailable, "")),
+            })
+        }
+        _ => None,
+    }
+}

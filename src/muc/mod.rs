@@ -1,0 +1,102 @@
+//! The generic XEP-0045 side of group chats: each user's view of each room
+//! they are in, fed by their session's events. Nothing here knows IRC; any
+//! backend that reports rooms gets multi-resource joins, nick changes,
+//! kicks, subjects and self-ping from here.
+
+mod events;
+mod handlers;
+mod stanzas;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+use ferry_bridge::{Address, Affiliation, Role};
+use xmpp_parsers::jid::{BareJid, Jid};
+
+pub use events::{event, gone};
+pub use handlers::{end_session_if_idle, iq, message, presence};
+
+/// One user's view of one room.
+pub struct Room {
+    pub address: Address,
+    /// The room JID as the user wrote it.
+    pub jid: BareJid,
+    /// The user's nick: asked for, then as the room has it.
+    pub nick: String,
+    /// Resources in the room.
+    pub resources: HashSet<Jid>,
+    /// Resources waiting for the join to complete.
+    pub pending: Vec<Jid>,
+    pub occupants: BTreeMap<String, (Role, Affiliation)>,
+    pub own: (Role, Affiliation),
+    pub subject: Option<(Option<String>, String)>,
+    pub joined: bool,
+    /// The join renamed the user (status 210 for later self-presences).
+    pub renamed: bool,
+    /// The resource that asked for a nick change, and the nick.
+    pub nick_change: Option<(Jid, String)>,
+}
+
+impl Room {
+    fn new(address: Address, jid: BareJid, nick: String) -> Room {
+        Room {
+            address,
+            jid,
+            nick,
+            resources: HashSet::new(),
+            pending: Vec::new(),
+            occupants: BTreeMap::new(),
+            own: (Role::Participant, Affiliation::None),
+            subject: None,
+            joined: false,
+            renamed: false,
+            nick_change: None,
+        }
+    }
+}
+
+/// Rooms by (user, canonical room JID, lowercased).
+#[derive(Default)]
+pub struct Rooms {
+    by_user: Mutex<HashMap<(BareJid, String), Room>>,
+}
+
+impl Rooms {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(BareJid, String), Room>> {
+        self.by_user.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the user is in (or joining) any room.
+    pub fn has_any(&self, user: &BareJid) -> bool {
+        self.lock().keys().any(|(u, _)| u == user)
+    }
+
+    /// Forgets every room of a user (unregistered, or their session ended).
+    pub fn forget_user(&self, user: &BareJid) -> Vec<Room> {
+        let mut rooms = self.lock();
+        let keys: Vec<_> = rooms.keys().filter(|(u, _)| u == user).cloned().collect();
+        keys.into_iter().filter_map(|k| rooms.remove(&k)).collect()
+    }
+
+    /// Every room of every user, for the shutdown presences.
+    pub fn drain(&self) -> Vec<(BareJid, Room)> {
+        self.lock().drain().map(|((u, _), r)| (u, r)).collect()
+    }
+
+    /// The rooms a user is in on a network, as (name, JID) for disco.
+    pub fn joined_on(&self, user: &BareJid, network: &str) -> Vec<(String, BareJid)> {
+        self.lock()
+            .iter()
+            .filter(|((u, _), r)| {
+                u == user && r.joined && r.address.network.as_deref() == Some(network)
+            })
+            .map(|(_, r)| (r.address.name.clone(), r.jid.clone()))
+            .collect()
+    }
+}
+
+/// The key of a room: its canonical JID, lowercased (room names compare
+/// case-insensitively on every backend we have).
+pub fn key(canonical: &Jid) -> String {
+    canonical.to_string().to_lowercase()
+}

@@ -1,0 +1,63 @@
+//! XEP-0045 stanzas: occupant presences, the self-presence, the subject.
+
+use ferry_bridge::{Affiliation, Role};
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::muc::user::{self, Item, MucUser, Status};
+use xmpp_parsers::presence::{Presence, Type};
+
+use crate::xml_clean::clean;
+
+pub fn role(role: Role) -> user::Role {
+    match role {
+        Role::Moderator => user::Role::Moderator,
+        Role::Participant => user::Role::Participant,
+        Role::Visitor => user::Role::Visitor,
+        Role::None => user::Role::None,
+    }
+}
+
+pub fn affiliation(affiliation: Affiliation) -> user::Affiliation {
+    match affiliation {
+        Affiliation::Owner => user::Affiliation::Owner,
+        Affiliation::Admin => user::Affiliation::Admin,
+        Affiliation::Member => user::Affiliation::Member,
+        Affiliation::None => user::Affiliation::None,
+        Affiliation::Outcast => user::Affiliation::Outcast,
+    }
+}
+
+/// The occupant JID `room/nick`; `None` for a nick that is no resource.
+pub fn occupant(room: &BareJid, nick: &str) -> Option<Jid> {
+    room.with_resource_str(nick).ok().map(Jid::from)
+}
+
+/// A presence from `room/nick` with its item and status codes.
+pub fn presence(
+    from: Jid,
+    to: Jid,
+    type_: Type,
+    standing: (Role, Affiliation),
+    statuses: Vec<Status>,
+    edit: impl FnOnce(Item) -> Item,
+) -> Presence {
+    let item = edit(Item::new(affiliation(standing.1), role(standing.0)));
+    let x = MucUser::new()
+        .with_items(vec![item])
+        .with_statuses(statuses);
+    Presence::new(type_)
+        .with_from(from)
+        .with_to(to)
+        .with_payload(x)
+}
+
+/// The subject message, from the room itself or from who set it.
+pub fn subject(room: &BareJid, by: Option<&str>, to: Jid, text: &str) -> Message {
+    let from = by
+        .and_then(|nick| occupant(room, nick))
+        .unwrap_or_else(|| Jid::from(room.clone()));
+    let mut m = Message::new_with_type(MessageType::Groupchat, Some(to));
+    m.from = Some(from);
+    m.subjects.insert(Lang::default(), clean(text).into_owned());
+    m
+}
