@@ -70,6 +70,34 @@ pub struct StoreConfig {
     /// A file holding that key.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// Days room messages stay in users' archives.
+    #[serde(default = "default_archive_days")]
+    pub archive_days: u64,
+    /// Messages kept per user and room, newest first.
+    #[serde(default = "default_archive_rows")]
+    pub archive_rows: u64,
+}
+
+fn default_archive_days() -> u64 {
+    30
+}
+
+fn default_archive_rows() -> u64 {
+    100_000
+}
+
+impl StoreConfig {
+    /// A config for `url` with no key and the default retention.
+    #[cfg(test)]
+    pub fn for_url(url: String) -> StoreConfig {
+        StoreConfig {
+            url,
+            key: None,
+            key_file: None,
+            archive_days: default_archive_days(),
+            archive_rows: default_archive_rows(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

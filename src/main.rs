@@ -71,6 +71,11 @@ fn load(path: &std::path::Path) -> anyhow::Result<(Config, Vec<Arc<dyn ferry_bri
 
 async fn run(config: Config, bridges: Vec<Arc<dyn ferry_bridge::Bridge>>) -> anyhow::Result<()> {
     let store = Arc::new(Store::open(&config.store).await.context("store")?);
+    tokio::spawn(prune_archives(
+        store.clone(),
+        config.store.archive_days,
+        config.store.archive_rows,
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut links = Vec::new();
     let mut gateways = Vec::new();
@@ -133,6 +138,24 @@ async fn run(config: Config, bridges: Vec<Arc<dyn ferry_bridge::Bridge>>) -> any
         tracing::warn!("links did not close in time");
     }
     Ok(())
+}
+
+/// Applies the archive retention at start and every hour.
+async fn prune_archives(store: Arc<Store>, days: u64, rows: u64) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(Duration::from_secs(days.saturating_mul(86_400)))
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        match store.archive_prune(cutoff, rows as i64).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned room archives"),
+            Err(e) => tracing::error!(error = %e, "archive pruning failed"),
+        }
+    }
 }
 
 fn main() -> ExitCode {

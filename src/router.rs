@@ -34,6 +34,7 @@ pub struct Gateway {
     pub disco: services::disco::Info,
     pub sessions: Sessions,
     pub rooms: crate::muc::Rooms,
+    pub archiver: crate::muc::archive::Archiver,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
 }
@@ -53,6 +54,7 @@ impl Gateway {
         out: Arc<Outbound>,
     ) -> Self {
         let disco = services::disco::Info::new(bridge.as_ref());
+        let archiver = crate::muc::archive::Archiver::start(store.clone());
         Gateway {
             jid,
             bridge,
@@ -62,6 +64,7 @@ impl Gateway {
             disco,
             sessions: Sessions::default(),
             rooms: crate::muc::Rooms::default(),
+            archiver,
             online: Mutex::new(HashMap::new()),
         }
     }

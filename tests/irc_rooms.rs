@@ -500,3 +500,168 @@ async fn resources_repeated_joins_self_ping_and_unregistered_users() {
         .await;
     assert_eq!(error_condition(&refused), "conflict");
 }
+
+/// A MAM query on the room; returns the archived bodies and the `fin`.
+async fn mam_page(c: &mut TestClient, set: Element) -> (Vec<(String, String)>, Element) {
+    let query = Element::builder("query", "urn:xmpp:mam:2")
+        .attr(ncname("queryid"), "q1")
+        .append(set)
+        .build();
+    // Results arrive before the iq's answer; collect them as they come.
+    let id = "mam-q";
+    c.send(stanza(
+        "iq",
+        &[("to", ROOM), ("type", "set"), ("id", id)],
+        vec![query],
+    ))
+    .await;
+    let mut results = Vec::new();
+    loop {
+        let el = c
+            .expect("MAM results", |el| {
+                el.get_child("result", "urn:xmpp:mam:2").is_some() || el.attr("id") == Some(id)
+            })
+            .await;
+        if let Some(result) = el.get_child("result", "urn:xmpp:mam:2") {
+            let inner = result
+                .get_child("forwarded", "urn:xmpp:forward:0")
+                .and_then(|f| f.get_child("message", NS))
+                .expect("a forwarded message");
+            assert!(result
+                .get_child("forwarded", "urn:xmpp:forward:0")
+                .unwrap()
+                .get_child("delay", "urn:xmpp:delay")
+                .is_some());
+            results.push((
+                result.attr("id").unwrap().to_owned(),
+                inner.get_child("body", NS).unwrap().text(),
+            ));
+            continue;
+        }
+        assert_eq!(el.attr("type"), Some("result"), "{}", String::from(&el));
+        return (
+            results,
+            el.get_child("fin", "urn:xmpp:mam:2").expect("fin").clone(),
+        );
+    }
+}
+
+fn rsm(max: usize, before: Option<&str>) -> Element {
+    let mut set = Element::builder("set", "http://jabber.org/protocol/rsm")
+        .append(Element::builder("max", "http://jabber.org/protocol/rsm").append(max.to_string()));
+    if let Some(before) = before {
+        set =
+            set.append(Element::builder("before", "http://jabber.org/protocol/rsm").append(before));
+    }
+    set.build()
+}
+
+#[tokio::test]
+async fn archives_mam_paging_and_history_on_join() {
+    let w = World::start_irc().await;
+    let (mut alice, mut carol, _dave) = channel_with_alice(&w).await;
+    join_room(&mut alice, "alice").await;
+    carol
+        .expect("alice joins on IRC", |l| {
+            l.starts_with(":alice!") && l.contains("JOIN")
+        })
+        .await;
+    for i in 0..250 {
+        carol.send(&format!("PRIVMSG #chan :line {i}")).await;
+    }
+    let mut last_id = String::new();
+    for i in 0..250 {
+        let el = alice
+            .expect("a line", |el| {
+                el.name() == "message" && el.attr("from") == Some(occupant("carol").as_str())
+            })
+            .await;
+        assert_eq!(
+            el.get_child("body", NS).unwrap().text(),
+            format!("line {i}")
+        );
+        last_id = el
+            .get_child("stanza-id", "urn:xmpp:sid:0")
+            .unwrap()
+            .attr("id")
+            .unwrap()
+            .to_owned();
+    }
+    // Page backwards from the end (an empty <before/>), 100 at a time.
+    let (page, fin) = mam_page(&mut alice, rsm(100, Some(""))).await;
+    assert_eq!(page.len(), 100);
+    assert_eq!(page.last().unwrap().1, "line 249");
+    assert_eq!(page.last().unwrap().0, last_id, "archive id = stanza-id");
+    assert_ne!(fin.attr("complete"), Some("true"));
+    let mut all: Vec<String> = page.iter().map(|(_, b)| b.clone()).collect();
+    let mut first = page[0].0.clone();
+    loop {
+        let (page, fin) = mam_page(&mut alice, rsm(100, Some(&first))).await;
+        let mut bodies: Vec<String> = page.iter().map(|(_, b)| b.clone()).collect();
+        bodies.extend(all);
+        all = bodies;
+        if fin.attr("complete") == Some("true") {
+            break;
+        }
+        first = page[0].0.clone();
+    }
+    let expected: Vec<String> = (0..250).map(|i| format!("line {i}")).collect();
+    assert_eq!(all, expected);
+
+    // bob joins now: his archive starts now; alice's is not his.
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    join_room(&mut bob, "bob").await;
+    let (theirs, fin) = mam_page(&mut bob, rsm(100, None)).await;
+    assert!(theirs.is_empty(), "bob read alice's archive: {theirs:?}");
+    assert_eq!(fin.attr("complete"), Some("true"));
+
+    // History on join: alice leaves and comes back asking for 5.
+    alice
+        .send(stanza(
+            "presence",
+            &[("to", &occupant("alice")), ("type", "unavailable")],
+            vec![],
+        ))
+        .await;
+    alice
+        .expect("out", |el| presence_from(el, ROOM, Some("unavailable")))
+        .await;
+    let ask = |attr: &str, value: &str| {
+        stanza(
+            "presence",
+            &[("to", &occupant("alice"))],
+            vec![Element::builder("x", MUC)
+                .append(Element::builder("history", MUC).attr(ncname(attr), value))
+                .build()],
+        )
+    };
+    alice.send(ask("maxstanzas", "5")).await;
+    let mut history = Vec::new();
+    loop {
+        let el = alice.expect("the join", from_room).await;
+        if el.get_child("subject", NS).is_some() {
+            break;
+        }
+        if el.name() == "message" {
+            assert!(
+                el.get_child("delay", "urn:xmpp:delay").is_some(),
+                "history carries a delay"
+            );
+            history.push(el.get_child("body", NS).unwrap().text());
+        }
+    }
+    assert_eq!(
+        history,
+        ["line 245", "line 246", "line 247", "line 248", "line 249"]
+    );
+    // maxstanzas="0": none.
+    let mut second = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    second.send(ask("maxstanzas", "0")).await;
+    loop {
+        let el = second.expect("the join", from_room).await;
+        if el.get_child("subject", NS).is_some() {
+            break;
+        }
+        assert_ne!(el.name(), "message", "history despite maxstanzas=0");
+    }
+}

@@ -14,6 +14,8 @@ use super::{key, Room};
 use crate::router::Gateway;
 use crate::sessions::failure_condition;
 use crate::stanza_error;
+use crate::store::Archived;
+use std::sync::Arc;
 
 /// The room an event is about, if the user is in (or joining) it.
 fn with_room<R>(
@@ -32,8 +34,9 @@ fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Room> 
     gw.rooms.lock().remove(&(user.clone(), key(&canonical)))
 }
 
-/// A group chat message to every resource in the room.
-fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<String>) {
+/// A group chat message to every resource in the room: the user's own
+/// with the id they sent, each with its archive id as `<stanza-id/>`.
+fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<String>, seq: i64) {
     let Some(from) = occupant(&room.jid, nick) else {
         return;
     };
@@ -41,20 +44,18 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<Stri
         let mut m = crate::sessions::message(from.clone(), to.clone(), text);
         m.type_ = MessageType::Groupchat;
         m.id = id.clone().map(xmpp_parsers::message::Id);
-        if let Some(id) = &id {
-            m.payloads.push(
-                StanzaId {
-                    id: id.clone(),
-                    by: Jid::from(room.jid.clone()),
-                }
-                .into(),
-            );
-        }
+        m.payloads.push(
+            StanzaId {
+                id: seq.to_string(),
+                by: Jid::from(room.jid.clone()),
+            }
+            .into(),
+        );
         gw.send(m);
     }
 }
 
-pub fn event(gw: &Gateway, user: &BareJid, event: Event) {
+pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
     match event {
         Event::Occupant { room, nick, change } => occupant_changed(gw, user, &room, nick, change),
         Event::Joined {
@@ -67,10 +68,10 @@ pub fn event(gw: &Gateway, user: &BareJid, event: Event) {
                 r.nick = nick;
                 r.renamed = renamed;
                 r.joined = true;
-                let pending: Vec<Jid> = r.pending.drain(..).collect();
-                for resource in pending {
+                let pending: Vec<_> = r.pending.drain(..).collect();
+                for (resource, history) in pending {
                     r.resources.insert(resource.clone());
-                    send_state(gw, r, &resource);
+                    send_state(gw, user, r, &resource, history);
                 }
             });
         }
@@ -81,7 +82,7 @@ pub fn event(gw: &Gateway, user: &BareJid, event: Event) {
         } => {
             if let Some(r) = remove_room(gw, user, &room) {
                 let from = occupant(&r.jid, &r.nick).unwrap_or_else(|| Jid::from(r.jid.clone()));
-                for resource in r.pending.iter().chain(r.resources.iter()) {
+                for resource in r.pending.iter().map(|(r, _)| r).chain(r.resources.iter()) {
                     let mut p = xmpp_parsers::presence::Presence::error()
                         .with_payload(stanza_error::error(failure_condition(failure), &text));
                     p.from = Some(from.clone());
@@ -112,9 +113,22 @@ pub fn event(gw: &Gateway, user: &BareJid, event: Event) {
             text,
             own,
         } => {
+            let Some(room_key) = gw.jid_of(&room).map(|j| key(&j)) else {
+                return;
+            };
             with_room(gw, user, &room, |r| {
+                let seq = gw.archiver.next_seq();
+                gw.archiver.add(Archived {
+                    bridge: gw.name().to_owned(),
+                    user: user.to_string(),
+                    room: room_key,
+                    seq,
+                    nick: nick.clone(),
+                    body: text.body.clone(),
+                    action: text.action,
+                });
                 let id = if own { text.id.clone() } else { None };
-                groupchat(gw, r, &nick, &text, id);
+                groupchat(gw, r, &nick, &text, id, seq);
             });
         }
         Event::PrivateMessage { room, nick, text } => {

@@ -8,6 +8,7 @@ use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::minidom::Element;
+use xmpp_parsers::muc::muc::History;
 use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::ns;
 use xmpp_parsers::presence::{Presence, Type};
@@ -20,9 +21,15 @@ use crate::sessions::{self, Refused};
 use crate::stanza_error::{self, Condition};
 
 /// Sends the room's state to one resource, in XEP-0045's order: the other
-/// occupants, the self-presence, then the subject (always, empty when
-/// there is none: clients take it as the end of the join).
-pub(super) fn send_state(gw: &Gateway, room: &Room, to: &Jid) {
+/// occupants, the self-presence, the history, then the subject (always,
+/// empty when there is none: clients take it as the end of the join).
+pub(super) fn send_state(
+    gw: &Arc<Gateway>,
+    user: &BareJid,
+    room: &Room,
+    to: &Jid,
+    history: Option<History>,
+) {
     for (nick, standing) in &room.occupants {
         if let Some(from) = occupant(&room.jid, nick) {
             gw.send(stanzas::presence(
@@ -54,7 +61,26 @@ pub(super) fn send_state(gw: &Gateway, room: &Room, to: &Jid) {
         .as_ref()
         .map(|(by, text)| (by.as_deref(), text.as_str()))
         .unwrap_or((None, ""));
-    gw.send(stanzas::subject(&room.jid, by, to.clone(), text));
+    let subject = stanzas::subject(&room.jid, by, to.clone(), text);
+    let Some(key) = gw.jid_of(&room.address).map(|j| key(&j)) else {
+        return;
+    };
+    tokio::spawn(super::history::send_history_then_subject(
+        gw.clone(),
+        user.clone(),
+        room.jid.clone(),
+        key,
+        to.clone(),
+        history,
+        subject,
+    ));
+}
+
+/// The `<history/>` a join presence asks for.
+fn history_of(presence: &Presence) -> Option<History> {
+    let x = presence.payloads.iter().find(|p| p.is("x", ns::MUC))?;
+    let muc = xmpp_parsers::muc::Muc::try_from(x.clone()).ok()?;
+    muc.history
 }
 
 fn error_presence(gw: &Gateway, from: Jid, to: Jid, condition: Condition, text: &str) {
@@ -79,9 +105,9 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
     let user = from.to_bare();
     let mut rooms = gw.rooms.lock();
     let entry = rooms.get_mut(&(user.clone(), room_key.clone()));
-    match (presence.type_, entry) {
+    match (presence.type_.clone(), entry) {
         (Type::Unavailable, Some(room)) => {
-            room.pending.retain(|r| *r != from);
+            room.pending.retain(|(r, _)| *r != from);
             if room.resources.remove(&from) {
                 if let Some(own) = occupant(&room.jid, &room.nick) {
                     gw.send(stanzas::presence(
@@ -134,15 +160,16 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                 }
             } else if presence.payloads.iter().any(|p| p.is("x", ns::MUC)) {
                 // A repeated join: the room state again, no new JOIN.
-                send_state(gw, room, &from);
+                send_state(gw, &user, room, &from, history_of(&presence));
             }
         }
         (Type::None, Some(room)) => {
+            let history = history_of(&presence);
             if room.joined {
                 room.resources.insert(from.clone());
-                send_state(gw, room, &from);
-            } else if !room.pending.contains(&from) {
-                room.pending.push(from);
+                send_state(gw, &user, room, &from, history);
+            } else if !room.pending.iter().any(|(r, _)| *r == from) {
+                room.pending.push((from, history));
             }
         }
         (Type::None, None) => {
@@ -153,7 +180,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                 .and_then(|x| x.get_child("password", ns::MUC))
                 .map(|p| p.text());
             let mut room = Room::new(address.clone(), to.to_bare(), nick.clone());
-            room.pending.push(from.clone());
+            room.pending.push((from.clone(), history_of(&presence)));
             rooms.insert((user.clone(), room_key.clone()), room);
             drop(rooms);
             let gw = gw.clone();
@@ -257,6 +284,7 @@ fn room_info(address: &Address) -> Element {
             "muc_semianonymous",
             "muc_persistent",
             "muc_unmoderated",
+            ns::MAM,
             "http://jabber.org/protocol/muc#self-ping-optimization",
             ns::DISCO_INFO,
         ]
@@ -266,6 +294,26 @@ fn room_info(address: &Address) -> Element {
         extensions: vec![],
     }
     .into()
+}
+
+/// Answers a MAM query on a room, from the asker's own archive.
+pub fn mam(
+    gw: &Arc<Gateway>,
+    reply: crate::services::iq::Reply,
+    address: &Address,
+    payload: Element,
+) {
+    let Some(room_key) = room_key(gw, address) else {
+        return reply.send(gw, Err(stanza_error::error(Condition::ItemNotFound, "")));
+    };
+    let room = reply.us.to_bare();
+    let gw = gw.clone();
+    tokio::spawn(async move {
+        let user = reply.them.to_bare();
+        let answer =
+            super::history::query(&gw, &user, &reply.them, &room, &room_key, payload).await;
+        reply.send(&gw, answer);
+    });
 }
 
 /// An iq to a room or an occupant; `None` when it is not the room's.

@@ -3,8 +3,10 @@
 //! backend that reports rooms gets multi-resource joins, nick changes,
 //! kicks, subjects and self-ping from here.
 
+pub mod archive;
 mod events;
 mod handlers;
+pub mod history;
 mod stanzas;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -12,9 +14,10 @@ use std::sync::Mutex;
 
 use ferry_bridge::{Address, Affiliation, Role};
 use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::muc::muc::History;
 
 pub use events::{event, gone};
-pub use handlers::{end_session_if_idle, iq, message, presence};
+pub use handlers::{end_session_if_idle, iq, mam, message, presence};
 
 /// One user's view of one room.
 pub struct Room {
@@ -25,8 +28,9 @@ pub struct Room {
     pub nick: String,
     /// Resources in the room.
     pub resources: HashSet<Jid>,
-    /// Resources waiting for the join to complete.
-    pub pending: Vec<Jid>,
+    /// Resources waiting for the join to complete, with the history each
+    /// asked for.
+    pub pending: Vec<(Jid, Option<History>)>,
     pub occupants: BTreeMap<String, (Role, Affiliation)>,
     pub own: (Role, Affiliation),
     pub subject: Option<(Option<String>, String)>,
@@ -62,7 +66,7 @@ pub struct Rooms {
 }
 
 impl Rooms {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(BareJid, String), Room>> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(BareJid, String), Room>> {
         self.by_user.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -67,6 +67,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
     };
     if let Target::Foreign(address) = &target {
         if address.kind == ferry_bridge::AddressKind::Room {
+            if set && reply.us.resource().is_none() && payload.is("query", ns::MAM) {
+                return crate::muc::mam(gw, reply, address, payload);
+            }
             if let Some(answer) = crate::muc::iq(gw, &reply.them, &reply.us, address, &payload, set)
             {
                 return reply.send(gw, answer);

@@ -1,6 +1,7 @@
 //! The store: sqlx `Any` over SQLite (default) or PostgreSQL, one portable
 //! set of migrations, foreign passwords encrypted at rest.
 
+mod archive;
 mod crypto;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use crate::config::StoreConfig;
+pub use archive::{Archived, Filter};
 pub use crypto::Cipher;
 
 #[derive(Debug, thiserror::Error)]
@@ -244,7 +246,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        for table in ["contacts", "bridge_state", "outbox"] {
+        for table in ["contacts", "bridge_state", "outbox", "archive"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE bridge = $1 AND user_jid = $2"
             ))

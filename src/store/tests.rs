@@ -167,11 +167,7 @@ async fn exercise(store: &Store) {
 async fn sqlite_file_created_with_key() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sub.db");
-    let config = StoreConfig {
-        url: format!("sqlite://{}", db.display()),
-        key: None,
-        key_file: None,
-    };
+    let config = StoreConfig::for_url(format!("sqlite://{}", db.display()));
     let store = Store::open(&config).await.unwrap();
     assert!(db.exists());
     assert!(dir.path().join("sub.db.key").exists());
@@ -187,17 +183,15 @@ async fn sqlite_file_created_with_key() {
 
 #[tokio::test]
 async fn postgres_needs_a_key() {
-    let config = StoreConfig {
-        url: "postgres://nobody@127.0.0.1:1/none".into(),
-        key: None,
-        key_file: None,
-    };
+    let config = StoreConfig::for_url("postgres://nobody@127.0.0.1:1/none".into());
     assert!(matches!(
         Store::open(&config).await,
         Err(StoreError::Key(_))
     ));
 }
 
+#[path = "../../tests/harness/ports.rs"]
+mod ports;
 #[path = "../../tests/harness/postgres.rs"]
 mod postgres;
 use postgres::Postgres;
@@ -205,11 +199,8 @@ use postgres::Postgres;
 #[tokio::test]
 async fn postgres_store() {
     let pg = Postgres::start();
-    let config = StoreConfig {
-        url: pg.url(),
-        key: Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32])),
-        key_file: None,
-    };
+    let mut config = StoreConfig::for_url(pg.url());
+    config.key = Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
     use base64::Engine;
     let store = Store::open(&config).await.unwrap();
     exercise(&store).await;

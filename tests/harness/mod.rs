@@ -5,6 +5,7 @@
 pub mod client;
 pub mod inspircd;
 pub mod ircd;
+pub mod ports;
 pub mod postgres;
 pub mod stanzas;
 
@@ -17,13 +18,7 @@ pub const MAIL: &str = "mail.localhost";
 pub const IRC_SECRET: &str = "irc-secret";
 pub const MAIL_SECRET: &str = "mail-secret";
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use ports::free_port;
 
 pub fn wait_port(port: u16, what: &str, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(15);

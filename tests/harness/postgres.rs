@@ -40,11 +40,7 @@ impl Postgres {
             .args(["postgres:postgres", &dir.path().display().to_string()])
             .status()
             .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::ports::free_port();
         let data = dir.path().join("data").display().to_string();
         let d = dir.path().display().to_string();
         as_postgres(&[
