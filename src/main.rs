@@ -112,6 +112,9 @@ async fn run(config: Config, bridges: Vec<Arc<dyn ferry_bridge::Bridge>>) -> any
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }
+    for gateway in &gateways {
+        services::presence::rooms_shut_down(gateway);
+    }
     // Foreign sessions say goodbye (IRC QUIT) in parallel, within a bound,
     // so that the users' unavailable presences still go out in time.
     let sessions = futures::future::join_all(

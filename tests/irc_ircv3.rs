@@ -136,3 +136,47 @@ async fn contacts_presence_by_monitor() {
         })
         .await;
 }
+
+#[tokio::test]
+async fn inspircd_prefixes_give_roles() {
+    let w = World::start_inspircd(true).await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    carol.send("JOIN #chan").await;
+    carol.expect("carol's join", |l| l.contains(" 366 ")).await;
+    let (mut alice, _) = connect(&w, "alice", "unused-pw").await;
+    let room = "#chan%127.0.0.1@irc.localhost";
+    alice
+        .send(harness::stanzas::stanza(
+            "presence",
+            &[("to", &format!("{room}/alice"))],
+            vec![Element::builder("x", "http://jabber.org/protocol/muc").build()],
+        ))
+        .await;
+    let carol_seen = alice
+        .expect("carol", |el| {
+            el.name() == "presence" && el.attr("from") == Some(format!("{room}/carol").as_str())
+        })
+        .await;
+    let item = |el: &Element, attr: &str| {
+        el.get_child("x", "http://jabber.org/protocol/muc#user")
+            .and_then(|x| x.get_child("item", "http://jabber.org/protocol/muc#user"))
+            .and_then(|i| i.attr(attr))
+            .map(str::to_owned)
+    };
+    assert_eq!(item(&carol_seen, "role").as_deref(), Some("moderator"));
+    carol
+        .expect("alice joins", |l| {
+            l.starts_with(":alice!") && l.contains("JOIN")
+        })
+        .await;
+    // A half-operator (%) is a moderator and a member.
+    carol.send("MODE #chan +h alice").await;
+    let halfop = alice
+        .expect("halfop", |el| {
+            el.name() == "presence"
+                && el.attr("from") == Some(format!("{room}/alice").as_str())
+                && item(el, "role").as_deref() == Some("moderator")
+        })
+        .await;
+    assert_eq!(item(&halfop, "affiliation").as_deref(), Some("member"));
+}

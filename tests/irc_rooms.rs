@@ -665,3 +665,86 @@ async fn archives_mam_paging_and_history_on_join() {
         assert_ne!(el.name(), "message", "history despite maxstanzas=0");
     }
 }
+
+#[tokio::test]
+async fn rejoin_after_an_irc_restart_disco_and_shutdown() {
+    let mut w = World::start_irc().await;
+    // carol and dave stay connected until the server dies: their QUITs
+    // never reach ferry.
+    let (mut alice, _carol, _dave) = channel_with_alice(&w).await;
+    join_room(&mut alice, "alice").await;
+    // Room disco#info, and the network JID lists the joined channel.
+    let info = alice
+        .iq(
+            ROOM,
+            false,
+            Element::builder("query", "http://jabber.org/protocol/disco#info").build(),
+        )
+        .await;
+    let info = String::from(&info);
+    for feature in [
+        "http://jabber.org/protocol/muc",
+        "urn:xmpp:mam:2",
+        "muc_open",
+        "muc_semianonymous",
+    ] {
+        assert!(info.contains(feature), "room disco lacks {feature}: {info}");
+    }
+    assert!(info.contains("conference"));
+    let items = alice
+        .iq(
+            "127.0.0.1@irc.localhost",
+            false,
+            Element::builder("query", "http://jabber.org/protocol/disco#items").build(),
+        )
+        .await;
+    assert!(
+        String::from(&items).contains(ROOM),
+        "{}",
+        String::from(&items)
+    );
+
+    // The IRC server dies and comes back: ferry rejoins; carol and dave were
+    // gone when it did, erin is there now.
+    w.ircd().kill();
+    w.ircd().restart();
+    let mut erin = IrcClient::connect(w.irc_port(), "erin").await;
+    erin.send("JOIN #chan").await;
+    erin.expect("erin's join", |l| l.contains(" 366 ")).await;
+    erin.expect("alice rejoins", |l| {
+        l.starts_with(":alice!") && l.contains("JOIN")
+    })
+    .await;
+    alice
+        .expect("carol gone", |el| {
+            presence_from(el, ROOM, Some("unavailable"))
+                && el.attr("from") == Some(occupant("carol").as_str())
+        })
+        .await;
+    alice
+        .expect("erin there", |el| {
+            presence_from(el, ROOM, None) && el.attr("from") == Some(occupant("erin").as_str())
+        })
+        .await;
+    erin.send("PRIVMSG #chan :welcome back").await;
+    alice
+        .expect("erin's message", |el| {
+            el.name() == "message" && el.attr("from") == Some(occupant("erin").as_str())
+        })
+        .await;
+
+    // Shutdown: 332 from the room.
+    let (status, _) = w.ferry.terminate();
+    assert!(status.success());
+    let out = alice
+        .expect("332", |el| {
+            presence_from(el, ROOM, Some("unavailable"))
+                && el.attr("from") == Some(occupant("alice").as_str())
+        })
+        .await;
+    assert!(
+        statuses(&out).contains(&"332".to_owned()),
+        "{:?}",
+        statuses(&out)
+    );
+}

@@ -68,6 +68,9 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
                 r.nick = nick;
                 r.renamed = renamed;
                 r.joined = true;
+                if let Some(stale) = r.stale.take() {
+                    resync(gw, r, stale);
+                }
                 let pending: Vec<_> = r.pending.drain(..).collect();
                 for (resource, history) in pending {
                     r.resources.insert(resource.clone());
@@ -151,6 +154,20 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
             }
             end_session_if_idle(gw, user);
         }
+        Event::Connection {
+            network: Some(network),
+            state: state @ ferry_bridge::Connection::Reconnecting { .. },
+        } => {
+            gw.rooms.connection_lost(user, &network);
+            crate::sessions::deliver(
+                gw,
+                user,
+                Event::Connection {
+                    network: Some(network),
+                    state,
+                },
+            );
+        }
         Event::Failed {
             to,
             id,
@@ -190,6 +207,57 @@ pub fn gone(gw: &Gateway, room: &Room, status: Option<Status>) {
     let mut statuses = vec![Status::SelfPresence];
     statuses.extend(status);
     self_gone(gw, room, statuses, None);
+}
+
+/// After a rejoin: occupants who left while the connection was down are
+/// shown leaving; everyone present is announced again (an update for
+/// clients that already knew them).
+fn resync(
+    gw: &Gateway,
+    r: &Room,
+    stale: std::collections::BTreeMap<String, (ferry_bridge::Role, ferry_bridge::Affiliation)>,
+) {
+    for to in &r.resources {
+        for (nick, standing) in &stale {
+            if r.occupants.contains_key(nick) || *nick == r.nick {
+                continue;
+            }
+            if let Some(from) = occupant(&r.jid, nick) {
+                let gone = (ferry_bridge::Role::None, standing.1);
+                gw.send(stanzas::presence(
+                    from,
+                    to.clone(),
+                    Type::Unavailable,
+                    gone,
+                    vec![],
+                    |i| i,
+                ));
+            }
+        }
+        for (nick, standing) in &r.occupants {
+            if let Some(from) = occupant(&r.jid, nick) {
+                gw.send(stanzas::presence(
+                    from,
+                    to.clone(),
+                    Type::None,
+                    *standing,
+                    vec![],
+                    |i| i,
+                ));
+            }
+        }
+        if let Some(from) = occupant(&r.jid, &r.nick) {
+            let statuses = vec![Status::SelfPresence];
+            gw.send(stanzas::presence(
+                from,
+                to.clone(),
+                Type::None,
+                r.own,
+                statuses,
+                |i| i,
+            ));
+        }
+    }
 }
 
 /// The user's own unavailable presence to each of their resources.

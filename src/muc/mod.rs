@@ -39,6 +39,9 @@ pub struct Room {
     pub renamed: bool,
     /// The resource that asked for a nick change, and the nick.
     pub nick_change: Option<(Jid, String)>,
+    /// Occupants before the connection was lost: after the rejoin, those
+    /// missing from the new member list are shown leaving.
+    pub stale: Option<BTreeMap<String, (Role, Affiliation)>>,
 }
 
 impl Room {
@@ -55,6 +58,7 @@ impl Room {
             joined: false,
             renamed: false,
             nick_change: None,
+            stale: None,
         }
     }
 }
@@ -85,6 +89,17 @@ impl Rooms {
     /// Every room of every user, for the shutdown presences.
     pub fn drain(&self) -> Vec<(BareJid, Room)> {
         self.lock().drain().map(|((u, _), r)| (u, r)).collect()
+    }
+
+    /// The connection to `network` is lost: the user's rooms there wait
+    /// for the rejoin, keeping their resources.
+    pub fn connection_lost(&self, user: &BareJid, network: &str) {
+        for ((u, _), room) in self.lock().iter_mut() {
+            if u == user && room.joined && room.address.network.as_deref() == Some(network) {
+                room.joined = false;
+                room.stale = Some(std::mem::take(&mut room.occupants));
+            }
+        }
     }
 
     /// The rooms a user is in on a network, as (name, JID) for disco.

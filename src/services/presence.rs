@@ -64,16 +64,17 @@ pub fn farewell(from: &Jid, user: &BareJid) -> Vec<tokio_xmpp::Stanza> {
         .collect()
 }
 
-/// At shutdown: every online user sees the bridge and its contacts leave,
-/// and every room says it is shutting down (status 332).
-pub async fn goodbye_all(gw: &Gateway) {
+/// At shutdown, first: every room says it is shutting down (status 332),
+/// before the sessions end and take their rooms with them.
+pub fn rooms_shut_down(gw: &Gateway) {
     for (_, room) in gw.rooms.drain() {
-        crate::muc::gone(
-            gw,
-            &room,
-            Some(xmpp_parsers::muc::user::Status::ServiceShutdown),
-        );
+        let status = xmpp_parsers::muc::user::Status::ServiceShutdown;
+        crate::muc::gone(gw, &room, Some(status));
     }
+}
+
+/// At shutdown: every online user sees the bridge and its contacts leave.
+pub async fn goodbye_all(gw: &Gateway) {
     for user in gw.online_users() {
         let to = Jid::from(user.clone());
         gw.send(
