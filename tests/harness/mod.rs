@@ -5,6 +5,7 @@
 pub mod client;
 pub mod inspircd;
 pub mod ircd;
+pub mod mail;
 pub mod ports;
 pub mod postgres;
 pub mod stanzas;
@@ -219,6 +220,14 @@ impl Ferry {
         std::fs::read_to_string(self.dir.join("ferry.log")).unwrap_or_default()
     }
 
+    /// Kills ferry with SIGKILL: no goodbye, no flush.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Sends SIGTERM and returns the exit status and how long it took.
     pub fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
         let mut child = self.child.take().expect("ferry running");
@@ -275,6 +284,7 @@ pub enum Irc {
 /// attached to them. Fields drop in order: ferry first, the temp dir last.
 pub struct World {
     pub ferry: Ferry,
+    pub mail: Option<mail::MailStack>,
     pub ircd: Option<ircd::Ngircd>,
     pub inspircd: Option<inspircd::Inspircd>,
     pub prosody: Prosody,
@@ -306,6 +316,16 @@ impl World {
         .await
     }
 
+    /// Starts a mail stack (dovecot + postfix) with alice@example.org and
+    /// bob@example.org (password "pw"), the e-mail bridge's servers.
+    pub async fn start_mail() -> World {
+        World::start_mail_with(|c| c).await
+    }
+
+    pub async fn start_mail_with(edit: impl FnOnce(String) -> String) -> World {
+        World::build_with_mail(Irc::None, true, |c, _| edit(c)).await
+    }
+
     /// Starts inspircd + atheme as the bridge's only network.
     pub async fn start_inspircd(sasl: bool) -> World {
         World::start_inspircd_with(sasl, |c| c).await
@@ -316,6 +336,14 @@ impl World {
     }
 
     async fn build(irc: Irc, edit: impl FnOnce(String, &Servers) -> String) -> World {
+        World::build_with_mail(irc, false, edit).await
+    }
+
+    async fn build_with_mail(
+        irc: Irc,
+        with_mail: bool,
+        edit: impl FnOnce(String, &Servers) -> String,
+    ) -> World {
         let mut tmp = tempfile::tempdir().unwrap();
         if std::env::var_os("FERRY_KEEP_TEST_DIRS").is_some() {
             // For debugging: logs and configs stay for a look afterwards.
@@ -350,10 +378,23 @@ impl World {
                 .replace("127.0.0.1:6667", &network)
                 .replace("# presence_poll = 30", "presence_poll = 1");
         }
+        let mail = with_mail.then(|| {
+            mail::MailStack::start(
+                tmp.path(),
+                &[("alice@example.org", "pw"), ("bob@example.org", "pw")],
+            )
+        });
+        if let Some(mail) = &mail {
+            assert!(config.contains("127.0.0.1:2525") && config.contains("127.0.0.1:1143"));
+            config = config
+                .replace("127.0.0.1:2525", &format!("127.0.0.1:{}", mail.smtp_port))
+                .replace("127.0.0.1:1143", &format!("127.0.0.1:{}", mail.imap_port));
+        }
         let ferry = Ferry::start(tmp.path(), &edit(config, &servers));
         ferry.wait_links(2).await;
         World {
             ferry,
+            mail,
             ircd: servers.ircd,
             inspircd: servers.inspircd,
             prosody,

@@ -2,25 +2,79 @@
 //! receiving mail follow the same contract.
 
 mod address;
+mod compose;
 pub mod config;
+mod imap;
 mod servers;
+mod session;
+mod smtp;
+
+use std::sync::Arc;
 
 use ferry_bridge::{
     Address, AddressError, BoxFuture, Bridge, FieldSpec, FormValues, Identity, Registration,
-    RegistrationError,
+    RegistrationError, SessionContext, SessionHandle,
 };
 
 pub use config::EmailConfig;
 
 pub struct EmailBridge {
-    config: EmailConfig,
+    config: Arc<EmailConfig>,
 }
 
 impl EmailBridge {
     pub fn new(config: &EmailConfig) -> Result<Self, String> {
         Ok(EmailBridge {
-            config: config.clone(),
+            config: Arc::new(config.clone()),
         })
+    }
+}
+
+/// Logs in to both servers with the submitted credentials.
+async fn check_logins(config: &EmailConfig, reg: &Registration) -> Result<(), RegistrationError> {
+    let email = reg.get("email").unwrap_or_default();
+    let username = reg.get("username").unwrap_or(email);
+    let password = reg
+        .secret("password")
+        .map(|s| s.expose())
+        .unwrap_or_default();
+    let imap = servers::parse(
+        reg.get("imap").unwrap_or(&config.imap),
+        servers::Protocol::Imap,
+        config.tls,
+    )
+    .map_err(|e| RegistrationError::invalid("imap", e))?;
+    let smtp = servers::parse(
+        reg.get("smtp").unwrap_or(&config.smtp),
+        servers::Protocol::Smtp,
+        config.tls,
+    )
+    .map_err(|e| RegistrationError::invalid("smtp", e))?;
+    let transport = smtp::transport(&smtp, username, password)
+        .map_err(|e| RegistrationError::invalid("smtp", e))?;
+    let (imap_result, smtp_result) = tokio::join!(
+        imap::login(&imap, username, password),
+        smtp::check(&transport)
+    );
+    match imap_result {
+        Ok(mut session) => {
+            let _ = session.logout().await;
+        }
+        Err(imap::ImapError::Refused(e)) => {
+            return Err(RegistrationError::Rejected(format!("IMAP: {e}")))
+        }
+        Err(imap::ImapError::Unreachable(e)) => {
+            return Err(RegistrationError::Unreachable(format!("IMAP: {e}")))
+        }
+    }
+    match smtp_result {
+        Ok(()) => Ok(()),
+        Err(smtp::SendError::Permanent(e)) => {
+            Err(RegistrationError::Rejected(format!("SMTP: {e}")))
+        }
+        Err(smtp::SendError::Temporary(e)) => {
+            Err(RegistrationError::Unreachable(format!("SMTP: {e}")))
+        }
     }
 }
 
@@ -102,6 +156,7 @@ impl Bridge for EmailBridge {
         Box::pin(async move {
             let registration = check(&values)?;
             check_servers(&self.config, &registration).await?;
+            check_logins(&self.config, &registration).await?;
             Ok(registration)
         })
     }
@@ -123,6 +178,10 @@ impl Bridge for EmailBridge {
 
     fn gateway_translate(&self, input: &str) -> Result<Address, AddressError> {
         address::parse(input.trim())
+    }
+
+    fn start_session(&self, context: SessionContext) -> Option<SessionHandle> {
+        session::start(self.config.clone(), context)
     }
 
     fn contacts_always_available(&self) -> bool {

@@ -1,0 +1,94 @@
+//! IMAP connections (async-imap) over plain TCP, STARTTLS or implicit TLS.
+
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+
+use crate::config::TlsMode;
+use crate::servers::Server;
+
+/// The stream under an IMAP session: boxed so that plain and TLS share one
+/// session type.
+pub trait Io:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug
+{
+}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
+
+pub type Session = async_imap::Session<Box<dyn Io>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("cannot reach the IMAP server: {0}")]
+    Unreachable(String),
+    #[error("the IMAP server refused the login: {0}")]
+    Refused(String),
+}
+
+pub fn tls_config() -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the default protocol versions are supported")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+async fn tls(host: &str, tcp: TcpStream) -> Result<Box<dyn Io>, ImapError> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| ImapError::Unreachable(format!("`{host}` is not a TLS server name")))?;
+    let stream = tokio_rustls::TlsConnector::from(tls_config())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ImapError::Unreachable(format!("TLS failed: {e}")))?;
+    Ok(Box::new(stream))
+}
+
+/// Connects and logs in.
+pub async fn login(server: &Server, username: &str, password: &str) -> Result<Session, ImapError> {
+    let unreachable = |e: std::io::Error| ImapError::Unreachable(e.to_string());
+    let tcp = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        TcpStream::connect((server.host.as_str(), server.port)),
+    )
+    .await
+    .map_err(|_| ImapError::Unreachable("timed out".into()))?
+    .map_err(unreachable)?;
+    let io: Box<dyn Io> = match server.tls {
+        TlsMode::Implicit => tls(&server.host, tcp).await?,
+        TlsMode::None => Box::new(tcp),
+        TlsMode::Starttls => {
+            // Greeting and STARTTLS in the clear, then the session over TLS.
+            let mut plain = async_imap::Client::new(tcp);
+            plain
+                .read_response()
+                .await
+                .map_err(unreachable)?
+                .ok_or_else(|| ImapError::Unreachable("no greeting".into()))?;
+            plain
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .map_err(|e| ImapError::Unreachable(format!("STARTTLS failed: {e}")))?;
+            let stream = tls(&server.host, plain.into_inner()).await?;
+            let client = async_imap::Client::new(stream);
+            return client
+                .login(username, password)
+                .await
+                .map_err(|(e, _)| ImapError::Refused(e.to_string()));
+        }
+    };
+    let mut client = async_imap::Client::new(io);
+    client
+        .read_response()
+        .await
+        .map_err(unreachable)?
+        .ok_or_else(|| ImapError::Unreachable("no greeting".into()))?;
+    client
+        .login(username, password)
+        .await
+        .map_err(|(e, _)| ImapError::Refused(e.to_string()))
+}
