@@ -158,3 +158,126 @@ async fn a_mail_waits_while_postfix_is_down_and_survives_a_crash() {
     assert_eq!(mail.inbox("bob").len(), 1);
     drop(alice);
 }
+
+fn from_carol(el: &Element) -> bool {
+    el.name() == "message"
+        && el.attr("from").map(harness::client::bare) == Some("carol\\40example.net@mail.localhost")
+}
+
+fn text_of(el: &Element, child: &str) -> String {
+    el.get_child(child, harness::client::NS)
+        .map(|c| c.text())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn received_mail_becomes_messages_threaded_decoded_and_listed() {
+    let w = World::start_mail().await;
+    let mut alice = registered_alice(&w).await;
+    // The session's first look at the INBOX sets the watermark.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mail = w.mail.as_ref().unwrap();
+    mail.deliver(
+        "carol@example.net",
+        "alice@example.org",
+        "From: Carol <carol@example.net>\nTo: alice@example.org\nSubject: Lunch\nMessage-ID: <lunch.1@example.net>\n\nLunch at noon?\n",
+    )
+    .await;
+    let got = alice.expect("carol's mail", from_carol).await;
+    // `normal` is the default type (RFC 6121 §5.2.2): no attribute.
+    assert_eq!(got.attr("type").unwrap_or("normal"), "normal");
+    assert_eq!(text_of(&got, "subject"), "Lunch");
+    assert_eq!(text_of(&got, "thread"), "lunch.1@example.net");
+    assert!(text_of(&got, "body").contains("Lunch at noon?"));
+
+    // A reply threads: In-Reply-To is the mail answered (sent to bob, whose
+    // mailbox is on this test server).
+    let thread = Element::builder("thread", harness::client::NS)
+        .append(text_of(&got, "thread"))
+        .build();
+    alice.send(mail_to("r1", "Yes!", vec![thread])).await;
+    let replies = mail.wait_inbox("bob", 1, Duration::from_secs(15)).await;
+    assert_eq!(
+        header(&replies[0], "In-Reply-To"),
+        Some("<lunch.1@example.net>")
+    );
+
+    // HTML only, a latin-1 body, an attachment.
+    mail.deliver(
+        "carol@example.net",
+        "alice@example.org",
+        "From: carol@example.net\nSubject: html\nContent-Type: text/html\n\n<html><body><p>Hello <b>there</b></p></body></html>\n",
+    )
+    .await;
+    let got = alice.expect("the HTML mail", from_carol).await;
+    assert!(
+        text_of(&got, "body").contains("Hello there"),
+        "{}",
+        text_of(&got, "body")
+    );
+    assert!(!text_of(&got, "body").contains("<b>"));
+    mail.deliver(
+        "carol@example.net",
+        "alice@example.org",
+        "From: carol@example.net\nSubject: latin\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nCaf=E9 cr=E8me\n",
+    )
+    .await;
+    let got = alice.expect("the latin-1 mail", from_carol).await;
+    assert!(text_of(&got, "body").contains("Café crème"));
+    mail.deliver(
+        "carol@example.net",
+        "alice@example.org",
+        "From: carol@example.net\nSubject: report\nContent-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain\n\nsee attached\n--XX\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=\"report.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--XX--\n",
+    )
+    .await;
+    let got = alice.expect("the attachment", from_carol).await;
+    assert!(
+        text_of(&got, "body").contains("report.pdf"),
+        "{}",
+        text_of(&got, "body")
+    );
+}
+
+#[tokio::test]
+async fn mail_while_offline_arrives_later_and_a_dovecot_restart_loses_nothing() {
+    let mut w = World::start_mail().await;
+    let mut alice = registered_alice(&w).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mail = |n: u32| {
+        format!("From: carol@example.net\nSubject: n{n}\nMessage-ID: <n{n}@example.net>\n\nnumber {n}\n")
+    };
+    // alice goes offline; mail arrives; she comes back.
+    alice.presence(None, Some("unavailable")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.mail
+        .as_ref()
+        .unwrap()
+        .deliver("carol@example.net", "alice@example.org", &mail(1))
+        .await;
+    alice.available().await;
+    let got = alice
+        .expect("the mail from while offline", from_carol)
+        .await;
+    assert_eq!(text_of(&got, "subject"), "n1");
+    // dovecot restarts: the next mails arrive once each.
+    w.mail.as_mut().unwrap().restart_dovecot();
+    for n in 2..=3 {
+        w.mail
+            .as_ref()
+            .unwrap()
+            .deliver("carol@example.net", "alice@example.org", &mail(n))
+            .await;
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let got = alice
+            .expect("the mails after the restart", from_carol)
+            .await;
+        seen.push(text_of(&got, "subject"));
+    }
+    assert_eq!(seen, ["n2", "n3"]);
+    assert!(
+        !alice.arrives(Duration::from_secs(3), from_carol).await,
+        "a mail was delivered twice"
+    );
+}

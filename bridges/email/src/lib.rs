@@ -5,6 +5,8 @@ mod address;
 mod compose;
 pub mod config;
 mod imap;
+mod inbound;
+mod inbox;
 mod servers;
 mod session;
 mod smtp;

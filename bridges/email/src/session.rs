@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::compose::{self, Outgoing};
 use crate::config::EmailConfig;
+use crate::inbox::Watch;
 use crate::servers::{self, Protocol};
 use crate::smtp::{self, SendError};
 
@@ -61,15 +62,35 @@ pub fn start(config: Arc<EmailConfig>, context: SessionContext) -> Option<Sessio
         storage: context.storage.clone(),
         events: context.events.clone(),
     };
+    let imap = registration.get("imap").unwrap_or(&session.config.imap);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    match servers::parse(imap, Protocol::Imap, session.config.tls) {
+        Ok(server) => {
+            let watch = Watch {
+                server,
+                username: session.username.clone(),
+                password: session.password.clone(),
+                storage: context.storage.clone(),
+                events: context.events.clone(),
+            };
+            tokio::spawn(watch.run(stop_rx));
+        }
+        Err(e) => tracing::warn!(error = %e, "no IMAP server to watch"),
+    }
     let (intents_tx, intents_rx) = mpsc::channel(context.limits.intents);
-    tokio::spawn(session.run(intents_rx));
+    tokio::spawn(session.run(intents_rx, stop_tx));
     Some(SessionHandle {
         intents: intents_tx,
     })
 }
 
 impl Session {
-    async fn run(self, mut intents: mpsc::Receiver<Intent>) {
+    /// Runs until shutdown; dropping `_stop_inbox` ends the INBOX watch.
+    async fn run(
+        self,
+        mut intents: mpsc::Receiver<Intent>,
+        _stop_inbox: tokio::sync::watch::Sender<bool>,
+    ) {
         let mut tick = tokio::time::interval(OUTBOX_TICK);
         loop {
             tokio::select! {

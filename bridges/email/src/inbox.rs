@@ -1,0 +1,143 @@
+//! The user's INBOX while they are online: IMAP IDLE (polling where the
+//! server has no IDLE), a watermark that starts at UIDNEXT, advances only
+//! after a mail was handed to the core, and re-baselines (no redelivery)
+//! when UIDVALIDITY changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_bridge::{Event, SessionStorage};
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch};
+
+use crate::imap::{self, Session};
+use crate::inbound;
+use crate::servers::Server;
+
+const VALIDITY: &str = "imap.uidvalidity";
+const NEXT: &str = "imap.next";
+/// Re-armed well before servers drop an idle client (RFC 2177: 29 min).
+const IDLE_FOR: Duration = Duration::from_secs(20 * 60);
+const POLL: Duration = Duration::from_secs(30);
+const RETRY_MAX: Duration = Duration::from_secs(300);
+
+pub struct Watch {
+    pub server: Server,
+    pub username: String,
+    pub password: String,
+    pub storage: Arc<dyn SessionStorage>,
+    pub events: mpsc::Sender<Event>,
+}
+
+async fn stored(storage: &dyn SessionStorage, key: &str) -> Option<u32> {
+    storage.get(key).await.ok().flatten()?.parse().ok()
+}
+
+impl Watch {
+    /// Runs until `stop` changes, reconnecting with backoff.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut retry = Duration::from_secs(1);
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.serve() => outcome,
+                _ = stop.changed() => return,
+            };
+            if let Err(e) = outcome {
+                tracing::info!(error = %e, retry_in = ?retry, "IMAP watch interrupted");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(retry) => {}
+                _ = stop.changed() => return,
+            }
+            retry = (retry * 2).min(RETRY_MAX);
+        }
+    }
+
+    async fn serve(&self) -> Result<(), String> {
+        let mut session = imap::login(&self.server, &self.username, &self.password)
+            .await
+            .map_err(|e| e.to_string())?;
+        let idle = session
+            .capabilities()
+            .await
+            .map(|c| c.has_str("IDLE"))
+            .unwrap_or(false);
+        loop {
+            self.deliver_new(&mut session).await?;
+            if idle {
+                let mut handle = session.idle();
+                handle.init().await.map_err(|e| e.to_string())?;
+                let (wait, _stop) = handle.wait_with_timeout(IDLE_FOR);
+                wait.await.map_err(|e| e.to_string())?;
+                session = handle.done().await.map_err(|e| e.to_string())?;
+            } else {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+
+    /// Hands every mail above the watermark to the core, oldest first.
+    async fn deliver_new(&self, session: &mut Session) -> Result<(), String> {
+        let mailbox = session.select("INBOX").await.map_err(|e| e.to_string())?;
+        let validity = mailbox.uid_validity.unwrap_or(0);
+        let uid_next = mailbox.uid_next.unwrap_or(1);
+        let storage = self.storage.as_ref();
+        let mut next = match (stored(storage, VALIDITY).await, stored(storage, NEXT).await) {
+            (Some(v), Some(n)) if v == validity => n,
+            _ => {
+                // First look, or the server renumbered: start from now.
+                self.save(validity, uid_next).await?;
+                return Ok(());
+            }
+        };
+        if uid_next <= next {
+            return Ok(());
+        }
+        let mut mails = Vec::new();
+        {
+            let mut fetches = session
+                .uid_fetch(format!("{next}:*"), "(UID BODY.PEEK[])")
+                .await
+                .map_err(|e| e.to_string())?;
+            while let Some(fetch) = fetches.next().await {
+                let fetch = fetch.map_err(|e| e.to_string())?;
+                // "n:*" always returns the last mail, even below n.
+                if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
+                    if uid >= next {
+                        mails.push((uid, body.to_vec()));
+                    }
+                }
+            }
+        }
+        mails.sort_by_key(|(uid, _)| *uid);
+        for (uid, raw) in mails {
+            match inbound::parse(&raw) {
+                Some((from, text)) => {
+                    if self
+                        .events
+                        .send(Event::DirectMessage { from, text })
+                        .await
+                        .is_err()
+                    {
+                        return Err("the session ended".into());
+                    }
+                }
+                None => tracing::warn!(uid, "a mail without a sender address was skipped"),
+            }
+            next = uid + 1;
+            self.save(validity, next).await?;
+        }
+        Ok(())
+    }
+
+    async fn save(&self, validity: u32, next: u32) -> Result<(), String> {
+        self.storage
+            .put(VALIDITY, &validity.to_string())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.storage
+            .put(NEXT, &next.to_string())
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
