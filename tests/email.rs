@@ -28,6 +28,28 @@ fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|l| l.strip_prefix(&format!("{name}: ")))
 }
 
+/// The Message-IDs in ferry's outbox, read straight from its SQLite file.
+fn outbox_message_ids(db: &std::path::Path) -> Vec<String> {
+    let script = "import sqlite3, json, sys\n\
+                  rows = sqlite3.connect(sys.argv[1]).execute('SELECT payload FROM outbox')\n\
+                  print('\\n'.join(json.loads(p)['message_id'] for (p,) in rows))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 async fn registered_alice(w: &World) -> TestClient {
     let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
     alice.available().await;
@@ -142,8 +164,15 @@ async fn a_mail_waits_while_postfix_is_down_and_survives_a_crash() {
     alice
         .send(mail_to("q1", "queued while the server is down", vec![]))
         .await;
-    // The mail is in the store; ferry dies hard before it can be sent.
+    // The mail is in the store, with its Message-ID; ferry dies hard before
+    // it can be sent.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let stored = outbox_message_ids(&w.tmp.path().join("ferry.db"));
+    assert_eq!(
+        stored.len(),
+        1,
+        "the mail is committed before anything else"
+    );
     w.ferry.kill();
     w.mail.as_mut().unwrap().start_postfix();
     w.ferry.launch();
@@ -153,6 +182,11 @@ async fn a_mail_waits_while_postfix_is_down_and_survives_a_crash() {
     let mail = w.mail.as_ref().unwrap();
     let inbox = mail.wait_inbox("bob", 1, Duration::from_secs(30)).await;
     assert!(inbox[0].contains("queued while the server is down"));
+    assert_eq!(
+        header(&inbox[0], "Message-ID"),
+        Some(format!("<{}>", stored[0]).as_str()),
+        "the resend carries the Message-ID chosen before the crash"
+    );
     // Once, not twice.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(mail.inbox("bob").len(), 1);
@@ -280,4 +314,37 @@ async fn mail_while_offline_arrives_later_and_a_dovecot_restart_loses_nothing() 
         !alice.arrives(Duration::from_secs(3), from_carol).await,
         "a mail was delivered twice"
     );
+}
+
+#[tokio::test]
+async fn a_refused_mail_is_reported_and_mail_contacts_are_available() {
+    let w = World::start_mail().await;
+    let mut alice = registered_alice(&w).await;
+    // Mail contacts are available once the subscription is approved.
+    alice.presence(Some(BOB), Some("subscribe")).await;
+    alice
+        .expect("bob available", |el| {
+            harness::client::presence_from(el, BOB, None)
+        })
+        .await;
+    // Over the server's size limit: a permanent refusal, reported to the
+    // resource that sent it, with the reason.
+    let huge = "x".repeat(150_000);
+    alice.send(mail_to("big1", &huge, vec![])).await;
+    let error = alice
+        .expect("the refusal", |el| {
+            el.attr("id") == Some("big1") && el.attr("type") == Some("error")
+        })
+        .await;
+    assert!(
+        error_text(&error).contains("could not be sent"),
+        "{}",
+        error_text(&error)
+    );
+    assert!(
+        error_text(&error).contains("552") || error_text(&error).to_lowercase().contains("size"),
+        "{}",
+        error_text(&error)
+    );
+    assert!(w.mail.as_ref().unwrap().inbox("bob").is_empty());
 }

@@ -664,6 +664,30 @@ async fn archives_mam_paging_and_history_on_join() {
         }
         assert_ne!(el.name(), "message", "history despite maxstanzas=0");
     }
+    // maxchars: the newest messages whose bodies fit ("line 24N" is 8).
+    let mut third = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    third.send(ask("maxchars", "17")).await;
+    let mut bodies = Vec::new();
+    loop {
+        let el = third.expect("the join", from_room).await;
+        if el.get_child("subject", NS).is_some() {
+            break;
+        }
+        if el.name() == "message" {
+            bodies.push(el.get_child("body", NS).unwrap().text());
+        }
+    }
+    assert_eq!(bodies, ["line 248", "line 249"]);
+    // since: a date after every message means none.
+    let mut fourth = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    fourth.send(ask("since", "2099-01-01T00:00:00Z")).await;
+    loop {
+        let el = fourth.expect("the join", from_room).await;
+        if el.get_child("subject", NS).is_some() {
+            break;
+        }
+        assert_ne!(el.name(), "message", "history from the future");
+    }
 }
 
 #[tokio::test]

@@ -10,9 +10,10 @@ use ferry_bridge::{Event, SessionStorage};
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 
+use crate::config::EmailConfig;
 use crate::imap::{self, Session};
 use crate::inbound;
-use crate::servers::Server;
+use crate::servers::{self, Server};
 
 const VALIDITY: &str = "imap.uidvalidity";
 const NEXT: &str = "imap.next";
@@ -22,6 +23,7 @@ const POLL: Duration = Duration::from_secs(30);
 const RETRY_MAX: Duration = Duration::from_secs(300);
 
 pub struct Watch {
+    pub config: Arc<EmailConfig>,
     pub server: Server,
     pub username: String,
     pub password: String,
@@ -54,6 +56,8 @@ impl Watch {
     }
 
     async fn serve(&self) -> Result<(), String> {
+        // The policy holds at every connect: a name may resolve elsewhere now.
+        servers::allowed(&self.config, &self.server).await?;
         let mut session = imap::login(&self.server, &self.username, &self.password)
             .await
             .map_err(|e| e.to_string())?;

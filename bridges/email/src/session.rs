@@ -67,6 +67,7 @@ pub fn start(config: Arc<EmailConfig>, context: SessionContext) -> Option<Sessio
     match servers::parse(imap, Protocol::Imap, session.config.tls) {
         Ok(server) => {
             let watch = Watch {
+                config: session.config.clone(),
                 server,
                 username: session.username.clone(),
                 password: session.password.clone(),
@@ -158,8 +159,16 @@ impl Session {
             Ok(_) => return,
             Err(e) => return tracing::error!(error = %e, "cannot read the outbox"),
         };
-        let transport = servers::parse(&self.smtp, Protocol::Smtp, self.config.tls)
-            .and_then(|server| smtp::transport(&server, &self.username, &self.password));
+        // The policy holds at every connect: a name may resolve elsewhere now.
+        let server = match servers::parse(&self.smtp, Protocol::Smtp, self.config.tls) {
+            Ok(server) => match servers::allowed(&self.config, &server).await {
+                Ok(()) => Ok(server),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let transport =
+            server.and_then(|server| smtp::transport(&server, &self.username, &self.password));
         for item in due {
             let out: Outgoing = match serde_json::from_str(&item.payload) {
                 Ok(out) => out,
