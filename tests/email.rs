@@ -348,3 +348,65 @@ async fn a_refused_mail_is_reported_and_mail_contacts_are_available() {
     );
     assert!(w.mail.as_ref().unwrap().inbox("bob").is_empty());
 }
+
+fn numbered(n: u32) -> String {
+    format!(
+        "From: carol@example.net\nSubject: n{n}\nMessage-ID: <n{n}@example.net>\n\nnumber {n}\n"
+    )
+}
+
+#[tokio::test]
+async fn mail_since_registration_is_delivered_at_the_first_session() {
+    let w = World::start_mail().await;
+    let mail = w.mail.as_ref().unwrap();
+    // Before registering: not to be delivered.
+    mail.deliver("carol@example.net", "alice@example.org", &numbered(1))
+        .await;
+    mail.wait_inbox("alice", 1, Duration::from_secs(15)).await;
+    // alice registers without being available: no session yet.
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let form = register_form(&[("email", "alice@example.org"), ("password", "pw")]);
+    result(alice.iq(MAIL, true, form).await);
+    mail.deliver("carol@example.net", "alice@example.org", &numbered(2))
+        .await;
+    mail.wait_inbox("alice", 2, Duration::from_secs(15)).await;
+    alice.presence(Some(MAIL), Some("subscribed")).await;
+    alice.presence(Some(MAIL), Some("subscribe")).await;
+    alice.available().await;
+    let got = alice
+        .expect("the mail after registration", from_carol)
+        .await;
+    assert_eq!(text_of(&got, "subject"), "n2");
+    assert!(
+        !alice.arrives(Duration::from_secs(2), from_carol).await,
+        "older mail delivered"
+    );
+}
+
+#[tokio::test]
+async fn without_idle_the_inbox_is_polled_and_a_new_uidvalidity_redelivers_nothing() {
+    let mut w = World::start_mail_without_idle().await;
+    let mut alice = registered_alice(&w).await;
+    async fn deliver(w: &World, n: u32) {
+        let stack = w.mail.as_ref().unwrap();
+        stack
+            .deliver("carol@example.net", "alice@example.org", &numbered(n))
+            .await
+    }
+    for n in 1..=3 {
+        deliver(&w, n).await;
+        let got = alice.expect("the polled mail", from_carol).await;
+        assert_eq!(text_of(&got, "subject"), format!("n{n}"));
+    }
+    // The server renumbers the mailbox, keeping one mail: its UIDs start
+    // again below ferry's watermark. Nothing old is delivered again, and
+    // the next mail (whose UID is below the old watermark) is delivered.
+    w.mail.as_mut().unwrap().renumber("alice", 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    deliver(&w, 4).await;
+    let got = alice
+        .expect("the mail after the renumbering", from_carol)
+        .await;
+    assert_eq!(text_of(&got, "subject"), "n4");
+    assert!(!alice.arrives(Duration::from_secs(3), from_carol).await);
+}

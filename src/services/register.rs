@@ -218,6 +218,19 @@ async fn register(
         .save_registration(gw.name(), user.as_str(), scope, &registration)
         .await
         .map_err(internal)?;
+    for (key, value) in &registration.initial_state {
+        let present = gw
+            .store
+            .state_get(gw.name(), user.as_str(), key)
+            .await
+            .map_err(internal)?;
+        if present.is_none() {
+            gw.store
+                .state_put(gw.name(), user.as_str(), key, value)
+                .await
+                .map_err(internal)?;
+        }
+    }
     tracing::info!(bridge = gw.name(), user = %user, first, "registered");
     Ok(first)
 }

@@ -180,6 +180,7 @@ impl Store {
                 .into_iter()
                 .map(|(k, v)| (k, Secret::new(v)))
                 .collect(),
+            initial_state: Vec::new(),
         })
     }
 

@@ -33,8 +33,9 @@ fn chown(path: &Path, owner: &str) {
 }
 
 impl MailStack {
-    /// Starts both for `users` (`local@example.org`, password).
-    pub fn start(parent: &Path, users: &[(&str, &str)]) -> MailStack {
+    /// Starts both for `users` (`local@example.org`, password); `dovecot_extra`
+    /// is appended to dovecot's config.
+    pub fn start(parent: &Path, users: &[(&str, &str)], dovecot_extra: &str) -> MailStack {
         // nobody (dovecot's mail user) must traverse down to the homes.
         std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
         let dir = parent.join("mail");
@@ -58,7 +59,11 @@ impl MailStack {
             ));
         }
         std::fs::write(dir.join("users"), lines).unwrap();
-        std::fs::write(dir.join("dovecot.conf"), render(DOVECOT)).unwrap();
+        std::fs::write(
+            dir.join("dovecot.conf"),
+            render(DOVECOT) + "\n" + dovecot_extra + "\n",
+        )
+        .unwrap();
         let postfix = dir.join("postfix");
         std::fs::create_dir_all(&postfix).unwrap();
         std::fs::write(postfix.join("main.cf"), render(MAIN_CF)).unwrap();
@@ -119,6 +124,36 @@ impl MailStack {
                 .status();
             let _ = child.wait();
         }
+    }
+
+    /// Stops dovecot, keeps only the newest `keep` mails of `local`'s
+    /// mailbox and forgets their UIDs (a new UIDVALIDITY, as after a server
+    /// migration), and starts it again.
+    pub fn renumber(&mut self, local: &str, keep: usize) {
+        self.stop_dovecot();
+        let maildir = self.dir.join("homes").join(local).join("Maildir");
+        let mut mails: Vec<PathBuf> = ["new", "cur"]
+            .iter()
+            .flat_map(|sub| {
+                std::fs::read_dir(maildir.join(sub))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|e| e.path())
+            .collect();
+        mails.sort_by_key(|p| p.file_name().map(|n| n.to_owned()));
+        let drop = mails.len().saturating_sub(keep);
+        for old in &mails[..drop] {
+            std::fs::remove_file(old).unwrap();
+        }
+        for entry in std::fs::read_dir(&maildir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("dovecot") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        self.start_dovecot();
     }
 
     pub fn restart_dovecot(&mut self) {

@@ -323,7 +323,18 @@ impl World {
     }
 
     pub async fn start_mail_with(edit: impl FnOnce(String) -> String) -> World {
-        World::build_with_mail(Irc::None, true, |c, _| edit(c)).await
+        World::build_with_mail(Irc::None, Some(""), |c, _| edit(c)).await
+    }
+
+    /// A mail stack whose dovecot has no IMAP IDLE: ferry must poll.
+    pub async fn start_mail_without_idle() -> World {
+        let capability =
+            "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS";
+        World::build_with_mail(Irc::None, Some(capability), |c, _| {
+            assert!(c.contains("# poll_interval = 30"));
+            c.replace("# poll_interval = 30", "poll_interval = 1")
+        })
+        .await
     }
 
     /// Starts inspircd + atheme as the bridge's only network.
@@ -336,12 +347,12 @@ impl World {
     }
 
     async fn build(irc: Irc, edit: impl FnOnce(String, &Servers) -> String) -> World {
-        World::build_with_mail(irc, false, edit).await
+        World::build_with_mail(irc, None, edit).await
     }
 
     async fn build_with_mail(
         irc: Irc,
-        with_mail: bool,
+        dovecot_extra: Option<&str>,
         edit: impl FnOnce(String, &Servers) -> String,
     ) -> World {
         let mut tmp = tempfile::tempdir().unwrap();
@@ -378,11 +389,9 @@ impl World {
                 .replace("127.0.0.1:6667", &network)
                 .replace("# presence_poll = 30", "presence_poll = 1");
         }
-        let mail = with_mail.then(|| {
-            mail::MailStack::start(
-                tmp.path(),
-                &[("alice@example.org", "pw"), ("bob@example.org", "pw")],
-            )
+        let mail = dovecot_extra.map(|extra| {
+            let users = [("alice@example.org", "pw"), ("bob@example.org", "pw")];
+            mail::MailStack::start(tmp.path(), &users, extra)
         });
         if let Some(mail) = &mail {
             assert!(config.contains("127.0.0.1:2525") && config.contains("127.0.0.1:1143"));

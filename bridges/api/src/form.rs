@@ -121,6 +121,11 @@ impl FormValues {
 pub struct Registration {
     pub fields: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, Secret>,
+    /// Per-user state the backend learnt while checking (an IMAP
+    /// watermark), stored by the core in the session storage if no value
+    /// is there yet; not part of what the user sees or the core keeps in
+    /// the registration itself.
+    pub initial_state: Vec<(String, String)>,
 }
 
 impl Registration {

@@ -17,6 +17,13 @@ pub struct EmailConfig {
     /// Refuse user-named servers that resolve to loopback/private ranges.
     #[serde(default = "default_true")]
     pub deny_private: bool,
+    /// Seconds between INBOX checks on servers without IMAP IDLE.
+    #[serde(default = "default_poll")]
+    pub poll_interval: u64,
+}
+
+fn default_poll() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -19,7 +19,6 @@ const VALIDITY: &str = "imap.uidvalidity";
 const NEXT: &str = "imap.next";
 /// Re-armed well before servers drop an idle client (RFC 2177: 29 min).
 const IDLE_FOR: Duration = Duration::from_secs(20 * 60);
-const POLL: Duration = Duration::from_secs(30);
 const RETRY_MAX: Duration = Duration::from_secs(300);
 
 pub struct Watch {
@@ -29,6 +28,24 @@ pub struct Watch {
     pub password: String,
     pub storage: Arc<dyn SessionStorage>,
     pub events: mpsc::Sender<Event>,
+}
+
+/// The INBOX's watermark now, as the initial state of a registration:
+/// mail that arrives after registering is delivered, older mail is not.
+pub async fn watermark(session: &mut Session) -> Vec<(String, String)> {
+    match session.select("INBOX").await {
+        Ok(mailbox) => vec![
+            (
+                VALIDITY.to_owned(),
+                mailbox.uid_validity.unwrap_or(0).to_string(),
+            ),
+            (NEXT.to_owned(), mailbox.uid_next.unwrap_or(1).to_string()),
+        ],
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the INBOX watermark at registration");
+            Vec::new()
+        }
+    }
 }
 
 async fn stored(storage: &dyn SessionStorage, key: &str) -> Option<u32> {
@@ -75,7 +92,7 @@ impl Watch {
                 wait.await.map_err(|e| e.to_string())?;
                 session = handle.done().await.map_err(|e| e.to_string())?;
             } else {
-                tokio::time::sleep(POLL).await;
+                tokio::time::sleep(Duration::from_secs(self.config.poll_interval.max(1))).await;
             }
         }
     }

@@ -32,8 +32,12 @@ impl EmailBridge {
     }
 }
 
-/// Logs in to both servers with the submitted credentials.
-async fn check_logins(config: &EmailConfig, reg: &Registration) -> Result<(), RegistrationError> {
+/// Logs in to both servers with the submitted credentials; returns the
+/// INBOX watermark at this moment (mail from now on is delivered).
+async fn check_logins(
+    config: &EmailConfig,
+    reg: &Registration,
+) -> Result<Vec<(String, String)>, RegistrationError> {
     let email = reg.get("email").unwrap_or_default();
     let username = reg.get("username").unwrap_or(email);
     let password = reg
@@ -58,9 +62,11 @@ async fn check_logins(config: &EmailConfig, reg: &Registration) -> Result<(), Re
         imap::login(&imap, username, password),
         smtp::check(&transport)
     );
-    match imap_result {
+    let watermark = match imap_result {
         Ok(mut session) => {
+            let watermark = inbox::watermark(&mut session).await;
             let _ = session.logout().await;
+            watermark
         }
         Err(imap::ImapError::Refused(e)) => {
             return Err(RegistrationError::Rejected(format!("IMAP: {e}")))
@@ -68,9 +74,9 @@ async fn check_logins(config: &EmailConfig, reg: &Registration) -> Result<(), Re
         Err(imap::ImapError::Unreachable(e)) => {
             return Err(RegistrationError::Unreachable(format!("IMAP: {e}")))
         }
-    }
+    };
     match smtp_result {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(watermark),
         Err(smtp::SendError::Permanent(e)) => {
             Err(RegistrationError::Rejected(format!("SMTP: {e}")))
         }
@@ -156,9 +162,9 @@ impl Bridge for EmailBridge {
         _previous: Option<&'a Registration>,
     ) -> BoxFuture<'a, Result<Registration, RegistrationError>> {
         Box::pin(async move {
-            let registration = check(&values)?;
+            let mut registration = check(&values)?;
             check_servers(&self.config, &registration).await?;
-            check_logins(&self.config, &registration).await?;
+            registration.initial_state = check_logins(&self.config, &registration).await?;
             Ok(registration)
         })
     }
@@ -211,6 +217,7 @@ mod tests {
             tls: config::TlsMode::None,
             allow_hosts: vec![],
             deny_private: true,
+            poll_interval: 30,
         })
         .unwrap();
         let fields = bridge.registration_fields();

@@ -134,6 +134,7 @@ mod tests {
             tls: TlsMode::None,
             allow_hosts: vec![],
             deny_private: true,
+            poll_interval: 30,
         }
     }
 
