@@ -113,14 +113,11 @@ impl MailStack {
         }
     }
 
+    /// SIGTERM to the foreground master: quicker than `dovecot stop`.
     fn stop_dovecot(&mut self) {
         if let Some(mut child) = self.dovecot.take() {
-            let _ = Command::new("dovecot")
-                .arg("-c")
-                .arg(self.dir.join("dovecot.conf"))
-                .arg("stop")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
                 .status();
             let _ = child.wait();
         }
