@@ -147,16 +147,21 @@ impl TestClient {
         }
     }
 
-    /// Whether a stanza matching `pred` arrives within `wait`.
-    pub async fn arrives(&mut self, wait: Duration, pred: impl Fn(&Element) -> bool) -> bool {
+    /// The next stanza matching `pred` within `wait`, if one comes.
+    pub async fn arrives_item(&mut self, wait: Duration, pred: impl Fn(&Element) -> bool) -> Option<Element> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
-                Ok(Some(el)) if pred(&el) => return true,
+                Ok(Some(el)) if pred(&el) => return Some(el),
                 Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => return false,
+                Ok(None) | Err(_) => return None,
             }
         }
+    }
+
+    /// Whether a stanza matching `pred` arrives within `wait`.
+    pub async fn arrives(&mut self, wait: Duration, pred: impl Fn(&Element) -> bool) -> bool {
+        self.arrives_item(wait, pred).await.is_some()
     }
 
     /// Sends an iq and returns its answer (result or error).

@@ -97,10 +97,14 @@ fn make_certificates(dir: &Path) {
 
 impl Ngircd {
     pub fn start(dir: &Path) -> Ngircd {
+        Ngircd::start_at(dir, free_port())
+    }
+
+    /// On a given port (biboumi only reaches IRC servers on 6667).
+    pub fn start_at(dir: &Path, port: u16) -> Ngircd {
         let dir = dir.join("ngircd");
         std::fs::create_dir_all(&dir).unwrap();
         make_certificates(&dir);
-        let port = free_port();
         let tls_port = free_port();
         let config = format!(
             "[Global]\nName = irc.test\nInfo = ferry test server\nListen = 127.0.0.1\nPorts = {port}\n\

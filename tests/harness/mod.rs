@@ -97,6 +97,8 @@ Component "irc.localhost"
     component_secret = "{irc}"
 Component "mail.localhost"
     component_secret = "{mail}"
+Component "biboumi.localhost"
+    component_secret = "{mail}"
 "#,
             c2s = self.c2s,
             component = self.component,
@@ -170,6 +172,14 @@ impl Drop for Prosody {
     }
 }
 
+/// The ferry binary: cargo's for the tests, `FERRY_BIN` for the bench.
+pub fn ferry_binary() -> PathBuf {
+    option_env!("CARGO_BIN_EXE_ferry")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("FERRY_BIN").map(PathBuf::from))
+        .expect("FERRY_BIN must name the ferry binary")
+}
+
 pub struct Ferry {
     pub dir: PathBuf,
     pub config: PathBuf,
@@ -205,7 +215,7 @@ impl Ferry {
 
     pub fn launch(&mut self) {
         let log = std::fs::File::create(self.dir.join("ferry.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        let child = Command::new(ferry_binary())
             .arg("--config")
             .arg(&self.config)
             .env("RUST_LOG", "ferry=debug,info")
@@ -218,6 +228,10 @@ impl Ferry {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("ferry.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// Kills ferry with SIGKILL: no goodbye, no flush.

@@ -1,0 +1,160 @@
+//! ferry against biboumi, side by side on one Prosody and one ngircd.
+//!
+//! Fan-out: K XMPP users in one IRC channel, an IRC client sends N lines;
+//! for each gateway: delivered/expected, messages a second, latency
+//! percentiles, the gateway's own CPU time per delivered stanza (from
+//! /proc) and its memory. Prints one table with the ratio ferry/biboumi and
+//! writes the figures as JSON.
+
+// The end-to-end test harness: the same real servers, the same client.
+#[path = "../../tests/harness/mod.rs"]
+#[allow(dead_code)]
+mod harness;
+
+mod measure;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::client::{ncname, TestClient, NS};
+use harness::ircd::{IrcClient, Ngircd};
+use harness::{Ferry, Prosody};
+use tokio_xmpp::parsers::minidom::Element;
+
+use measure::{Figures, ProcessStats};
+
+struct Workload {
+    users: usize,
+    lines: usize,
+    /// Lines a second from the IRC side (0: as fast as possible).
+    rate: u32,
+}
+
+fn biboumi(dir: &std::path::Path, prosody: &Prosody) -> Child {
+    let config = format!(
+        "hostname=biboumi.localhost\npassword={}\nxmpp_server_ip=127.0.0.1\nport={}\n\
+         db_name={}/biboumi.sqlite\nidentd_port=0\nlog_level=2\nrealname_customization=true\n",
+        harness::MAIL_SECRET,
+        prosody.component,
+        dir.display()
+    );
+    let path = dir.join("biboumi.cfg");
+    std::fs::write(&path, config).unwrap();
+    let log = std::fs::File::create(dir.join("biboumi.log")).unwrap();
+    Command::new("biboumi")
+        .arg(&path)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("biboumi (Debian package biboumi) must be installed")
+}
+
+/// K users join `#bench` through `gateway`; the sender's N lines are
+/// timed to every one of them.
+async fn fan_out(prosody: &Prosody, irc_port: u16, gateway: &str, pid: u32, load: &Workload) -> Figures {
+    let room = format!("#bench%127.0.0.1@{gateway}");
+    let mut sender = IrcClient::connect(irc_port, &format!("snd{}", &gateway[..3])).await;
+    sender.send("JOIN #bench").await;
+    sender.expect("the sender's join", |l| l.contains(" 366 ")).await;
+    let mut clients = Vec::new();
+    for i in 0..load.users {
+        let c = TestClient::connect(&format!("u{i}"), "localhost", "pw", prosody.c2s).await;
+        let join = Element::builder("presence", NS)
+            .attr(ncname("to"), format!("{room}/u{i}{}", &gateway[..1]))
+            .append(
+                Element::builder("x", "http://jabber.org/protocol/muc")
+                    .append(Element::builder("history", "http://jabber.org/protocol/muc").attr(ncname("maxstanzas"), "0")),
+            )
+            .build();
+        c.send(join).await;
+        clients.push(c);
+    }
+    for c in &mut clients {
+        c.expect("the join", |el| el.name() == "message" && el.get_child("subject", NS).is_some())
+            .await;
+    }
+    let sender_jid = format!("{room}/{}", sender.nick);
+    let start = Instant::now();
+    let before = ProcessStats::read(pid);
+    let total = load.lines;
+    let receivers: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            let from = sender_jid.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(total);
+                while latencies.len() < total {
+                    let got = c
+                        .arrives_item(Duration::from_secs(30), |el| {
+                            el.name() == "message" && el.attr("from") == Some(from.as_str())
+                        })
+                        .await;
+                    let Some(el) = got else { break };
+                    let body = el.get_child("body", NS).map(|b| b.text()).unwrap_or_default();
+                    if let Some(sent) = body.split(' ').nth(2).and_then(|t| t.parse::<u128>().ok()) {
+                        latencies.push(measure::now_micros().saturating_sub(sent) as u64);
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let pace = (load.rate > 0).then(|| Duration::from_secs(1) / load.rate);
+    for seq in 0..total {
+        sender
+            .send(&format!("PRIVMSG #bench :line {seq} {}", measure::now_micros()))
+            .await;
+        if let Some(pace) = pace {
+            tokio::time::sleep(pace).await;
+        }
+    }
+    let mut latencies = Vec::new();
+    for r in receivers {
+        latencies.extend(r.await.unwrap_or_default());
+    }
+    let elapsed = start.elapsed();
+    let after = ProcessStats::read(pid);
+    Figures::new(load.users * total, latencies, elapsed, &before, &after)
+}
+
+#[tokio::main]
+async fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let loads: Vec<Workload> = if smoke {
+        vec![Workload { users: 5, lines: 20, rate: 0 }]
+    } else {
+        [10, 100, 500]
+            .into_iter()
+            .flat_map(|users| {
+                [Workload { users, lines: 200, rate: 0 }, Workload { users, lines: 100, rate: 10 }]
+            })
+            .collect()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let prosody = Prosody::start(tmp.path());
+    let max_users = loads.iter().map(|l| l.users).max().unwrap_or(1);
+    for i in 0..max_users {
+        prosody.add_user(&format!("u{i}"), "localhost", "pw");
+    }
+    let ircd = Ngircd::start_at(tmp.path(), 6667);
+    let config = harness::minimal_config(tmp.path(), &prosody)
+        .replace("# throttle_rate = 2.0", "throttle_rate = 0");
+    let ferry = Ferry::start(tmp.path(), &config);
+    ferry.wait_links(2).await;
+    let mut bib = biboumi(tmp.path(), &prosody);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ferry_pid = ferry.pid().expect("ferry runs");
+    let bib_pid = bib.id();
+
+    let mut rows = Vec::new();
+    for load in &loads {
+        let f = fan_out(&prosody, ircd.port, "irc.localhost", ferry_pid, load).await;
+        let b = fan_out(&prosody, ircd.port, "biboumi.localhost", bib_pid, load).await;
+        rows.push((load, f, b));
+    }
+    measure::report(&rows.iter().map(|(l, f, b)| (l.users, l.lines, l.rate, f, b)).collect::<Vec<_>>());
+    let _ = bib.kill();
+    drop(ircd);
+    drop(ferry);
+}
