@@ -52,28 +52,52 @@ fn biboumi(dir: &std::path::Path, prosody: &Prosody) -> Child {
 
 /// K users join `#bench` through `gateway`; the sender's N lines are
 /// timed to every one of them.
-async fn fan_out(prosody: &Prosody, irc_port: u16, gateway: &str, pid: u32, load: &Workload) -> Figures {
+async fn fan_out(
+    prosody: &Prosody,
+    irc_port: u16,
+    gateway: &str,
+    pid: u32,
+    load: &Workload,
+) -> Figures {
     let room = format!("#bench%127.0.0.1@{gateway}");
     let mut sender = IrcClient::connect(irc_port, &format!("snd{}", &gateway[..3])).await;
     sender.send("JOIN #bench").await;
-    sender.expect("the sender's join", |l| l.contains(" 366 ")).await;
+    sender
+        .expect("the sender's join", |l| l.contains(" 366 "))
+        .await;
     let mut clients = Vec::new();
     for i in 0..load.users {
         let c = TestClient::connect(&format!("u{i}"), "localhost", "pw", prosody.c2s).await;
         let join = Element::builder("presence", NS)
             .attr(ncname("to"), format!("{room}/u{i}{}", &gateway[..1]))
             .append(
-                Element::builder("x", "http://jabber.org/protocol/muc")
-                    .append(Element::builder("history", "http://jabber.org/protocol/muc").attr(ncname("maxstanzas"), "0")),
+                Element::builder("x", "http://jabber.org/protocol/muc").append(
+                    Element::builder("history", "http://jabber.org/protocol/muc")
+                        .attr(ncname("maxstanzas"), "0"),
+                ),
             )
             .build();
         c.send(join).await;
         clients.push(c);
+        // Gradually: the gateway opens an IRC connection per user, and
+        // ngircd's listen backlog is 10.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    for c in &mut clients {
-        c.expect("the join", |el| el.name() == "message" && el.get_child("subject", NS).is_some())
+    let mut joined = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for mut c in clients {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let subject = c
+            .arrives_item(left.max(Duration::from_millis(10)), |el| {
+                el.name() == "message" && el.get_child("subject", NS).is_some()
+            })
             .await;
+        if subject.is_some() {
+            joined.push(c);
+        }
     }
+    eprintln!("{gateway}: {} of {} users joined", joined.len(), load.users);
+    let clients = joined;
     let sender_jid = format!("{room}/{}", sender.nick);
     let start = Instant::now();
     let before = ProcessStats::read(pid);
@@ -91,8 +115,12 @@ async fn fan_out(prosody: &Prosody, irc_port: u16, gateway: &str, pid: u32, load
                         })
                         .await;
                     let Some(el) = got else { break };
-                    let body = el.get_child("body", NS).map(|b| b.text()).unwrap_or_default();
-                    if let Some(sent) = body.split(' ').nth(2).and_then(|t| t.parse::<u128>().ok()) {
+                    let body = el
+                        .get_child("body", NS)
+                        .map(|b| b.text())
+                        .unwrap_or_default();
+                    if let Some(sent) = body.split(' ').nth(2).and_then(|t| t.parse::<u128>().ok())
+                    {
                         latencies.push(measure::now_micros().saturating_sub(sent) as u64);
                     }
                 }
@@ -103,7 +131,10 @@ async fn fan_out(prosody: &Prosody, irc_port: u16, gateway: &str, pid: u32, load
     let pace = (load.rate > 0).then(|| Duration::from_secs(1) / load.rate);
     for seq in 0..total {
         sender
-            .send(&format!("PRIVMSG #bench :line {seq} {}", measure::now_micros()))
+            .send(&format!(
+                "PRIVMSG #bench :line {seq} {}",
+                measure::now_micros()
+            ))
             .await;
         if let Some(pace) = pace {
             tokio::time::sleep(pace).await;
@@ -122,12 +153,27 @@ async fn fan_out(prosody: &Prosody, irc_port: u16, gateway: &str, pid: u32, load
 async fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
     let loads: Vec<Workload> = if smoke {
-        vec![Workload { users: 5, lines: 20, rate: 0 }]
+        vec![Workload {
+            users: 5,
+            lines: 20,
+            rate: 0,
+        }]
     } else {
         [10, 100, 500]
             .into_iter()
             .flat_map(|users| {
-                [Workload { users, lines: 200, rate: 0 }, Workload { users, lines: 100, rate: 10 }]
+                [
+                    Workload {
+                        users,
+                        lines: 200,
+                        rate: 0,
+                    },
+                    Workload {
+                        users,
+                        lines: 100,
+                        rate: 10,
+                    },
+                ]
             })
             .collect()
     };
@@ -149,11 +195,20 @@ async fn main() {
 
     let mut rows = Vec::new();
     for load in &loads {
+        eprintln!(
+            "fan-out K={} N={} rate={}",
+            load.users, load.lines, load.rate
+        );
         let f = fan_out(&prosody, ircd.port, "irc.localhost", ferry_pid, load).await;
         let b = fan_out(&prosody, ircd.port, "biboumi.localhost", bib_pid, load).await;
         rows.push((load, f, b));
     }
-    measure::report(&rows.iter().map(|(l, f, b)| (l.users, l.lines, l.rate, f, b)).collect::<Vec<_>>());
+    measure::report(
+        &rows
+            .iter()
+            .map(|(l, f, b)| (l.users, l.lines, l.rate, f, b))
+            .collect::<Vec<_>>(),
+    );
     let _ = bib.kill();
     drop(ircd);
     drop(ferry);

@@ -59,7 +59,13 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 impl Figures {
-    pub fn new(expected: usize, mut latencies: Vec<u64>, elapsed: Duration, before: &ProcessStats, after: &ProcessStats) -> Figures {
+    pub fn new(
+        expected: usize,
+        mut latencies: Vec<u64>,
+        elapsed: Duration,
+        before: &ProcessStats,
+        after: &ProcessStats,
+    ) -> Figures {
         latencies.sort_unstable();
         let delivered = latencies.len();
         let cpu = after.cpu.saturating_sub(before.cpu);
@@ -69,7 +75,10 @@ impl Figures {
             per_second: delivered as f64 / elapsed.as_secs_f64().max(1e-9),
             p50_ms: percentile(&latencies, 0.5),
             p99_ms: percentile(&latencies, 0.99),
-            max_ms: latencies.last().map(|l| *l as f64 / 1000.0).unwrap_or(f64::NAN),
+            max_ms: latencies
+                .last()
+                .map(|l| *l as f64 / 1000.0)
+                .unwrap_or(f64::NAN),
             cpu_us_per_stanza: cpu.as_micros() as f64 / delivered.max(1) as f64,
             rss_kb: after.rss_kb,
         }

@@ -148,7 +148,11 @@ impl TestClient {
     }
 
     /// The next stanza matching `pred` within `wait`, if one comes.
-    pub async fn arrives_item(&mut self, wait: Duration, pred: impl Fn(&Element) -> bool) -> Option<Element> {
+    pub async fn arrives_item(
+        &mut self,
+        wait: Duration,
+        pred: impl Fn(&Element) -> bool,
+    ) -> Option<Element> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
