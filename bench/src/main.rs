@@ -8,7 +8,6 @@
 
 // The end-to-end test harness: the same real servers, the same client.
 #[path = "../../tests/harness/mod.rs"]
-#[allow(dead_code)]
 mod harness;
 
 mod measure;
@@ -30,7 +29,17 @@ struct Workload {
     rate: u32,
 }
 
-fn biboumi(dir: &std::path::Path, prosody: &Prosody) -> Child {
+/// biboumi, stopped (and reaped) when dropped, panics included.
+struct Biboumi(Child);
+
+impl Drop for Biboumi {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn biboumi(dir: &std::path::Path, prosody: &Prosody) -> Biboumi {
     let config = format!(
         "hostname=biboumi.localhost\npassword={}\nxmpp_server_ip=127.0.0.1\nport={}\n\
          db_name={}/biboumi.sqlite\nidentd_port=0\nlog_level=2\nrealname_customization=true\n",
@@ -41,13 +50,14 @@ fn biboumi(dir: &std::path::Path, prosody: &Prosody) -> Child {
     let path = dir.join("biboumi.cfg");
     std::fs::write(&path, config).unwrap();
     let log = std::fs::File::create(dir.join("biboumi.log")).unwrap();
-    Command::new("biboumi")
+    let child = Command::new("biboumi")
         .arg(&path)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .stdin(Stdio::null())
         .spawn()
-        .expect("biboumi (Debian package biboumi) must be installed")
+        .expect("biboumi (Debian package biboumi) must be installed");
+    Biboumi(child)
 }
 
 /// K users join `#bench` through `gateway`; the sender's N lines are
@@ -188,10 +198,10 @@ async fn main() {
         .replace("# throttle_rate = 2.0", "throttle_rate = 0");
     let ferry = Ferry::start(tmp.path(), &config);
     ferry.wait_links(2).await;
-    let mut bib = biboumi(tmp.path(), &prosody);
+    let bib = biboumi(tmp.path(), &prosody);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let ferry_pid = ferry.pid().expect("ferry runs");
-    let bib_pid = bib.id();
+    let bib_pid = bib.0.id();
 
     let mut rows = Vec::new();
     for load in &loads {
@@ -209,7 +219,7 @@ async fn main() {
             .map(|(l, f, b)| (l.users, l.lines, l.rate, f, b))
             .collect::<Vec<_>>(),
     );
-    let _ = bib.kill();
+    drop(bib);
     drop(ircd);
     drop(ferry);
 }
