@@ -70,30 +70,8 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
             return;
         }
     };
-    if let Target::Foreign(address) = &target {
-        if address.kind == AddressKind::Room {
-            if !gw.allowed(&from) {
-                return refuse(
-                    gw,
-                    &message,
-                    Condition::Forbidden,
-                    "your server may not use this gateway",
-                );
-            }
-            if is_encrypted(&message) {
-                return refuse(
-                    gw,
-                    &message,
-                    Condition::NotAcceptable,
-                    "encrypted messages cannot be bridged",
-                );
-            }
-            let address = address.clone();
-            return crate::muc::message(gw, from, to, address, message);
-        }
-    }
     let has_body = message.bodies.values().any(|b| !b.trim().is_empty());
-    if let Target::Bridge = target {
+    let Target::Foreign(address) = target else {
         if has_body && message.type_ != MessageType::Groupchat {
             let mut help = Message::chat(Some(from));
             help.from = Some(gw.jid.clone());
@@ -103,7 +81,7 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
             ));
         }
         return;
-    }
+    };
     if !gw.allowed(&from) {
         return refuse(
             gw,
@@ -119,6 +97,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
             Condition::NotAcceptable,
             "encrypted messages cannot be bridged: the other side could not read them",
         );
+    }
+    if address.kind == AddressKind::Room {
+        return crate::muc::message(gw, from, to, address, message);
     }
     if !has_body {
         // Chat states, receipts, markers: nothing to carry.
@@ -138,9 +119,6 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
                 "register with this gateway first",
             );
         }
-        let Target::Foreign(address) = target else {
-            return;
-        };
         if !sessions::ensure(&gw, &user, false).await {
             return refuse(
                 &gw,

@@ -357,24 +357,7 @@ impl Session {
                 )
                 .await;
         };
-        let target = room.name.clone();
-        let wrapper = if text.action {
-            "\x01ACTION \x01".len()
-        } else {
-            0
-        };
-        let max = split::budget(
-            "PRIVMSG",
-            &target,
-            split::prefix_room(&net.nick, &net.username),
-            wrapper,
-        );
-        for piece in split::body(&text.body, max) {
-            let line = if text.action {
-                format!("PRIVMSG {target} :\x01ACTION {piece}\x01")
-            } else {
-                format!("PRIVMSG {target} :{piece}")
-            };
+        for line in privmsg_lines(net, &room.name, &text) {
             if !Self::queue(net, line) {
                 return self
                     .fail(
@@ -414,27 +397,11 @@ impl Session {
                 .await;
         };
         let target = to.name.clone();
-        let wrapper = if text.action {
-            "\x01ACTION \x01".len()
-        } else {
-            0
-        };
-        let max = split::budget(
-            "PRIVMSG",
-            &target,
-            split::prefix_room(&net.nick, &net.username),
-            wrapper,
-        );
         if let Some(id) = &text.id {
             net.last_id.insert(net.support.fold(&target), id.clone());
         }
         let mut full = false;
-        for piece in split::body(&text.body, max) {
-            let line = if text.action {
-                format!("PRIVMSG {target} :\x01ACTION {piece}\x01")
-            } else {
-                format!("PRIVMSG {target} :{piece}")
-            };
+        for line in privmsg_lines(net, &target, &text) {
             if !Self::queue(net, line) {
                 full = true;
                 break;
@@ -810,6 +777,32 @@ async fn contact(events: &mpsc::Sender<Event>, host: &str, nick: &str, online: b
         },
     )
     .await;
+}
+
+/// The PRIVMSG lines of a text to `target`: one per line of the body, each
+/// split to fit IRC's 512 bytes once relayed, `/me` as CTCP ACTION.
+fn privmsg_lines(net: &Net, target: &str, text: &Text) -> Vec<String> {
+    let wrapper = if text.action {
+        "\x01ACTION \x01".len()
+    } else {
+        0
+    };
+    let max = split::budget(
+        "PRIVMSG",
+        target,
+        split::prefix_room(&net.nick, &net.username),
+        wrapper,
+    );
+    split::body(&text.body, max)
+        .into_iter()
+        .map(|piece| {
+            if text.action {
+                format!("PRIVMSG {target} :\x01ACTION {piece}\x01")
+            } else {
+                format!("PRIVMSG {target} :{piece}")
+            }
+        })
+        .collect()
 }
 
 /// Asks a server without MONITOR which watched nicks are online.
