@@ -159,58 +159,90 @@ async fn fan_out(
     Figures::new(load.users * total, latencies, elapsed, &before, &after)
 }
 
+/// What to run: `--smoke`, or the full set narrowed by `--only ferry|biboumi`,
+/// `--users 10,100`, `--lines N` and `--rate R` (lines a second, 0 = unpaced).
+struct Options {
+    loads: Vec<Workload>,
+    ferry: bool,
+    biboumi: bool,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let only = value("--only");
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let users: Vec<usize> = match value("--users") {
+        Some(list) => list.split(',').filter_map(|u| u.parse().ok()).collect(),
+        None if smoke => vec![5],
+        None => vec![10, 100, 500],
+    };
+    let shapes: Vec<(usize, u32)> = match (value("--lines"), value("--rate")) {
+        _ if smoke => vec![(20, 0)],
+        (None, None) => vec![(200, 0), (100, 10)],
+        (lines, rate) => vec![(
+            lines.and_then(|l| l.parse().ok()).unwrap_or(100),
+            rate.and_then(|r| r.parse().ok()).unwrap_or(0),
+        )],
+    };
+    let loads = users
+        .iter()
+        .flat_map(|&users| {
+            shapes
+                .iter()
+                .map(move |&(lines, rate)| Workload { users, lines, rate })
+        })
+        .collect();
+    Options {
+        loads,
+        ferry: only.as_deref() != Some("biboumi"),
+        biboumi: only.as_deref() != Some("ferry"),
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let smoke = std::env::args().any(|a| a == "--smoke");
-    let loads: Vec<Workload> = if smoke {
-        vec![Workload {
-            users: 5,
-            lines: 20,
-            rate: 0,
-        }]
-    } else {
-        [10, 100, 500]
-            .into_iter()
-            .flat_map(|users| {
-                [
-                    Workload {
-                        users,
-                        lines: 200,
-                        rate: 0,
-                    },
-                    Workload {
-                        users,
-                        lines: 100,
-                        rate: 10,
-                    },
-                ]
-            })
-            .collect()
-    };
+    let options = options();
+    let loads = &options.loads;
     let tmp = tempfile::tempdir().unwrap();
     let prosody = Prosody::start(tmp.path());
     let max_users = loads.iter().map(|l| l.users).max().unwrap_or(1);
     for i in 0..max_users {
         prosody.add_user(&format!("u{i}"), "localhost", "pw");
     }
-    let ircd = Ngircd::start_at(tmp.path(), 6667);
+    // biboumi reaches IRC servers on 6667 only.
+    let ircd = if options.biboumi {
+        Ngircd::start_at(tmp.path(), 6667)
+    } else {
+        Ngircd::start(tmp.path())
+    };
     let config = harness::minimal_config(tmp.path(), &prosody)
         .replace("# throttle_rate = 2.0", "throttle_rate = 0");
     let ferry = Ferry::start(tmp.path(), &config);
     ferry.wait_links(2).await;
-    let bib = biboumi(tmp.path(), &prosody);
+    let bib = options.biboumi.then(|| biboumi(tmp.path(), &prosody));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let ferry_pid = ferry.pid().expect("ferry runs");
-    let bib_pid = bib.0.id();
 
     let mut rows = Vec::new();
-    for load in &loads {
+    for load in loads {
         eprintln!(
             "fan-out K={} N={} rate={}",
             load.users, load.lines, load.rate
         );
-        let f = fan_out(&prosody, ircd.port, "irc.localhost", ferry_pid, load).await;
-        let b = fan_out(&prosody, ircd.port, "biboumi.localhost", bib_pid, load).await;
+        let f = match options.ferry {
+            true => fan_out(&prosody, ircd.port, "irc.localhost", ferry_pid, load).await,
+            false => Figures::none(load.users * load.lines),
+        };
+        let b = match &bib {
+            Some(b) => fan_out(&prosody, ircd.port, "biboumi.localhost", b.0.id(), load).await,
+            None => Figures::none(load.users * load.lines),
+        };
         rows.push((load, f, b));
     }
     measure::report(

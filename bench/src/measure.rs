@@ -10,6 +10,7 @@ pub fn now_micros() -> u128 {
 }
 
 /// A process's CPU time (user + system) and resident memory.
+#[derive(Default)]
 pub struct ProcessStats {
     cpu: Duration,
     rss_kb: u64,
@@ -82,6 +83,17 @@ impl Figures {
             cpu_us_per_stanza: cpu.as_micros() as f64 / delivered.max(1) as f64,
             rss_kb: after.rss_kb,
         }
+    }
+
+    /// A gateway left out of the run.
+    pub fn none(expected: usize) -> Figures {
+        Figures::new(
+            expected,
+            Vec::new(),
+            Duration::ZERO,
+            &ProcessStats::default(),
+            &ProcessStats::default(),
+        )
     }
 
     fn json(&self) -> serde_json::Value {

@@ -218,7 +218,12 @@ impl Ferry {
         let child = Command::new(ferry_binary())
             .arg("--config")
             .arg(&self.config)
-            .env("RUST_LOG", "ferry=debug,info")
+            // Debug logs for the tests; the bench sets FERRY_LOG=info,
+            // since logging every stanza is a cost it would measure.
+            .env(
+                "RUST_LOG",
+                std::env::var("FERRY_LOG").unwrap_or_else(|_| "ferry=debug,info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
