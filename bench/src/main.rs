@@ -222,7 +222,8 @@ async fn main() {
         Ngircd::start(tmp.path())
     };
     let config = harness::minimal_config(tmp.path(), &prosody)
-        .replace("# throttle_rate = 2.0", "throttle_rate = 0");
+        .replace("# throttle_rate = 2.0", "throttle_rate = 0")
+        .replace("127.0.0.1:6667", &format!("127.0.0.1:{}", ircd.port));
     let ferry = Ferry::start(tmp.path(), &config);
     ferry.wait_links(2).await;
     let bib = options.biboumi.then(|| biboumi(tmp.path(), &prosody));
