@@ -23,9 +23,14 @@ pub enum Full {
     User,
 }
 
+/// Stanzas kept free in a user's quota for what one event may produce.
+const HEADROOM: usize = 32;
+
 pub struct Outbound {
     inner: Mutex<Inner>,
     ready: Notify,
+    /// Woken when written stanzas free room.
+    space: Notify,
     link_limit: usize,
     user_limit: usize,
 }
@@ -56,6 +61,7 @@ impl Outbound {
         Outbound {
             inner: Mutex::new(Inner::default()),
             ready: Notify::new(),
+            space: Notify::new(),
             link_limit,
             user_limit,
         }
@@ -72,6 +78,27 @@ impl Outbound {
         let inner = self.lock();
         inner.queue.len() < self.link_limit
             && inner.per_user.get(user).copied().unwrap_or(0) < self.user_limit
+    }
+
+    /// Waits until `user` has room for a burst of stanzas (one foreign
+    /// event may become a stanza per resource) and the link for its share.
+    /// Delivery waits here rather than dropping: the wait reaches the
+    /// foreign connection, whose server then holds what we cannot take yet.
+    pub async fn wait_room(&self, user: &str) {
+        loop {
+            let freed = self.space.notified();
+            {
+                let inner = self.lock();
+                let user_room = self.user_limit.saturating_sub(HEADROOM);
+                let link_room = self.link_limit.saturating_sub(HEADROOM * 4);
+                if inner.queue.len() < link_room
+                    && inner.per_user.get(user).copied().unwrap_or(0) < user_room
+                {
+                    return;
+                }
+            }
+            freed.await;
+        }
     }
 
     /// Queues a stanza, charging it to its recipient.
@@ -132,6 +159,8 @@ impl Outbound {
                 }
             }
         }
+        drop(inner);
+        self.space.notify_waiters();
     }
 
     /// Puts a batch that could not be written back at the front, in order.
@@ -177,6 +206,26 @@ mod tests {
         assert_eq!(users, ["a@x", "a@x", "b@x"]);
         q.written(&batch);
         assert!(q.has_room_for("a@x"));
+    }
+
+    #[tokio::test]
+    async fn delivery_waits_for_room_instead_of_dropping() {
+        let q = std::sync::Arc::new(Outbound::new(1000, HEADROOM + 2));
+        q.push(to("a@x")).unwrap();
+        q.push(to("a@x")).unwrap();
+        let waiter = tokio::spawn({
+            let q = q.clone();
+            async move { q.wait_room("a@x").await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        q.wait_room("b@x").await;
+        let batch = q.take(1).await;
+        q.written(&batch);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken when room is freed")
+            .unwrap();
     }
 
     #[tokio::test]

@@ -55,8 +55,17 @@ impl Archiver {
         }
     }
 
+    /// Waits until the writer can take a row, so that delivery slows down
+    /// with a slow disk instead of leaving rows out.
+    pub async fn wait_room(&self) {
+        if let Ok(permit) = self.jobs.reserve().await {
+            drop(permit);
+        }
+    }
+
     /// Queues a row; when the writer is this far behind the row is logged
-    /// and dropped rather than delaying delivery.
+    /// and dropped rather than delaying delivery (`wait_room` first makes
+    /// that rare).
     pub fn add(&self, row: Archived) {
         if self.jobs.try_send(Job::Row(row)).is_err() {
             tracing::warn!("archive writer behind: a row was not archived");

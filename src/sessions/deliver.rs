@@ -33,7 +33,12 @@ pub fn failure_condition(failure: Failure) -> Condition {
 }
 
 pub async fn run(gw: Arc<Gateway>, user: BareJid, mut events: mpsc::Receiver<Event>) {
+    let charged = user.to_string();
     while let Some(event) = events.recv().await {
+        // A user who cannot take more (their server reads slowly, or a
+        // burst) holds their own session back; nothing is dropped.
+        gw.out.wait_room(&charged).await;
+        gw.archiver.wait_room().await;
         crate::muc::event(&gw, &user, event);
     }
     // The session is gone: so are its rooms.
