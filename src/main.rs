@@ -14,6 +14,7 @@ mod services;
 mod sessions;
 mod stanza_error;
 mod store;
+mod xml_bytes;
 mod xml_clean;
 
 use std::path::PathBuf;

@@ -80,6 +80,13 @@ impl Gateway {
         }
     }
 
+    /// Queues a serialised stanza (`xml_bytes`) for `to`.
+    pub fn send_bytes(&self, to: &Jid, bytes: Vec<u8>) {
+        if let Err(e) = self.out.push_bytes(&to.to_bare().to_string(), bytes) {
+            tracing::warn!(bridge = %self.jid, error = %e, "stanza dropped");
+        }
+    }
+
     /// The target of `to`, or the address error for it.
     pub fn target(&self, to: &Jid) -> Result<Target, AddressError> {
         match to.node() {

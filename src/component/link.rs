@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use tokio::io::BufStream;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_xmpp::parsers::component::Handshake;
@@ -21,7 +20,8 @@ use tokio_xmpp::xmlstream::{
 };
 use tokio_xmpp::Stanza;
 
-use super::outbound::{Outbound, Queued};
+use super::outbound::{Outbound, Outgoing, Queued};
+use super::wire::Wire;
 
 /// What the link reports to the gateway that owns it.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ const BATCH: usize = 64;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-type Stream = XmppStream<BufStream<TcpStream>>;
+type Stream = XmppStream<Wire>;
 
 #[derive(Debug, thiserror::Error)]
 enum LinkError {
@@ -71,7 +71,7 @@ async fn connect(config: &LinkConfig) -> Result<Stream, LinkError> {
         response_timeout: config.keepalive,
     };
     let mut pending = xmlstream::initiate_stream(
-        BufStream::new(tcp),
+        Wire::new(tcp),
         ns::COMPONENT,
         StreamHeader {
             to: Some(config.jid.to_string().into()),
@@ -118,17 +118,17 @@ async fn write_batch(
     outbound: &Outbound,
     batch: Vec<Queued>,
 ) -> Result<(), LinkError> {
-    let mut result = Ok(());
+    let wire = stream.get_stream();
     for item in &batch {
-        if let Err(e) = stream.feed(&item.stanza).await {
-            result = Err(e);
-            break;
+        match &item.stanza {
+            Outgoing::Bytes(bytes) => wire.push(bytes),
+            Outgoing::Stanza(stanza) => match xso::to_vec(stanza) {
+                Ok(bytes) => wire.push(&bytes),
+                Err(error) => tracing::error!(%error, "a stanza could not be serialised"),
+            },
         }
     }
-    if result.is_ok() {
-        result = SinkExt::<&Stanza>::flush(stream).await;
-    }
-    match result {
+    match SinkExt::<&Stanza>::flush(stream).await {
         Ok(()) => {
             outbound.written(&batch);
             Ok(())

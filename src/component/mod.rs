@@ -2,6 +2,7 @@
 
 mod link;
 mod outbound;
+mod wire;
 
 pub use link::{run, LinkConfig, LinkEvent};
 pub use outbound::Outbound;

@@ -12,7 +12,13 @@ use tokio_xmpp::Stanza;
 /// A stanza waiting to be written, with the bare JID it is charged to.
 pub struct Queued {
     pub user: Option<String>,
-    pub stanza: Stanza,
+    pub stanza: Outgoing,
+}
+
+pub enum Outgoing {
+    Stanza(Stanza),
+    /// Already serialised (`xml_bytes`), in the stream's namespace.
+    Bytes(Vec<u8>),
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -112,8 +118,16 @@ impl Outbound {
         self.enqueue(stanza.into(), false)
     }
 
+    /// Queues a serialised stanza for `user`'s bare JID.
+    pub fn push_bytes(&self, user: &str, bytes: Vec<u8>) -> Result<(), Full> {
+        self.charge(Some(user.to_owned()), Outgoing::Bytes(bytes), true)
+    }
+
     fn enqueue(&self, stanza: Stanza, metered: bool) -> Result<(), Full> {
-        let user = recipient(&stanza);
+        self.charge(recipient(&stanza), Outgoing::Stanza(stanza), metered)
+    }
+
+    fn charge(&self, user: Option<String>, stanza: Outgoing, metered: bool) -> Result<(), Full> {
         let mut inner = self.lock();
         if inner.queue.len() >= self.link_limit {
             return Err(Full::Link);

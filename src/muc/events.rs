@@ -15,6 +15,7 @@ use crate::router::Gateway;
 use crate::sessions::failure_condition;
 use crate::stanza_error;
 use crate::store::Archived;
+use crate::xml_bytes::{MessageParts, Template};
 use std::sync::Arc;
 
 /// The room an event is about, if the user is in (or joining) it.
@@ -36,10 +37,26 @@ fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Room> 
 
 /// A group chat message to every resource in the room: the user's own
 /// with the id they sent, each with its archive id as `<stanza-id/>`.
+/// Plain messages, the fan-out path, are written from one template.
 fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<String>, seq: i64) {
     let Some(from) = occupant(&room.jid, nick) else {
         return;
     };
+    let plain = text.subject.is_none() && text.thread.is_none() && text.sent_at.is_none();
+    if plain {
+        let (from, by, seq) = (from.to_string(), room.jid.to_string(), seq.to_string());
+        let template = Template::message(&MessageParts {
+            from: &from,
+            type_: "groupchat",
+            id: id.as_deref(),
+            body: &crate::sessions::body(text),
+            stanza_id: Some((&seq, &by)),
+        });
+        for to in &room.resources {
+            gw.send_bytes(to, template.to(&to.to_string()));
+        }
+        return;
+    }
     for to in &room.resources {
         let mut m = crate::sessions::message(from.clone(), to.clone(), text);
         m.type_ = MessageType::Groupchat;

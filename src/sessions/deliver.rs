@@ -48,6 +48,15 @@ pub async fn run(gw: Arc<Gateway>, user: BareJid, mut events: mpsc::Receiver<Eve
     tracing::info!(bridge = gw.name(), user = %user, "session ended");
 }
 
+/// The body as XMPP shows it: `/me ` for actions, cleaned for XML.
+pub fn body(text: &Text) -> String {
+    if text.action {
+        clean(&format!("/me {}", text.body)).into_owned()
+    } else {
+        clean(&text.body).into_owned()
+    }
+}
+
 /// A foreign message as an XMPP message: `chat`, or `normal` when it has
 /// a subject (mail); foreign text is cleaned for XML.
 pub fn message(from: Jid, to: Jid, text: &Text) -> Message {
@@ -58,12 +67,7 @@ pub fn message(from: Jid, to: Jid, text: &Text) -> Message {
     };
     let mut m = Message::new_with_type(type_, Some(to));
     m.from = Some(from.clone());
-    let body = if text.action {
-        format!("/me {}", text.body)
-    } else {
-        text.body.clone()
-    };
-    m.bodies.insert(Lang::default(), clean(&body).into_owned());
+    m.bodies.insert(Lang::default(), body(text));
     if let Some(subject) = &text.subject {
         m.subjects
             .insert(Lang::default(), clean(subject).into_owned());

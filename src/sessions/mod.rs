@@ -13,7 +13,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::router::Gateway;
-pub use deliver::{deliver, failure_condition, message};
+pub use deliver::{body, deliver, failure_condition, message};
 use storage::UserStorage;
 
 #[derive(Default)]
