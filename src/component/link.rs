@@ -122,7 +122,7 @@ async fn write_batch(
     for item in &batch {
         match &item.stanza {
             Outgoing::Bytes(bytes) => wire.push(bytes),
-            Outgoing::Stanza(stanza) => match xso::to_vec(stanza) {
+            Outgoing::Stanza(stanza) => match xso::to_vec(stanza.as_ref()) {
                 Ok(bytes) => wire.push(&bytes),
                 Err(error) => tracing::error!(%error, "a stanza could not be serialised"),
             },

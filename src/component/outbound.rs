@@ -16,7 +16,7 @@ pub struct Queued {
 }
 
 pub enum Outgoing {
-    Stanza(Stanza),
+    Stanza(Box<Stanza>),
     /// Already serialised (`xml_bytes`), in the stream's namespace.
     Bytes(Vec<u8>),
 }
@@ -124,7 +124,11 @@ impl Outbound {
     }
 
     fn enqueue(&self, stanza: Stanza, metered: bool) -> Result<(), Full> {
-        self.charge(recipient(&stanza), Outgoing::Stanza(stanza), metered)
+        self.charge(
+            recipient(&stanza),
+            Outgoing::Stanza(Box::new(stanza)),
+            metered,
+        )
     }
 
     fn charge(&self, user: Option<String>, stanza: Outgoing, metered: bool) -> Result<(), Full> {
