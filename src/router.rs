@@ -37,7 +37,13 @@ pub struct Gateway {
     pub archiver: crate::muc::archive::Archiver,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
+    /// Addresses' JIDs: every message of a room of K users asks K times,
+    /// and formatting, escaping and stringprep cost more than a lookup.
+    jids: Mutex<HashMap<Address, Jid>>,
 }
+
+/// Addresses remembered before the cache starts over.
+const JIDS_REMEMBERED: usize = 10_000;
 
 /// Who a stanza is addressed to, on this bridge.
 pub enum Target {
@@ -66,6 +72,7 @@ impl Gateway {
             rooms: crate::muc::Rooms::default(),
             archiver,
             online: Mutex::new(HashMap::new()),
+            jids: Mutex::new(HashMap::new()),
         }
     }
 
@@ -101,8 +108,18 @@ impl Gateway {
 
     /// The JID naming `address` on this bridge.
     pub fn jid_of(&self, address: &Address) -> Option<Jid> {
+        let lock = || self.jids.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(jid) = lock().get(address) {
+            return Some(jid.clone());
+        }
         let local = address::escape(&self.bridge.format_address(address)).ok()?;
-        Jid::new(&format!("{local}@{}", self.name())).ok()
+        let jid = Jid::new(&format!("{local}@{}", self.name())).ok()?;
+        let mut jids = lock();
+        if jids.len() >= JIDS_REMEMBERED {
+            jids.clear();
+        }
+        jids.insert(address.clone(), jid.clone());
+        Some(jid)
     }
 
     /// The JID `user` knows `address` by: the one they used for it, else

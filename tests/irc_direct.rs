@@ -237,6 +237,19 @@ async fn resources_share_one_connection_and_shutdown_quits() {
     quit_logged(&mut w, "alice", std::time::Duration::from_secs(5)).await;
     // Back online: a new connection; then ferry stops.
     second.available().await;
+    // Bob writes once alice is back on IRC, not into the gap before.
+    loop {
+        bob.send("WHOIS alice").await;
+        let reply = bob
+            .expect("a WHOIS answer", |l| {
+                l.contains(" 311 ") || l.contains(" 401 ")
+            })
+            .await;
+        if reply.contains(" 311 ") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     bob.send("PRIVMSG alice :welcome back").await;
     second
         .expect("bob's message", message_from(&contact("bob")))

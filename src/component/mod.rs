@@ -5,4 +5,4 @@ mod outbound;
 mod wire;
 
 pub use link::{run, LinkConfig, LinkEvent};
-pub use outbound::Outbound;
+pub use outbound::{admitted, Outbound};

@@ -32,6 +32,18 @@ pub enum Full {
 /// Stanzas kept free in a user's quota for what one event may produce.
 const HEADROOM: usize = 32;
 
+tokio::task_local! {
+    /// Set while a foreign event that waited in `wait_room` becomes stanzas.
+    static ADMITTED: bool;
+}
+
+/// Runs `f`, the stanzas of one foreign event, past the queue's bounds:
+/// its delivery already waited in `wait_room`, and dropping part of a join
+/// (a big room's occupant list) or of a message would lose it.
+pub fn admitted<R>(f: impl FnOnce() -> R) -> R {
+    ADMITTED.sync_scope(true, f)
+}
+
 pub struct Outbound {
     inner: Mutex<Inner>,
     ready: Notify,
@@ -132,16 +144,19 @@ impl Outbound {
     }
 
     fn charge(&self, user: Option<String>, stanza: Outgoing, metered: bool) -> Result<(), Full> {
+        // A delivery waited for room before its event (`wait_room`); what
+        // that event becomes is taken whole, even past the bounds.
+        let admitted = ADMITTED.try_with(|a| *a).unwrap_or(false);
         let mut inner = self.lock();
-        if inner.queue.len() >= self.link_limit {
+        if !admitted && inner.queue.len() >= self.link_limit {
             return Err(Full::Link);
         }
         if let Some(user) = &user {
-            let count = inner.per_user.entry(user.clone()).or_default();
-            if metered && *count >= self.user_limit {
+            let count = inner.per_user.get(user).copied().unwrap_or(0);
+            if metered && !admitted && count >= self.user_limit {
                 return Err(Full::User);
             }
-            *count += 1;
+            inner.per_user.insert(user.clone(), count + 1);
         }
         inner.queue.push_back(Queued { user, stanza });
         drop(inner);
@@ -244,6 +259,18 @@ mod tests {
             .await
             .expect("woken when room is freed")
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_admitted_event_is_taken_whole() {
+        let q = Outbound::new(1, 1);
+        q.push(to("a@x")).unwrap();
+        admitted(|| {
+            q.push(to("a@x")).unwrap();
+            q.push(to("b@x")).unwrap();
+        });
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.push(to("b@x")), Err(Full::Link));
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Room events from a user's session, as stanzas to the user's resources
 //! in each room.
 
+use compact_str::CompactString;
 use ferry_bridge::{Address, Event, OccupantChange, Text};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::MessageType;
@@ -81,7 +82,7 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
             renamed,
         } => {
             with_room(gw, user, &room, |r| {
-                r.own = r.occupants.remove(&nick).unwrap_or(r.own);
+                r.own = r.occupants.remove(nick.as_str()).unwrap_or(r.own);
                 r.nick = nick;
                 r.renamed = renamed;
                 r.joined = true;
@@ -229,14 +230,10 @@ pub fn gone(gw: &Gateway, room: &Room, status: Option<Status>) {
 /// After a rejoin: occupants who left while the connection was down are
 /// shown leaving; everyone present is announced again (an update for
 /// clients that already knew them).
-fn resync(
-    gw: &Gateway,
-    r: &Room,
-    stale: std::collections::BTreeMap<String, (ferry_bridge::Role, ferry_bridge::Affiliation)>,
-) {
+fn resync(gw: &Gateway, r: &Room, stale: super::Occupants) {
     for to in &r.resources {
         for (nick, standing) in &stale {
-            if r.occupants.contains_key(nick) || *nick == r.nick {
+            if r.occupants.contains_key(nick) || *nick == r.nick.as_str() {
                 continue;
             }
             if let Some(from) = occupant(&r.jid, nick) {
@@ -312,7 +309,8 @@ fn occupant_changed(
         if !r.joined {
             // Still joining: collect the member list.
             if let OccupantChange::Joined { role, affiliation } = change {
-                r.occupants.insert(nick, (role, affiliation));
+                r.occupants
+                    .insert(CompactString::new(&nick), (role, affiliation));
             }
             return false;
         }
@@ -355,7 +353,8 @@ fn occupant_changed(
                 if own {
                     r.own = (role, affiliation);
                 } else {
-                    r.occupants.insert(nick.clone(), (role, affiliation));
+                    r.occupants
+                        .insert(CompactString::new(&nick), (role, affiliation));
                 }
                 broadcast(
                     r,
@@ -369,7 +368,10 @@ fn occupant_changed(
                 false
             }
             OccupantChange::Left { reason } => {
-                let standing = r.occupants.remove(&nick).unwrap_or(DEFAULT_STANDING);
+                let standing = r
+                    .occupants
+                    .remove(nick.as_str())
+                    .unwrap_or(DEFAULT_STANDING);
                 let none = (ferry_bridge::Role::None, standing.1);
                 let Some(from) = occupant(&r.jid, &nick) else {
                     return false;
@@ -397,7 +399,9 @@ fn occupant_changed(
                 let standing = if own {
                     r.own
                 } else {
-                    r.occupants.remove(&nick).unwrap_or(DEFAULT_STANDING)
+                    r.occupants
+                        .remove(nick.as_str())
+                        .unwrap_or(DEFAULT_STANDING)
                 };
                 broadcast(
                     r,
@@ -414,7 +418,9 @@ fn occupant_changed(
                 let standing = if own {
                     r.own
                 } else {
-                    r.occupants.remove(&nick).unwrap_or(DEFAULT_STANDING)
+                    r.occupants
+                        .remove(nick.as_str())
+                        .unwrap_or(DEFAULT_STANDING)
                 };
                 broadcast(
                     r,
@@ -429,7 +435,7 @@ fn occupant_changed(
                     r.nick = to.clone();
                     r.nick_change = None;
                 } else {
-                    r.occupants.insert(to.clone(), standing);
+                    r.occupants.insert(CompactString::new(&to), standing);
                 }
                 broadcast(r, &to, Type::None, standing, vec![], None, None);
                 false
@@ -438,7 +444,8 @@ fn occupant_changed(
                 if own {
                     r.own = (role, affiliation);
                 } else {
-                    r.occupants.insert(nick.clone(), (role, affiliation));
+                    r.occupants
+                        .insert(CompactString::new(&nick), (role, affiliation));
                 }
                 broadcast(
                     r,

@@ -79,6 +79,7 @@ pub async fn send_history_then_subject(
         .and_then(|h| h.maxchars)
         .map(|n| n as usize);
     let wanted = limit > 0 && maxchars != Some(0);
+    let mut messages = Vec::new();
     if wanted {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -121,14 +122,22 @@ pub async fn send_history_then_subject(
                             }
                             .into(),
                         );
-                        gw.send(m);
+                        messages.push(m);
                     }
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot read the archive for history"),
         }
     }
-    gw.send(subject);
+    // Part of the join: like a foreign event, it waits for room rather
+    // than losing the subject that tells the client it is in.
+    gw.out.wait_room(user.as_str()).await;
+    crate::component::admitted(|| {
+        for m in messages {
+            gw.send(m);
+        }
+        gw.send(subject);
+    });
 }
 
 fn field<'a>(query: &'a Query, var: &str) -> Option<&'a str> {
@@ -219,6 +228,10 @@ pub async fn query(
             tracing::error!(error = %e, "archive query failed");
             stanza_error::error(Condition::InternalServerError, "")
         })?;
+    // A page is asked for whole: it waits for room rather than arriving
+    // with holes.
+    gw.out.wait_room(user.as_str()).await;
+    let mut page = Vec::with_capacity(rows.len());
     for row in &rows {
         let Some(inner) = archived_message(room, row, None) else {
             continue;
@@ -243,8 +256,9 @@ pub async fn query(
         let mut m = Message::new(Some(to.clone()));
         m.from = Some(Jid::from(room.clone()));
         m.payloads.push(result.append(forwarded).build());
-        gw.send(m);
+        page.push(m);
     }
+    crate::component::admitted(|| page.into_iter().for_each(|m| gw.send(m)));
     let set = SetResult {
         first: rows.first().map(|r| First {
             index: None,

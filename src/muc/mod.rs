@@ -9,6 +9,7 @@ mod handlers;
 pub mod history;
 mod stanzas;
 
+use compact_str::CompactString;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -20,6 +21,10 @@ pub use events::{event, gone};
 pub use handlers::{end_session_if_idle, iq, mam, message, presence};
 
 /// One user's view of one room.
+/// A room's other occupants by nick. Every user in a room of K keeps K of
+/// them; nicks fit inline in a `CompactString`, without an allocation.
+pub type Occupants = BTreeMap<CompactString, (Role, Affiliation)>;
+
 pub struct Room {
     pub address: Address,
     /// The room JID as the user wrote it.
@@ -31,7 +36,7 @@ pub struct Room {
     /// Resources waiting for the join to complete, with the history each
     /// asked for.
     pub pending: Vec<(Jid, Option<History>)>,
-    pub occupants: BTreeMap<String, (Role, Affiliation)>,
+    pub occupants: Occupants,
     pub own: (Role, Affiliation),
     pub subject: Option<(Option<String>, String)>,
     pub joined: bool,
@@ -41,7 +46,7 @@ pub struct Room {
     pub nick_change: Option<(Jid, String)>,
     /// Occupants before the connection was lost: after the rejoin, those
     /// missing from the new member list are shown leaving.
-    pub stale: Option<BTreeMap<String, (Role, Affiliation)>>,
+    pub stale: Option<Occupants>,
 }
 
 impl Room {

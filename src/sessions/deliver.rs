@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use ferry_bridge::{Address, Connection, ContactStatus, Event, Failure, Text};
-use tokio::sync::mpsc;
 use xmpp_parsers::date::DateTime;
 use xmpp_parsers::delay::Delay;
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -32,14 +31,18 @@ pub fn failure_condition(failure: Failure) -> Condition {
     }
 }
 
-pub async fn run(gw: Arc<Gateway>, user: BareJid, mut events: mpsc::Receiver<Event>) {
+pub async fn run(
+    gw: Arc<Gateway>,
+    user: BareJid,
+    mut events: ferry_bridge::channel::Receiver<Event>,
+) {
     let charged = user.to_string();
     while let Some(event) = events.recv().await {
         // A user who cannot take more (their server reads slowly, or a
         // burst) holds their own session back; nothing is dropped.
         gw.out.wait_room(&charged).await;
         gw.archiver.wait_room().await;
-        crate::muc::event(&gw, &user, event);
+        crate::component::admitted(|| crate::muc::event(&gw, &user, event));
     }
     // The session is gone: so are its rooms.
     for room in gw.rooms.forget_user(&user) {

@@ -8,8 +8,9 @@ mod storage;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use ferry_bridge::channel;
 use ferry_bridge::{Address, Intent, Limits, SessionContext, SessionHandle};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc::error::TrySendError;
 use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::router::Gateway;
@@ -18,7 +19,7 @@ use storage::UserStorage;
 
 #[derive(Default)]
 pub struct Sessions {
-    running: Mutex<HashMap<BareJid, mpsc::Sender<Intent>>>,
+    running: Mutex<HashMap<BareJid, channel::Sender<Intent>>>,
     /// Which resource sent a message id, so that a foreign failure reaches
     /// it: servers drop error messages addressed to a bare JID (RFC 6121
     /// §8.5.2.1.1).
@@ -73,11 +74,11 @@ pub enum Refused {
 }
 
 impl Sessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BareJid, mpsc::Sender<Intent>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BareJid, channel::Sender<Intent>>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get(&self, user: &BareJid) -> Option<mpsc::Sender<Intent>> {
+    fn get(&self, user: &BareJid) -> Option<channel::Sender<Intent>> {
         self.lock().get(user).filter(|tx| !tx.is_closed()).cloned()
     }
 
@@ -187,7 +188,7 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool
         }
     };
     let limits = Limits::default();
-    let (events_tx, events_rx) = mpsc::channel(limits.events);
+    let (events_tx, events_rx) = channel::channel(limits.events);
     let context = SessionContext {
         user: user.to_string(),
         registrations,

@@ -34,13 +34,13 @@ pub struct Filter {
 }
 
 const COLUMNS: usize = 7;
-/// Rows a statement: SQLite looks up each bound parameter by a linear scan
-/// of the statement's parameter list, so a statement's binding cost grows
-/// with the square of its rows; 32 rows keep that negligible while one
-/// transaction still makes the batch a single commit.
+/// Rows a statement: bigger statements save little, and one transaction
+/// still makes the batch a single commit.
 const ROWS_PER_STATEMENT: usize = 32;
 
-fn insert_sql(rows: usize) -> String {
+/// `sqlite` gets anonymous `?` parameters: SQLite finds a named one
+/// (`$1`) by a linear scan of the statement's names, at every bind.
+fn insert_sql(rows: usize, sqlite: bool) -> String {
     let mut sql = String::from(
         "INSERT INTO archive (bridge, user_jid, room, seq, nick, body, action) VALUES ",
     );
@@ -48,17 +48,18 @@ fn insert_sql(rows: usize) -> String {
         if i > 0 {
             sql.push(',');
         }
-        let b = i * COLUMNS;
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7
-        ));
+        sql.push('(');
+        for c in 0..COLUMNS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if sqlite {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${}", i * COLUMNS + c + 1));
+            }
+        }
+        sql.push(')');
     }
     sql.push_str(" ON CONFLICT (bridge, user_jid, room, seq) DO NOTHING");
     sql
@@ -70,14 +71,14 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        let full = insert_sql(ROWS_PER_STATEMENT);
+        let full = insert_sql(ROWS_PER_STATEMENT, self.sqlite);
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let partial;
             let sql = if chunk.len() == ROWS_PER_STATEMENT {
                 &full
             } else {
-                partial = insert_sql(chunk.len());
+                partial = insert_sql(chunk.len(), self.sqlite);
                 &partial
             };
             let mut query = sqlx::query(sql);

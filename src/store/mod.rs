@@ -31,6 +31,7 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     cipher: Cipher,
+    sqlite: bool,
 }
 
 fn now() -> i64 {
@@ -92,6 +93,10 @@ impl Store {
                     if sqlite {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        // In WAL mode this survives a crash of ferry or the
+                        // OS's loss of ferry; only a power cut can take the
+                        // last commits, and no commit waits for the disk.
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
                     }
                     Ok(())
                 })
@@ -102,7 +107,11 @@ impl Store {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
         sqlx::migrate!().run(&pool).await?;
-        Ok(Store { pool, cipher })
+        Ok(Store {
+            pool,
+            cipher,
+            sqlite,
+        })
     }
 
     fn binding(bridge: &str, user: &str, scope: &str) -> String {

@@ -9,6 +9,7 @@
 //! new crate that depends on this one only.
 
 mod address;
+pub mod channel;
 mod form;
 mod session;
 

@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use crate::{Address, Registration};
 
 /// A message as a user writes it, or as a foreign network delivers it.
@@ -310,12 +308,12 @@ pub struct SessionContext {
     pub registrations: Vec<(String, Registration)>,
     /// Contacts the user subscribed to.
     pub contacts: Vec<Address>,
-    pub events: mpsc::Sender<Event>,
+    pub events: crate::channel::Sender<Event>,
     pub storage: Arc<dyn SessionStorage>,
     pub limits: Limits,
 }
 
 /// The core's end of a running session.
 pub struct SessionHandle {
-    pub intents: mpsc::Sender<Intent>,
+    pub intents: crate::channel::Sender<Intent>,
 }

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_bridge::{Event, SessionStorage};
+use ferry_bridge::{channel, Event, SessionStorage};
 use futures::StreamExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::config::EmailConfig;
 use crate::imap::{self, Session};
@@ -27,7 +27,7 @@ pub struct Watch {
     pub username: String,
     pub password: String,
     pub storage: Arc<dyn SessionStorage>,
-    pub events: mpsc::Sender<Event>,
+    pub events: channel::Sender<Event>,
 }
 
 /// The INBOX's watermark now, as the initial state of a registration:

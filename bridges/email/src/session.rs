@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferry_bridge::{
-    Address, Event, Failure, Intent, Registration, SessionContext, SessionHandle, SessionStorage,
-    StorageError, Text,
+    channel, Address, Event, Failure, Intent, Registration, SessionContext, SessionHandle,
+    SessionStorage, StorageError, Text,
 };
-use tokio::sync::mpsc;
 
 use crate::compose::{self, Outgoing};
 use crate::config::EmailConfig;
@@ -42,7 +41,7 @@ struct Session {
     password: String,
     smtp: String,
     storage: Arc<dyn SessionStorage>,
-    events: mpsc::Sender<Event>,
+    events: channel::Sender<Event>,
 }
 
 pub fn start(config: Arc<EmailConfig>, context: SessionContext) -> Option<SessionHandle> {
@@ -78,7 +77,7 @@ pub fn start(config: Arc<EmailConfig>, context: SessionContext) -> Option<Sessio
         }
         Err(e) => tracing::warn!(error = %e, "no IMAP server to watch"),
     }
-    let (intents_tx, intents_rx) = mpsc::channel(context.limits.intents);
+    let (intents_tx, intents_rx) = channel::channel(context.limits.intents);
     tokio::spawn(session.run(intents_rx, stop_tx));
     Some(SessionHandle {
         intents: intents_tx,
@@ -89,7 +88,7 @@ impl Session {
     /// Runs until shutdown; dropping `_stop_inbox` ends the INBOX watch.
     async fn run(
         self,
-        mut intents: mpsc::Receiver<Intent>,
+        mut intents: channel::Receiver<Intent>,
         _stop_inbox: tokio::sync::watch::Sender<bool>,
     ) {
         let mut tick = tokio::time::interval(OUTBOX_TICK);

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use compact_str::CompactString;
+
 use ferry_bridge::{Address, Affiliation, Event, Failure, OccupantChange, Role, Text};
 use irc_proto::{ChannelMode, Command, Message, Mode, Prefix};
 
@@ -10,15 +12,18 @@ use crate::isupport::Support;
 use crate::numerics;
 use crate::text::{ctcp, strip_formatting};
 
+/// Kept per member of every channel of every user's connection (a channel
+/// of K users holds K² of them): nicks and modes fit inline in a
+/// `CompactString`, with no allocation of their own.
 struct Member {
-    nick: String,
+    nick: CompactString,
     /// Prefix mode letters the member holds (`o`, `v`, …).
-    modes: String,
+    modes: CompactString,
 }
 
 struct Channel {
     name: String,
-    members: BTreeMap<String, Member>,
+    members: BTreeMap<CompactString, Member>,
     /// NAMES ended: the user is in.
     joined: bool,
     /// The nick the user asked for when joining.
@@ -167,10 +172,10 @@ impl Channels {
                         continue;
                     }
                     chan.members.insert(
-                        support.fold(nick),
+                        CompactString::new(support.fold(nick)),
                         Member {
-                            nick: nick.to_owned(),
-                            modes: String::new(),
+                            nick: CompactString::new(nick),
+                            modes: CompactString::default(),
                         },
                     );
                     events.push(Event::Occupant {
@@ -191,7 +196,7 @@ impl Channels {
                             });
                         }
                     } else if let Some(chan) = self.by_name.get_mut(&key) {
-                        if chan.members.remove(&support.fold(nick)).is_some() {
+                        if chan.members.remove(support.fold(nick).as_str()).is_some() {
                             events.push(Event::Occupant {
                                 room: Self::room(host, &chan.name),
                                 nick: nick.to_owned(),
@@ -205,7 +210,7 @@ impl Channels {
             }
             Command::QUIT(reason) => {
                 for chan in self.by_name.values_mut() {
-                    if chan.members.remove(&support.fold(nick)).is_some() {
+                    if chan.members.remove(support.fold(nick).as_str()).is_some() {
                         events.push(Event::Occupant {
                             room: Self::room(host, &chan.name),
                             nick: nick.to_owned(),
@@ -221,9 +226,10 @@ impl Channels {
             }
             Command::NICK(new) => {
                 for chan in self.by_name.values_mut() {
-                    if let Some(mut member) = chan.members.remove(&support.fold(nick)) {
-                        member.nick = new.clone();
-                        chan.members.insert(support.fold(new), member);
+                    if let Some(mut member) = chan.members.remove(support.fold(nick).as_str()) {
+                        member.nick = CompactString::new(new);
+                        chan.members
+                            .insert(CompactString::new(support.fold(new)), member);
                         events.push(Event::Occupant {
                             room: Self::room(host, &chan.name),
                             nick: nick.to_owned(),
@@ -252,7 +258,7 @@ impl Channels {
                             });
                         }
                     } else if let Some(chan) = self.by_name.get_mut(&key) {
-                        if chan.members.remove(&support.fold(victim)).is_some() {
+                        if chan.members.remove(support.fold(victim).as_str()).is_some() {
                             events.push(Event::Occupant {
                                 room: Self::room(host, &chan.name),
                                 nick: victim.clone(),
@@ -320,7 +326,7 @@ impl Channels {
             }
             let Some(who) = arg else { continue };
             let key = support.fold(who);
-            if let Some(member) = chan.members.get_mut(&key) {
+            if let Some(member) = chan.members.get_mut(key.as_str()) {
                 if adding && !member.modes.contains(letter) {
                     member.modes.push(letter);
                 } else if !adding {
@@ -334,12 +340,12 @@ impl Channels {
         Some(
             changed
                 .iter()
-                .filter_map(|key| chan.members.get(key))
+                .filter_map(|key| chan.members.get(key.as_str()))
                 .map(|member| {
                     let (role, affiliation) = standing(&member.modes, support);
                     Event::Occupant {
                         room: Self::room(host, &chan.name),
-                        nick: member.nick.clone(),
+                        nick: member.nick.to_string(),
                         change: OccupantChange::Standing { role, affiliation },
                     }
                 })
@@ -384,10 +390,10 @@ impl Channels {
                         entry.trim_start_matches(|c| support.prefix.iter().any(|(_, p)| *p == c));
                     let nick = nick.split('!').next().unwrap_or(nick);
                     chan.members.insert(
-                        support.fold(nick),
+                        CompactString::new(support.fold(nick)),
                         Member {
-                            nick: nick.to_owned(),
-                            modes,
+                            nick: CompactString::new(nick),
+                            modes: CompactString::new(modes),
                         },
                     );
                 }
@@ -406,7 +412,7 @@ impl Channels {
                 for member in chan.members.values() {
                     events.push(Event::Occupant {
                         room: room.clone(),
-                        nick: member.nick.clone(),
+                        nick: member.nick.to_string(),
                         change: joined_change(&member.modes, support),
                     });
                 }

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use ferry_bridge::Secret;
+use ferry_bridge::{channel, Secret};
 use futures::{SinkExt, StreamExt};
 use irc_proto::{CapSubCommand, Command, Message};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout, Instant};
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Framed, FramedParts};
 
 use crate::config::Network;
 use crate::line::LineCodec;
@@ -86,7 +86,7 @@ pub fn spawn<K: Clone + Send + Sync + 'static>(
     params: Params,
     queue: usize,
     key: K,
-    events: mpsc::Sender<(K, Up)>,
+    events: channel::Sender<(K, Up)>,
 ) -> Handle {
     let (lines_tx, lines_rx) = mpsc::channel(queue);
     let (control_tx, control_rx) = mpsc::channel(4);
@@ -110,7 +110,7 @@ async fn run<K: Clone + Send + Sync + 'static>(
     mut lines: mpsc::Receiver<String>,
     mut control: mpsc::Receiver<Control>,
     key: K,
-    events: mpsc::Sender<(K, Up)>,
+    events: channel::Sender<(K, Up)>,
 ) {
     let mut backoff = BACKOFF_MIN;
     // A line taken from the queue but not written when the link broke.
@@ -191,8 +191,15 @@ async fn connect(params: &Params) -> Result<Stream, String> {
             Box::new(tls)
         }
     };
-    Ok(Framed::new(io, LineCodec::default()))
+    // tokio-util starts both buffers at 8 KB; most IRC lines are under
+    // 200 bytes, and every user's connection would keep 16 KB.
+    let mut parts = FramedParts::new::<String>(io, LineCodec::default());
+    parts.read_buf = bytes::BytesMut::with_capacity(READ_BUFFER);
+    parts.write_buf = bytes::BytesMut::new();
+    Ok(Framed::from_parts(parts))
 }
+
+const READ_BUFFER: usize = 1024;
 
 async fn send(stream: &mut Stream, command: Command) -> Result<(), String> {
     stream
@@ -239,7 +246,7 @@ async fn register<K: Clone + Send + Sync>(
     params: &Params,
     mut stream: Stream,
     key: &K,
-    events: &mpsc::Sender<(K, Up)>,
+    events: &channel::Sender<(K, Up)>,
     control: &mut mpsc::Receiver<Control>,
 ) -> Result<(Stream, Up), End> {
     let lost = End::Lost;
@@ -422,7 +429,7 @@ async fn serve<K: Clone + Send + Sync>(
     control: &mut mpsc::Receiver<Control>,
     pending: &mut Option<String>,
     key: &K,
-    events: &mpsc::Sender<(K, Up)>,
+    events: &channel::Sender<(K, Up)>,
 ) -> End {
     let mut last_read = Instant::now();
     let mut ping_sent: Option<Instant> = None;

@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use ferry_bridge::{
-    Address, AddressKind, Availability, Connection, ContactStatus, Event, Failure, Intent,
+    channel, Address, AddressKind, Availability, Connection, ContactStatus, Event, Failure, Intent,
     Registration, SessionContext, SessionHandle, Text,
 };
 use irc_proto::{Command, Message, Prefix};
-use tokio::sync::mpsc;
 
 use crate::channels::Channels;
 use crate::connection::{self, Control, Params, Up};
@@ -57,8 +56,8 @@ struct Session {
     user: String,
     queue: usize,
     nets: HashMap<String, Net>,
-    events: mpsc::Sender<Event>,
-    up_tx: mpsc::Sender<(String, Up)>,
+    events: channel::Sender<Event>,
+    up_tx: channel::Sender<(String, Up)>,
 }
 
 /// The identity a registration gives on its network.
@@ -75,8 +74,8 @@ fn identity(scope: &str, registration: &Registration) -> Option<(String, String,
 }
 
 pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
-    let (intents_tx, intents_rx) = mpsc::channel(context.limits.intents);
-    let (up_tx, up_rx) = mpsc::channel(context.limits.events);
+    let (intents_tx, intents_rx) = channel::channel(context.limits.intents);
+    let (up_tx, up_rx) = channel::channel(context.limits.events);
     let mut session = Session {
         shared,
         user: context.user.clone(),
@@ -162,8 +161,8 @@ impl Session {
 
     async fn run(
         mut self,
-        mut intents: mpsc::Receiver<Intent>,
-        mut up: mpsc::Receiver<(String, Up)>,
+        mut intents: channel::Receiver<Intent>,
+        mut up: channel::Receiver<(String, Up)>,
     ) {
         let mut poll = tokio::time::interval(self.shared.presence_poll);
         loop {
@@ -739,13 +738,13 @@ impl Session {
     }
 }
 
-async fn emit(events: &mpsc::Sender<Event>, event: Event) {
+async fn emit(events: &channel::Sender<Event>, event: Event) {
     // The core gone means ferry is stopping; nothing left to tell.
     let _ = events.send(event).await;
 }
 
 async fn fail(
-    events: &mpsc::Sender<Event>,
+    events: &channel::Sender<Event>,
     to: Address,
     id: Option<String>,
     failure: Failure,
@@ -763,7 +762,7 @@ async fn fail(
     .await;
 }
 
-async fn contact(events: &mpsc::Sender<Event>, host: &str, nick: &str, online: bool) {
+async fn contact(events: &channel::Sender<Event>, host: &str, nick: &str, online: bool) {
     let status = if online {
         ContactStatus::Online
     } else {
