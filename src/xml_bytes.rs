@@ -91,6 +91,33 @@ impl Template {
     }
 }
 
+/// An occupant's presence with its item and no status codes: a join sends
+/// one per occupant, so a room of K users joining sends K² of them.
+/// `type_` is `None` (available) or `"unavailable"`.
+pub fn occupant_presence(
+    from: &str,
+    to: &str,
+    type_: Option<&str>,
+    affiliation: &str,
+    role: &str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160 + from.len() + to.len());
+    out.extend_from_slice(b"<presence from='");
+    escape_attr(&mut out, from);
+    out.extend_from_slice(b"' to='");
+    escape_attr(&mut out, to);
+    if let Some(type_) = type_ {
+        out.extend_from_slice(b"' type='");
+        escape_attr(&mut out, type_);
+    }
+    out.extend_from_slice(b"'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='");
+    escape_attr(&mut out, affiliation);
+    out.extend_from_slice(b"' role='");
+    escape_attr(&mut out, role);
+    out.extend_from_slice(b"'/></x></presence>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +156,31 @@ mod tests {
             .unwrap();
         assert_eq!(sid.attr("id"), Some("17"));
         assert_eq!(sid.attr("by"), Some("#r%irc@gw"));
+    }
+
+    #[test]
+    fn an_occupant_presence_reads_back() {
+        use xmpp_parsers::muc::user::{Affiliation, MucUser, Role};
+        use xmpp_parsers::presence::{Presence, Type};
+        let bytes = occupant_presence(
+            "r@gw/a&b",
+            "u@x/r",
+            Some("unavailable"),
+            "admin",
+            "moderator",
+        );
+        let text = std::str::from_utf8(&bytes).unwrap().replacen(
+            "<presence ",
+            "<presence xmlns='jabber:component:accept' ",
+            1,
+        );
+        let p = Presence::try_from(text.parse::<minidom::Element>().unwrap()).unwrap();
+        assert_eq!(p.from.unwrap().to_string(), "r@gw/a&b");
+        assert_eq!(p.type_, Type::Unavailable);
+        let x = MucUser::try_from(p.payloads[0].clone()).unwrap();
+        assert_eq!(x.items[0].affiliation, Affiliation::Admin);
+        assert_eq!(x.items[0].role, Role::Moderator);
+        assert!(x.status.is_empty());
     }
 
     proptest! {

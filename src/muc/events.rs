@@ -238,26 +238,12 @@ fn resync(gw: &Gateway, r: &Room, stale: super::Occupants) {
             }
             if let Some(from) = occupant(&r.jid, nick) {
                 let gone = (ferry_bridge::Role::None, standing.1);
-                gw.send(stanzas::presence(
-                    from,
-                    to.clone(),
-                    Type::Unavailable,
-                    gone,
-                    vec![],
-                    |i| i,
-                ));
+                stanzas::send_occupant(gw, &from, to, true, gone);
             }
         }
         for (nick, standing) in &r.occupants {
             if let Some(from) = occupant(&r.jid, nick) {
-                gw.send(stanzas::presence(
-                    from,
-                    to.clone(),
-                    Type::None,
-                    *standing,
-                    vec![],
-                    |i| i,
-                ));
+                stanzas::send_occupant(gw, &from, to, false, *standing);
             }
         }
         if let Some(from) = occupant(&r.jid, &r.nick) {
@@ -327,6 +313,14 @@ fn occupant_changed(
             };
             if own {
                 statuses.push(Status::SelfPresence);
+            }
+            let plain = statuses.is_empty() && new_nick.is_none() && reason.is_none();
+            if plain && matches!(type_, Type::None | Type::Unavailable) {
+                for to in &r.resources {
+                    let unavailable = type_ == Type::Unavailable;
+                    stanzas::send_occupant(gw, &from, to, unavailable, standing);
+                }
+                return;
             }
             for to in &r.resources {
                 let p = stanzas::presence(

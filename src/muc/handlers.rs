@@ -32,14 +32,7 @@ pub(super) fn send_state(
 ) {
     for (nick, standing) in &room.occupants {
         if let Some(from) = occupant(&room.jid, nick) {
-            gw.send(stanzas::presence(
-                from,
-                to.clone(),
-                Type::None,
-                *standing,
-                vec![],
-                |i| i,
-            ));
+            stanzas::send_occupant(gw, &from, to, false, *standing);
         }
     }
     let mut statuses = vec![Status::SelfPresence, Status::ConfigRoomLoggingEnabled];

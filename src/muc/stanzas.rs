@@ -51,6 +51,36 @@ pub fn presence(
         .with_payload(x)
 }
 
+/// An occupant's presence without status codes, written from bytes
+/// (`xml_bytes::occupant_presence`).
+pub fn send_occupant(
+    gw: &crate::router::Gateway,
+    from: &Jid,
+    to: &Jid,
+    unavailable: bool,
+    standing: (Role, Affiliation),
+) {
+    let bytes = crate::xml_bytes::occupant_presence(
+        &from.to_string(),
+        &to.to_string(),
+        unavailable.then_some("unavailable"),
+        match standing.1 {
+            Affiliation::Owner => "owner",
+            Affiliation::Admin => "admin",
+            Affiliation::Member => "member",
+            Affiliation::None => "none",
+            Affiliation::Outcast => "outcast",
+        },
+        match standing.0 {
+            Role::Moderator => "moderator",
+            Role::Participant => "participant",
+            Role::Visitor => "visitor",
+            Role::None => "none",
+        },
+    );
+    gw.send_bytes(to, bytes);
+}
+
 /// The subject message, from the room itself or from who set it.
 pub fn subject(room: &BareJid, by: Option<&str>, to: Jid, text: &str) -> Message {
     let from = by
