@@ -89,7 +89,9 @@ impl Gateway {
 
     /// Queues a serialised stanza (`xml_bytes`) for `to`.
     pub fn send_bytes(&self, to: &Jid, bytes: Vec<u8>) {
-        if let Err(e) = self.out.push_bytes(&to.to_bare().to_string(), bytes) {
+        // The bare JID is what precedes the first `/`.
+        let bare = to.as_str().split_once('/').map_or(to.as_str(), |(b, _)| b);
+        if let Err(e) = self.out.push_bytes(bare, bytes) {
             tracing::warn!(bridge = %self.jid, error = %e, "stanza dropped");
         }
     }

@@ -40,12 +40,12 @@ fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Room> 
 /// with the id they sent, each with its archive id as `<stanza-id/>`.
 /// Plain messages, the fan-out path, are written from one template.
 fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<String>, seq: i64) {
-    let Some(from) = occupant(&room.jid, nick) else {
-        return;
-    };
     let plain = text.subject.is_none() && text.thread.is_none() && text.sent_at.is_none();
     if plain {
-        let (from, by, seq) = (from.to_string(), room.jid.to_string(), seq.to_string());
+        let Some(from) = stanzas::occupant_text(&room.jid, nick) else {
+            return;
+        };
+        let (by, seq) = (room.jid.to_string(), seq.to_string());
         let template = Template::message(&MessageParts {
             from: &from,
             type_: "groupchat",
@@ -54,10 +54,13 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<Stri
             stanza_id: Some((&seq, &by)),
         });
         for to in &room.resources {
-            gw.send_bytes(to, template.to(&to.to_string()));
+            gw.send_bytes(to, template.to(to.as_str()));
         }
         return;
     }
+    let Some(from) = occupant(&room.jid, nick) else {
+        return;
+    };
     for to in &room.resources {
         let mut m = crate::sessions::message(from.clone(), to.clone(), text);
         m.type_ = MessageType::Groupchat;
@@ -236,13 +239,13 @@ fn resync(gw: &Gateway, r: &Room, stale: super::Occupants) {
             if r.occupants.contains_key(nick) || *nick == r.nick.as_str() {
                 continue;
             }
-            if let Some(from) = occupant(&r.jid, nick) {
+            if let Some(from) = stanzas::occupant_text(&r.jid, nick) {
                 let gone = (ferry_bridge::Role::None, standing.1);
                 stanzas::send_occupant(gw, &from, to, true, gone);
             }
         }
         for (nick, standing) in &r.occupants {
-            if let Some(from) = occupant(&r.jid, nick) {
+            if let Some(from) = stanzas::occupant_text(&r.jid, nick) {
                 stanzas::send_occupant(gw, &from, to, false, *standing);
             }
         }
@@ -316,6 +319,7 @@ fn occupant_changed(
             }
             let plain = statuses.is_empty() && new_nick.is_none() && reason.is_none();
             if plain && matches!(type_, Type::None | Type::Unavailable) {
+                let from = from.to_string();
                 for to in &r.resources {
                     let unavailable = type_ == Type::Unavailable;
                     stanzas::send_occupant(gw, &from, to, unavailable, standing);

@@ -31,7 +31,7 @@ pub(super) fn send_state(
     history: Option<History>,
 ) {
     for (nick, standing) in &room.occupants {
-        if let Some(from) = occupant(&room.jid, nick) {
+        if let Some(from) = stanzas::occupant_text(&room.jid, nick) {
             stanzas::send_occupant(gw, &from, to, false, *standing);
         }
     }

@@ -32,6 +32,17 @@ pub fn occupant(room: &BareJid, nick: &str) -> Option<Jid> {
     room.with_resource_str(nick).ok().map(Jid::from)
 }
 
+/// `room/nick` as text, for stanzas written as bytes. A nick of printable
+/// ASCII (most IRC nicks) is a resource as it is: resourceprep maps and
+/// forbids none of it, so the costly stringprep pass is skipped.
+pub fn occupant_text(room: &BareJid, nick: &str) -> Option<String> {
+    let printable = nick.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if printable && !nick.is_empty() && nick.len() <= 1023 {
+        return Some(format!("{room}/{nick}"));
+    }
+    occupant(room, nick).map(|j| j.to_string())
+}
+
 /// A presence from `room/nick` with its item and status codes.
 pub fn presence(
     from: Jid,
@@ -55,14 +66,14 @@ pub fn presence(
 /// (`xml_bytes::occupant_presence`).
 pub fn send_occupant(
     gw: &crate::router::Gateway,
-    from: &Jid,
+    from: &str,
     to: &Jid,
     unavailable: bool,
     standing: (Role, Affiliation),
 ) {
     let bytes = crate::xml_bytes::occupant_presence(
-        &from.to_string(),
-        &to.to_string(),
+        from,
+        to.as_str(),
         unavailable.then_some("unavailable"),
         match standing.1 {
             Affiliation::Owner => "owner",
@@ -90,4 +101,21 @@ pub fn subject(room: &BareJid, by: Option<&str>, to: Jid, text: &str) -> Message
     m.from = Some(from);
     m.subjects.insert(Lang::default(), clean(text).into_owned());
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn occupant_text_is_the_jid(nick in "[ -~]{0,30}|\\PC{0,10}") {
+            let room: BareJid = "#r%irc.example@irc.gw".parse().unwrap();
+            prop_assert_eq!(
+                occupant_text(&room, &nick),
+                occupant(&room, &nick).map(|j| j.to_string())
+            );
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! Room archives: batched multi-row inserts (each sqlx statement is a
+//! Room archives: rows numbered by their (bridge, user, room) archive,
+//! batched multi-row inserts (each sqlx statement is a
 //! hand-off to the database's worker, so a row per statement costs
 //! 20–90 µs where a row in a multi-row insert costs a few µs),
 //! queries with XEP-0059 paging, and retention.
@@ -33,7 +34,7 @@ pub struct Filter {
     pub max: usize,
 }
 
-const COLUMNS: usize = 7;
+const COLUMNS: usize = 5;
 /// Rows a statement: bigger statements save little, and one transaction
 /// still makes the batch a single commit.
 const ROWS_PER_STATEMENT: usize = 32;
@@ -41,9 +42,8 @@ const ROWS_PER_STATEMENT: usize = 32;
 /// `sqlite` gets anonymous `?` parameters: SQLite finds a named one
 /// (`$1`) by a linear scan of the statement's names, at every bind.
 fn insert_sql(rows: usize, sqlite: bool) -> String {
-    let mut sql = String::from(
-        "INSERT INTO archive (bridge, user_jid, room, seq, nick, body, action) VALUES ",
-    );
+    let mut sql =
+        String::from("INSERT INTO archive_rows (room_id, seq, nick, body, action) VALUES ");
     for i in 0..rows {
         if i > 0 {
             sql.push(',');
@@ -61,19 +61,74 @@ fn insert_sql(rows: usize, sqlite: bool) -> String {
         }
         sql.push(')');
     }
-    sql.push_str(" ON CONFLICT (bridge, user_jid, room, seq) DO NOTHING");
+    sql.push_str(" ON CONFLICT (room_id, seq) DO NOTHING");
     sql
 }
 
+/// An archive's (bridge, user, room).
+pub(super) type ArchiveKey = (String, String, String);
+
+/// Archive numbers remembered before the cache starts over.
+const ROOM_IDS_REMEMBERED: usize = 100_000;
+
 impl Store {
+    /// The number of the (bridge, user, room) archive, made on first use.
+    async fn archive_room_id(&self, key: &ArchiveKey) -> Result<i64, StoreError> {
+        if let Some(id) = self.lock_room_ids().get(key) {
+            return Ok(*id);
+        }
+        let select =
+            "SELECT id FROM archive_rooms WHERE bridge = $1 AND user_jid = $2 AND room = $3";
+        let found: Option<i64> = sqlx::query_scalar(select)
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(&key.2)
+            .fetch_optional(&self.pool)
+            .await?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                // Random, so that instances sharing a database need no
+                // coordination; another instance may win the race.
+                sqlx::query(
+                    "INSERT INTO archive_rooms (id, bridge, user_jid, room) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (bridge, user_jid, room) DO NOTHING",
+                )
+                .bind((rand::random::<u64>() >> 1) as i64)
+                .bind(&key.0)
+                .bind(&key.1)
+                .bind(&key.2)
+                .execute(&self.pool)
+                .await?;
+                sqlx::query_scalar(select)
+                    .bind(&key.0)
+                    .bind(&key.1)
+                    .bind(&key.2)
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        };
+        let mut ids = self.lock_room_ids();
+        if ids.len() >= ROOM_IDS_REMEMBERED {
+            ids.clear();
+        }
+        ids.insert(key.clone(), id);
+        Ok(id)
+    }
+
     /// Writes a batch in one transaction.
     pub async fn archive_batch(&self, rows: &[Archived]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
+        let mut numbered = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = (row.bridge.clone(), row.user.clone(), row.room.clone());
+            numbered.push((self.archive_room_id(&key).await?, row));
+        }
         let full = insert_sql(ROWS_PER_STATEMENT, self.sqlite);
         let mut tx = self.pool.begin().await?;
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
             let partial;
             let sql = if chunk.len() == ROWS_PER_STATEMENT {
                 &full
@@ -82,11 +137,9 @@ impl Store {
                 &partial
             };
             let mut query = sqlx::query(sql);
-            for row in chunk {
+            for (room_id, row) in chunk {
                 query = query
-                    .bind(&row.bridge)
-                    .bind(&row.user)
-                    .bind(&row.room)
+                    .bind(*room_id)
                     .bind(row.seq)
                     .bind(&row.nick)
                     .bind(&row.body)
@@ -108,12 +161,14 @@ impl Store {
         filter: &Filter,
     ) -> Result<(Vec<Archived>, bool), StoreError> {
         let mut sql = String::from(
-            "SELECT seq, nick, body, action FROM archive WHERE bridge = $1 AND user_jid = $2 AND room = $3",
+            "SELECT r.seq, r.nick, r.body, r.action FROM archive_rows r \
+             JOIN archive_rooms m ON r.room_id = m.id \
+             WHERE m.bridge = $1 AND m.user_jid = $2 AND m.room = $3",
         );
         let mut values: Vec<i64> = Vec::new();
         let mut next = 4;
         let mut bound = |sql: &mut String, cond: &str, v: i64| {
-            sql.push_str(&format!(" AND {cond} ${next}"));
+            sql.push_str(&format!(" AND r.{cond} ${next}"));
             next += 1;
             values.push(v);
         };
@@ -130,13 +185,13 @@ impl Store {
             bound(&mut sql, "seq <", v);
         }
         if filter.nick.is_some() {
-            sql.push_str(&format!(" AND nick = ${next}"));
+            sql.push_str(&format!(" AND r.nick = ${next}"));
         }
         let backwards = filter.last_page || filter.before.is_some();
         sql.push_str(if backwards {
-            " ORDER BY seq DESC"
+            " ORDER BY r.seq DESC"
         } else {
-            " ORDER BY seq ASC"
+            " ORDER BY r.seq ASC"
         });
         // One more than asked, to know whether the window goes on.
         sql.push_str(&format!(" LIMIT {}", filter.max + 1));
@@ -170,19 +225,43 @@ impl Store {
         Ok((out, complete))
     }
 
+    /// Deletes a user's archives (in the transaction that removes them).
+    pub(super) async fn archive_remove_user(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        bridge: &str,
+        user: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM archive_rows WHERE room_id IN \
+             (SELECT id FROM archive_rooms WHERE bridge = $1 AND user_jid = $2)",
+        )
+        .bind(bridge)
+        .bind(user)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM archive_rooms WHERE bridge = $1 AND user_jid = $2")
+            .bind(bridge)
+            .bind(user)
+            .execute(&mut **tx)
+            .await?;
+        self.lock_room_ids()
+            .retain(|(b, u, _), _| b != bridge || u != user);
+        Ok(())
+    }
+
     /// Drops rows older than `before_seq`, and beyond `keep` rows per
     /// (user, room).
     pub async fn archive_prune(&self, before_seq: i64, keep: i64) -> Result<u64, StoreError> {
-        let old = sqlx::query("DELETE FROM archive WHERE seq < $1")
+        let old = sqlx::query("DELETE FROM archive_rows WHERE seq < $1")
             .bind(before_seq)
             .execute(&self.pool)
             .await?
             .rows_affected();
         // The oldest row to keep is the `keep`-th newest of its room.
         let over = sqlx::query(
-            "DELETE FROM archive WHERE seq < (SELECT a.seq FROM archive a \
-             WHERE a.bridge = archive.bridge AND a.user_jid = archive.user_jid AND a.room = archive.room \
-             ORDER BY a.seq DESC LIMIT 1 OFFSET $1)",
+            "DELETE FROM archive_rows WHERE seq < (SELECT a.seq FROM archive_rows a \
+             WHERE a.room_id = archive_rows.room_id ORDER BY a.seq DESC LIMIT 1 OFFSET $1)",
         )
         .bind((keep - 1).max(0))
         .execute(&self.pool)

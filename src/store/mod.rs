@@ -4,7 +4,7 @@
 mod archive;
 mod crypto;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,6 +32,8 @@ pub struct Store {
     pool: AnyPool,
     cipher: Cipher,
     sqlite: bool,
+    /// Archive numbers by (bridge, user, room): asked for at every row.
+    room_ids: std::sync::Mutex<HashMap<archive::ArchiveKey, i64>>,
 }
 
 fn now() -> i64 {
@@ -111,7 +113,12 @@ impl Store {
             pool,
             cipher,
             sqlite,
+            room_ids: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    fn lock_room_ids(&self) -> std::sync::MutexGuard<'_, HashMap<archive::ArchiveKey, i64>> {
+        self.room_ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn binding(bridge: &str, user: &str, scope: &str) -> String {
@@ -256,7 +263,8 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        for table in ["contacts", "bridge_state", "outbox", "archive"] {
+        self.archive_remove_user(&mut tx, bridge, user).await?;
+        for table in ["contacts", "bridge_state", "outbox"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE bridge = $1 AND user_jid = $2"
             ))

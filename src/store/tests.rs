@@ -148,7 +148,18 @@ async fn exercise(store: &Store) {
         None
     );
 
+    exercise_archive(store).await;
+
     assert!(store.remove_user("irc.gw", "a@localhost").await.unwrap());
+    let all = Filter {
+        max: 100,
+        ..Filter::default()
+    };
+    let (gone, _) = store
+        .archive_query("irc.gw", "a@localhost", "#r", &all)
+        .await
+        .unwrap();
+    assert!(gone.is_empty(), "unregistering removes the archive");
     assert!(store
         .outbox_due("irc.gw", "a@localhost", i64::MAX)
         .await
@@ -161,6 +172,87 @@ async fn exercise(store: &Store) {
         .unwrap()
         .is_empty());
     assert!(store.registered_users("irc.gw").await.unwrap().is_empty());
+}
+
+/// Two users' archives of one room, kept apart; pages, filters, retention.
+async fn exercise_archive(store: &Store) {
+    let row = |user: &str, seq: i64, nick: &str| Archived {
+        bridge: "irc.gw".into(),
+        user: user.into(),
+        room: "#r".into(),
+        seq,
+        nick: nick.into(),
+        body: format!("line {seq}"),
+        action: seq % 2 == 0,
+    };
+    let mut rows: Vec<Archived> = (1..=40).map(|i| row("a@localhost", i, "n")).collect();
+    rows.push(row("b@localhost", 41, "m"));
+    store.archive_batch(&rows).await.unwrap();
+    // Written twice (a retried batch): no duplicates.
+    store.archive_batch(&rows[..3]).await.unwrap();
+    let page = |filter: Filter| async move {
+        store
+            .archive_query("irc.gw", "a@localhost", "#r", &filter)
+            .await
+            .unwrap()
+    };
+    let (first, complete) = page(Filter {
+        max: 10,
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(
+        first.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert!(!complete);
+    assert_eq!(first[1], row("a@localhost", 2, "n"));
+    let (last, complete) = page(Filter {
+        max: 5,
+        last_page: true,
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(
+        last.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (36..=40).collect::<Vec<_>>()
+    );
+    assert!(!complete);
+    let (window, complete) = page(Filter {
+        start: Some(5),
+        end: Some(8),
+        after: Some(5),
+        max: 10,
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(window.iter().map(|r| r.seq).collect::<Vec<_>>(), [6, 7, 8]);
+    assert!(complete);
+    let (theirs, _) = store
+        .archive_query(
+            "irc.gw",
+            "b@localhost",
+            "#r",
+            &Filter {
+                max: 10,
+                nick: Some("m".into()),
+                ..Filter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(theirs, [row("b@localhost", 41, "m")]);
+    // Older than 11 goes, then all but the newest 20 of each archive.
+    store.archive_prune(11, 20).await.unwrap();
+    let (kept, _) = page(Filter {
+        max: 100,
+        ..Filter::default()
+    })
+    .await;
+    assert_eq!(
+        kept.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (21..=40).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
