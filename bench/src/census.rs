@@ -15,7 +15,9 @@ pub struct Census {
 impl Census {
     pub async fn start(irc_port: u16) -> Census {
         let mut client = IrcClient::connect(irc_port, "census").await;
-        let baseline = local_users(&mut client).await;
+        let baseline = local_users(&mut client)
+            .await
+            .expect("ngircd answers LUSERS");
         Census { client, baseline }
     }
 
@@ -26,9 +28,10 @@ impl Census {
         let deadline = Instant::now() + wait;
         loop {
             let users = local_users(&mut self.client).await;
-            if users <= self.baseline {
+            if users.is_some_and(|u| u <= self.baseline) {
                 return;
             }
+            let users = users.unwrap_or(self.baseline);
             if Instant::now() > deadline {
                 eprintln!(
                     "  {} IRC connections still open after {wait:?}",
@@ -43,16 +46,16 @@ impl Census {
 }
 
 /// LUSERS' 265 (`<me> <local users> <max> :Current local users…`), which
-/// counts invisible users too.
-async fn local_users(client: &mut IrcClient) -> usize {
+/// counts invisible users too; None when ngircd, busy with a crowd leaving,
+/// does not answer within ten seconds.
+async fn local_users(client: &mut IrcClient) -> Option<usize> {
     client.send("LUSERS").await;
-    let line = client
-        .expect("LUSERS' local users", |l| {
-            l.split(' ').nth(1) == Some("265")
-        })
-        .await;
-    line.split(' ')
-        .nth(3)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = client.next_line(left).await?;
+        if line.split(' ').nth(1) == Some("265") {
+            return line.split(' ').nth(3).and_then(|n| n.parse().ok());
+        }
+    }
 }

@@ -14,13 +14,14 @@ use crate::servers::Servers;
 
 pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, flow: &Flow) -> Figures {
     let tag = servers.next_tag();
+    let channel = format!("#{tag}");
     let mut receiver = IrcClient::connect(servers.irc_port, &format!("{tag}rcv")).await;
-    receiver.send("JOIN #bench").await;
+    receiver.send(&format!("JOIN {channel}")).await;
     receiver
         .expect("the receiver's join", |l| l.contains(" 366 "))
         .await;
     let clients = occupants::connect(servers.prosody, "u", flow.users).await;
-    let occupants = occupants::join(clients, gateway, "#bench", &tag).await;
+    let occupants = occupants::join(clients, gateway, &channel, &tag).await;
     let total = flow.lines;
     let pids = servers.pids(gateway);
     let before = Sample::take(&pids);
@@ -38,7 +39,7 @@ pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, flow: &Flow) -> F
         }
         latencies
     });
-    let room = gateway.room("#bench");
+    let room = gateway.room(&channel);
     let speakers: Vec<_> = occupants.into_iter().map(occupants::speaker).collect();
     let mut pace = Pace::new(flow.rate);
     if !speakers.is_empty() {

@@ -14,14 +14,15 @@ use crate::servers::Servers;
 
 pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, flow: &Flow) -> Figures {
     let tag = servers.next_tag();
+    let channel = format!("#{tag}");
     let mut sender = IrcClient::connect(servers.irc_port, &format!("{tag}snd")).await;
-    sender.send("JOIN #bench").await;
+    sender.send(&format!("JOIN {channel}")).await;
     sender
         .expect("the sender's join", |l| l.contains(" 366 "))
         .await;
     let clients = occupants::connect(servers.prosody, "u", flow.users).await;
-    let occupants = occupants::join(clients, gateway, "#bench", &tag).await;
-    let from = format!("{}/{}", gateway.room("#bench"), sender.nick);
+    let occupants = occupants::join(clients, gateway, &channel, &tag).await;
+    let from = format!("{}/{}", gateway.room(&channel), sender.nick);
     let total = flow.lines;
     let pids = servers.pids(gateway);
     let before = Sample::take(&pids);
@@ -52,7 +53,10 @@ pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, flow: &Flow) -> F
     for seq in 0..total {
         pace.tick().await;
         sender
-            .send(&format!("PRIVMSG #bench :{}", measure::stamped_line(seq)))
+            .send(&format!(
+                "PRIVMSG {channel} :{}",
+                measure::stamped_line(seq)
+            ))
             .await;
     }
     let mut latencies = Vec::new();

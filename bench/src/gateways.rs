@@ -41,12 +41,19 @@ pub fn ferry(ferry: &Ferry) -> Gateway {
     }
 }
 
-/// ferry's config for the bench: the load component's users are allowed,
-/// and the IRC throttle is `throttle` (burst, lines a second), or off.
-pub fn ferry_config(dir: &Path, prosody: &Prosody, throttle: Option<(u32, f64)>) -> String {
+/// ferry's config for the bench: the bench's ngircd on `irc_port`, the
+/// load component's users allowed, and the IRC throttle `throttle` (burst,
+/// lines a second), or none.
+pub fn ferry_config(
+    dir: &Path,
+    prosody: &Prosody,
+    irc_port: u16,
+    throttle: Option<(u32, f64)>,
+) -> String {
     let config = harness::minimal_config(dir, prosody);
     let (burst, rate) = throttle.unwrap_or((10, 0.0));
     for key in [
+        "127.0.0.1:6667",
         "allowed_domains = [\"localhost\"]",
         "# throttle_burst = 10",
         "# throttle_rate = 2.0",
@@ -54,6 +61,7 @@ pub fn ferry_config(dir: &Path, prosody: &Prosody, throttle: Option<(u32, f64)>)
         assert!(config.contains(key), "deploy/ferry.toml lost `{key}`");
     }
     config
+        .replace("127.0.0.1:6667", &format!("127.0.0.1:{irc_port}"))
         .replace(
             "allowed_domains = [\"localhost\"]",
             &format!(

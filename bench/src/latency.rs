@@ -27,7 +27,7 @@ pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, chat: &Chat) -> F
         }
     }
     // biboumi reaches a server only for a user in one of its channels.
-    let mut occupants = occupants::join(clients, gateway, "#latency", &tag).await;
+    let mut occupants = occupants::join(clients, gateway, &format!("#{tag}"), &tag).await;
     let pids = servers.pids(gateway);
     let before = Sample::take(&pids);
     let mut pace = Pace::new(chat.rate);

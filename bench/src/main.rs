@@ -49,13 +49,13 @@ async fn run(servers: &mut Servers<'_>, gateway: &Gateway, pass: &Pass) -> Outco
 async fn restart_ferry(
     ferry: &mut Ferry,
     dir: &std::path::Path,
-    prosody: &Prosody,
+    servers: &Servers<'_>,
     throttle: Option<(u32, f64)>,
 ) {
     ferry.kill();
     std::fs::write(
         &ferry.config,
-        gateways::ferry_config(dir, prosody, throttle),
+        gateways::ferry_config(dir, servers.prosody, servers.irc_port, throttle),
     )
     .unwrap();
     ferry.launch();
@@ -85,18 +85,19 @@ async fn main() {
     } else {
         Ngircd::start(dir)
     };
-    let mut ferry = Ferry::start(dir, &gateways::ferry_config(dir, &prosody, None));
+    let mut ferry = Ferry::start(dir, &gateways::ferry_config(dir, &prosody, ircd.port, None));
     ferry.wait_links(2).await;
     let biboumi = plan.biboumi.then(|| Biboumi::start(dir, &prosody));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut servers = Servers::new(&prosody, ircd.port, ircd.pid().expect("ngircd runs")).await;
 
+    // Rows are kept as they come, for the report of an interrupted run.
+    let rows = std::cell::RefCell::new(Vec::new());
     let passes = async {
         let mut throttled = false;
-        let mut rows = Vec::new();
         for pass in &plan.passes {
             if matches!(pass, Pass::FanInThrottled(_)) && plan.ferry && !throttled {
-                restart_ferry(&mut ferry, dir, &prosody, Some(plan::BIBOUMI_THROTTLE)).await;
+                restart_ferry(&mut ferry, dir, &servers, Some(plan::BIBOUMI_THROTTLE)).await;
                 throttled = true;
             }
             eprintln!("{} {}", pass.workload(), pass.params());
@@ -112,42 +113,35 @@ async fn main() {
                 });
             }
             let mut outcomes = outcomes.into_iter();
-            rows.push(Row {
+            rows.borrow_mut().push(Row {
                 workload: pass.workload(),
                 params: pass.params(),
                 ferry: outcomes.next().flatten(),
                 biboumi: outcomes.next().flatten(),
             });
         }
-        rows
     };
     // Interrupted, the servers must still be stopped: a stray ngircd would
     // hold 6667 for the next run.
-    let rows = tokio::select! {
-        rows = passes => Some(rows),
-        _ = interrupted() => None,
+    let finished = tokio::select! {
+        () = passes => true,
+        () = interrupted() => false,
     };
-    let code = match &rows {
-        None => {
-            eprintln!("interrupted");
-            130
-        }
-        Some(rows) => {
-            report::report(rows);
-            let nothing = rows.iter().any(|r| {
-                [&r.ferry, &r.biboumi]
-                    .iter()
-                    .any(|o| o.as_ref().is_some_and(|o| !o.delivered_any()))
-            });
-            if plan.smoke && nothing {
-                eprintln!(
-                    "smoke: a gateway delivered nothing in some workload; the bench is broken"
-                );
-                1
-            } else {
-                0
-            }
-        }
+    let rows = rows.into_inner();
+    report::report(&rows);
+    let nothing = rows.iter().any(|r| {
+        [&r.ferry, &r.biboumi]
+            .iter()
+            .any(|o| o.as_ref().is_some_and(|o| !o.delivered_any()))
+    });
+    let code = if !finished {
+        eprintln!("interrupted");
+        130
+    } else if plan.smoke && nothing {
+        eprintln!("smoke: a gateway delivered nothing in some workload; the bench is broken");
+        1
+    } else {
+        0
     };
     drop(servers);
     drop(biboumi);

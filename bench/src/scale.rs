@@ -62,7 +62,9 @@ pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, scale: &Scale) ->
         pace.tick().await;
         load.send(muc::leave(load::NS, Some(&user(i)), &occupant(i)));
     }
-    servers.settle().await;
+    // ngircd takes the better part of a minute to see 5000 users quit.
+    let quitting = Duration::from_secs(120) + Duration::from_millis(30 * scale.users as u64);
+    servers.settle_within(quitting).await;
     counting.abort();
     let per_user = |v: f64| v / count.max(1) as f64;
     ScaleFigures {

@@ -27,8 +27,9 @@ impl<'a> Servers<'a> {
         }
     }
 
-    /// A prefix for the nicks of a new pass: a gateway may still be
-    /// quitting the previous pass's connections when the next one begins.
+    /// A prefix for the nicks (and the name of the channel) of a new pass:
+    /// a gateway may still be busy leaving with the previous pass's users
+    /// when the next one begins.
     pub fn next_tag(&mut self) -> String {
         self.passes += 1;
         format!("p{}", self.passes)
