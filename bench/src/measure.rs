@@ -1,6 +1,6 @@
-//! Figures of one run, from the clients' clocks and the gateway's /proc.
+//! Figures of one pass, from the clients' clocks and the processes' /proc.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn now_micros() -> u128 {
     SystemTime::now()
@@ -9,11 +9,23 @@ pub fn now_micros() -> u128 {
         .unwrap_or(0)
 }
 
+/// The microsecond timestamp a bench line carries as its third word
+/// (`line <seq> <micros>`), turned into the latency up to now.
+pub fn latency_of(text: &str) -> Option<u64> {
+    let sent: u128 = text.split(' ').nth(2)?.parse().ok()?;
+    Some(now_micros().saturating_sub(sent) as u64)
+}
+
+/// The text of a bench line: its sequence number and the time it left.
+pub fn stamped_line(seq: usize) -> String {
+    format!("line {seq} {}", now_micros())
+}
+
 /// A process's CPU time (user + system) and resident memory.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub struct ProcessStats {
     cpu: Duration,
-    rss_kb: u64,
+    pub rss_kb: u64,
 }
 
 impl ProcessStats {
@@ -40,6 +52,64 @@ impl ProcessStats {
     }
 }
 
+/// The processes whose cost a pass measures: the gateway under test, and
+/// the servers around it, which may be the real bottleneck.
+#[derive(Clone, Copy)]
+pub struct Pids {
+    pub gateway: u32,
+    pub prosody: u32,
+    pub ircd: u32,
+}
+
+/// All three processes at one instant.
+#[derive(Clone, Copy)]
+pub struct Sample {
+    at: Instant,
+    pub gateway: ProcessStats,
+    prosody: ProcessStats,
+    ircd: ProcessStats,
+}
+
+impl Sample {
+    pub fn take(pids: &Pids) -> Sample {
+        Sample {
+            at: Instant::now(),
+            gateway: ProcessStats::read(pids.gateway),
+            prosody: ProcessStats::read(pids.prosody),
+            ircd: ProcessStats::read(pids.ircd),
+        }
+    }
+}
+
+/// CPU use between two samples, in % of one core.
+#[derive(Default, Clone, Copy)]
+pub struct CpuShares {
+    pub gateway: f64,
+    pub prosody: f64,
+    pub ircd: f64,
+}
+
+impl CpuShares {
+    pub fn between(before: &Sample, after: &Sample) -> CpuShares {
+        let wall = after.at.duration_since(before.at).as_secs_f64().max(1e-9);
+        let share = |a: &ProcessStats, b: &ProcessStats| {
+            b.cpu.saturating_sub(a.cpu).as_secs_f64() / wall * 100.0
+        };
+        CpuShares {
+            gateway: share(&before.gateway, &after.gateway),
+            prosody: share(&before.prosody, &after.prosody),
+            ircd: share(&before.ircd, &after.ircd),
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "gateway": self.gateway, "prosody": self.prosody, "ircd": self.ircd,
+        })
+    }
+}
+
+/// A message flow: what arrived, how fast, how late, at what cost.
 pub struct Figures {
     pub expected: usize,
     pub delivered: usize,
@@ -47,8 +117,9 @@ pub struct Figures {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
-    pub cpu_us_per_stanza: f64,
+    pub cpu_us_per_item: f64,
     pub rss_kb: u64,
+    pub cpu: CpuShares,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -60,87 +131,66 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 impl Figures {
-    pub fn new(
-        expected: usize,
-        mut latencies: Vec<u64>,
-        elapsed: Duration,
-        before: &ProcessStats,
-        after: &ProcessStats,
-    ) -> Figures {
+    /// `latencies` in µs, one per delivered item.
+    pub fn new(expected: usize, mut latencies: Vec<u64>, before: &Sample, after: &Sample) -> Self {
         latencies.sort_unstable();
         let delivered = latencies.len();
-        let cpu = after.cpu.saturating_sub(before.cpu);
+        let wall = after.at.duration_since(before.at);
+        let cpu = after.gateway.cpu.saturating_sub(before.gateway.cpu);
         Figures {
             expected,
             delivered,
-            per_second: delivered as f64 / elapsed.as_secs_f64().max(1e-9),
+            per_second: delivered as f64 / wall.as_secs_f64().max(1e-9),
             p50_ms: percentile(&latencies, 0.5),
             p99_ms: percentile(&latencies, 0.99),
             max_ms: latencies
                 .last()
                 .map(|l| *l as f64 / 1000.0)
                 .unwrap_or(f64::NAN),
-            cpu_us_per_stanza: cpu.as_micros() as f64 / delivered.max(1) as f64,
-            rss_kb: after.rss_kb,
+            cpu_us_per_item: cpu.as_micros() as f64 / delivered.max(1) as f64,
+            rss_kb: after.gateway.rss_kb,
+            cpu: CpuShares::between(before, after),
         }
     }
 
-    /// A gateway left out of the run.
-    pub fn none(expected: usize) -> Figures {
-        Figures::new(
-            expected,
-            Vec::new(),
-            Duration::ZERO,
-            &ProcessStats::default(),
-            &ProcessStats::default(),
-        )
-    }
-
-    fn json(&self) -> serde_json::Value {
+    pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "expected": self.expected,
             "delivered": self.delivered,
             "messages_per_second": self.per_second,
             "latency_ms": { "p50": self.p50_ms, "p99": self.p99_ms, "max": self.max_ms },
-            "cpu_us_per_stanza": self.cpu_us_per_stanza,
+            "cpu_us_per_item": self.cpu_us_per_item,
             "rss_kb": self.rss_kb,
+            "cpu_percent": self.cpu.json(),
         })
     }
 }
 
-fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 && a.is_finite() && b.is_finite() {
-        format!("{:.2}", a / b)
-    } else {
-        "-".into()
-    }
+/// Many users, each with an IRC connection, joining and then idle.
+pub struct ScaleFigures {
+    pub users: usize,
+    pub joined: usize,
+    pub join_secs: f64,
+    pub rss_kb: u64,
+    pub rss_per_user_kb: f64,
+    /// The gateway's CPU while idle, in % of one core per 1000 users.
+    pub idle_per_1000: f64,
+    /// While the users joined.
+    pub join_cpu: CpuShares,
+    pub idle_cpu: CpuShares,
 }
 
-/// Prints the table and writes `bench-results.json`.
-pub fn report(rows: &[(usize, usize, u32, &Figures, &Figures)]) {
-    println!("fan-out: an IRC client sends N lines to K XMPP users in one channel");
-    println!(
-        "{:>5} {:>5} {:>5} | {:>9} {:>9} | {:>8} {:>8} | {:>7} {:>7} {:>6} | {:>7} {:>7} {:>6} | {:>8} {:>8} {:>6} | {:>7} {:>7}",
-        "K", "N", "rate", "ferry", "biboumi", "ferry/s", "bib/s", "f p50", "b p50", "ratio", "f p99", "b p99", "ratio",
-        "f µs/st", "b µs/st", "ratio", "f RSS", "b RSS"
-    );
-    let mut json = Vec::new();
-    for (k, n, rate, f, b) in rows {
-        println!(
-            "{:>5} {:>5} {:>5} | {:>4}/{:<4} {:>4}/{:<4} | {:>8.0} {:>8.0} | {:>7.2} {:>7.2} {:>6} | {:>7.2} {:>7.2} {:>6} | {:>8.1} {:>8.1} {:>6} | {:>6}K {:>6}K",
-            k, n, rate, f.delivered, f.expected, b.delivered, b.expected, f.per_second, b.per_second,
-            f.p50_ms, b.p50_ms, ratio(f.p50_ms, b.p50_ms), f.p99_ms, b.p99_ms, ratio(f.p99_ms, b.p99_ms),
-            f.cpu_us_per_stanza, b.cpu_us_per_stanza, ratio(f.cpu_us_per_stanza, b.cpu_us_per_stanza),
-            f.rss_kb, b.rss_kb
-        );
-        json.push(serde_json::json!({
-            "workload": "fan-out", "users": k, "lines": n, "rate": rate,
-            "ferry": f.json(), "biboumi": b.json(),
-        }));
-    }
-    let out = serde_json::to_string_pretty(&json).unwrap_or_default();
-    match std::fs::write("bench-results.json", out) {
-        Ok(()) => println!("figures written to bench-results.json"),
-        Err(e) => eprintln!("cannot write bench-results.json: {e}"),
+impl ScaleFigures {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "users": self.users,
+            "joined": self.joined,
+            "join_seconds": self.join_secs,
+            "rss_kb": self.rss_kb,
+            "rss_per_user_kb": self.rss_per_user_kb,
+            "idle_cpu_percent_per_1000_users": self.idle_per_1000,
+            "join_cpu_percent": self.join_cpu.json(),
+            "idle_cpu_percent": self.idle_cpu.json(),
+        })
     }
 }

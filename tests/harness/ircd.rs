@@ -145,6 +145,10 @@ impl Ngircd {
         wait_port(self.tls_port, "ngircd TLS", &self.dir.join("ngircd.log"));
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Kills the server outright (no goodbye to clients).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -233,6 +237,29 @@ impl IrcClient {
             }
             if pred(&line) {
                 return line;
+            }
+        }
+    }
+
+    /// The next line within `wait` (PINGs answered on the way), or None
+    /// when none comes or the connection is closed.
+    pub async fn next_line(&mut self, wait: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let mut raw = Vec::new();
+            let read = tokio::time::timeout_at(deadline, self.reader.read_until(b'\n', &mut raw))
+                .await
+                .ok()?
+                .ok()?;
+            if read == 0 {
+                return None;
+            }
+            let line = String::from_utf8_lossy(&raw)
+                .trim_end_matches(['\r', '\n'])
+                .to_owned();
+            match line.strip_prefix("PING ") {
+                Some(token) => self.send(&format!("PONG {token}")).await,
+                None => return Some(line),
             }
         }
     }

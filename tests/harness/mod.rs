@@ -140,6 +140,10 @@ Component "biboumi.localhost"
         .unwrap();
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             kill_group(&mut child, "-TERM");
