@@ -119,27 +119,31 @@ async fn run<K: Clone + Send + Sync + 'static>(
         if events.send((key.clone(), Up::Connecting)).await.is_err() {
             return;
         }
-        let end = match connect(&params).await {
+        // Connecting and registering are boxed: inline, their futures
+        // (TLS handshake included) would size the task for its whole life.
+        let end = match Box::pin(connect(&params)).await {
             Err(e) => End::Lost(e),
-            Ok(stream) => match register(&params, stream, &key, &events, &mut control).await {
-                Err(end) => end,
-                Ok((stream, registered)) => {
-                    backoff = BACKOFF_MIN;
-                    if events.send((key.clone(), registered)).await.is_err() {
-                        return;
+            Ok(stream) => {
+                match Box::pin(register(&params, stream, &key, &events, &mut control)).await {
+                    Err(end) => end,
+                    Ok((stream, registered)) => {
+                        backoff = BACKOFF_MIN;
+                        if events.send((key.clone(), registered)).await.is_err() {
+                            return;
+                        }
+                        serve(
+                            &mut params,
+                            stream,
+                            &mut lines,
+                            &mut control,
+                            &mut pending,
+                            &key,
+                            &events,
+                        )
+                        .await
                     }
-                    serve(
-                        &mut params,
-                        stream,
-                        &mut lines,
-                        &mut control,
-                        &mut pending,
-                        &key,
-                        &events,
-                    )
-                    .await
                 }
-            },
+            }
         };
         match end {
             End::Quit => return,
@@ -200,6 +204,18 @@ async fn connect(params: &Params) -> Result<Stream, String> {
 }
 
 const READ_BUFFER: usize = 1024;
+/// A buffer a burst (the MOTD, a big NAMES) grew past this is given back
+/// once it is empty: an idle connection keeps `READ_BUFFER`, not the peak.
+const KEEP_BUFFER: usize = 4096;
+
+fn shrink_buffers(stream: &mut Stream) {
+    if stream.read_buffer().is_empty() && stream.read_buffer().capacity() > KEEP_BUFFER {
+        *stream.read_buffer_mut() = bytes::BytesMut::with_capacity(READ_BUFFER);
+    }
+    if stream.write_buffer().is_empty() && stream.write_buffer().capacity() > KEEP_BUFFER {
+        *stream.write_buffer_mut() = bytes::BytesMut::new();
+    }
+}
 
 async fn send(stream: &mut Stream, command: Command) -> Result<(), String> {
     stream
@@ -470,6 +486,7 @@ async fn serve<K: Clone + Send + Sync>(
                     Some(Ok(line)) => line,
                 };
                 last_read = Instant::now();
+                shrink_buffers(&mut stream);
                 let Ok(message) = line.parse::<Message>() else {
                     tracing::debug!("unparsable IRC line skipped");
                     continue;

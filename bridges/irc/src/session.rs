@@ -55,7 +55,8 @@ struct Session {
     shared: Arc<Shared>,
     user: String,
     queue: usize,
-    nets: HashMap<String, Net>,
+    /// Boxed: a `Net` is large, and a map keeps room for several.
+    nets: HashMap<String, Box<Net>>,
     events: channel::Sender<Event>,
     up_tx: channel::Sender<(String, Up)>,
 }
@@ -139,7 +140,7 @@ impl Session {
         let handle = connection::spawn(params, queue, network.host.clone(), self.up_tx.clone());
         self.nets.insert(
             network.host.clone(),
-            Net {
+            Box::new(Net {
                 handle,
                 nick,
                 username,
@@ -155,7 +156,7 @@ impl Session {
                 pending_nick: None,
                 pm_rooms: HashMap::new(),
                 room_only,
-            },
+            }),
         );
     }
 
