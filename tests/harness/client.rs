@@ -16,7 +16,9 @@ use tokio::sync::mpsc;
 use tokio_xmpp::parsers::minidom::Element;
 use tokio_xmpp::xmlstream::{initiate_stream, StreamHeader, Timeouts, XmlStream};
 
-pub const WAIT: Duration = Duration::from_secs(10);
+/// How long `expect` waits: long enough for a loaded 2-core machine running
+/// several tests' servers at once; only a failing test waits it out.
+pub const WAIT: Duration = Duration::from_secs(20);
 pub const NS: &str = "jabber:client";
 
 type Stream = XmlStream<BufStream<TcpStream>, Element>;
