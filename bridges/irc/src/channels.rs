@@ -34,6 +34,9 @@ struct Channel {
 #[derive(Default)]
 pub struct Channels {
     by_name: HashMap<String, Channel>,
+    /// PARTs sent whose echo has not come back, by folded name: the echo
+    /// of a PART must not end a join the user made after it.
+    parting: HashMap<String, usize>,
 }
 
 /// SPEC §3's table: the highest prefix mode gives role and affiliation.
@@ -115,12 +118,16 @@ impl Channels {
 
     /// The user left `name` (PART sent): forget it.
     pub fn left(&mut self, support: &Support, name: &str) {
-        self.by_name.remove(&support.fold(name));
+        let key = support.fold(name);
+        self.by_name.remove(&key);
+        *self.parting.entry(key).or_default() += 1;
     }
 
     /// The JOIN lines for every channel, after (re)registration; the
     /// member lists start again from the NAMES that follow.
     pub fn rejoin(&mut self) -> Vec<String> {
+        // A new connection echoes none of the old one's PARTs.
+        self.parting.clear();
         self.by_name
             .values_mut()
             .map(|c| {
@@ -189,7 +196,14 @@ impl Channels {
                 for name in list.split(',') {
                     let key = support.fold(name);
                     if is_me(nick) {
-                        if let Some(chan) = self.by_name.remove(&key) {
+                        if let Some(count) = self.parting.get_mut(&key) {
+                            // The echo of our own PART: the room is gone
+                            // already, and a new join may be under way.
+                            *count -= 1;
+                            if *count == 0 {
+                                self.parting.remove(&key);
+                            }
+                        } else if let Some(chan) = self.by_name.remove(&key) {
                             events.push(Event::Left {
                                 room: Self::room(host, &chan.name),
                                 reason: reason.clone(),
@@ -439,5 +453,46 @@ impl Channels {
             _ => return None,
         }
         Some(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(channels: &mut Channels, raw: &str) -> Vec<Event> {
+        let message: Message = raw.parse().unwrap();
+        channels
+            .line(&Support::default(), "irc.test", "alice", &message)
+            .unwrap_or_default()
+    }
+
+    fn joined(events: &[Event]) -> bool {
+        events.iter().any(|e| matches!(e, Event::Joined { .. }))
+    }
+
+    #[test]
+    fn the_echo_of_a_part_does_not_end_the_join_after_it() {
+        let support = Support::default();
+        let mut c = Channels::default();
+        assert!(c.joining(&support, "#c", "alice", None));
+        line(&mut c, ":alice!a@h JOIN #c");
+        assert!(joined(&line(
+            &mut c,
+            ":irc.test 366 alice #c :End of NAMES"
+        )));
+        // Leave, and join again before the server echoes the PART.
+        c.left(&support, "#c");
+        assert!(c.joining(&support, "#c", "alice", None));
+        let echo = line(&mut c, ":alice!a@h PART #c :bye");
+        assert!(!echo.iter().any(|e| matches!(e, Event::Left { .. })));
+        line(&mut c, ":alice!a@h JOIN #c");
+        assert!(joined(&line(
+            &mut c,
+            ":irc.test 366 alice #c :End of NAMES"
+        )));
+        // A PART the user did not ask for still ends the room.
+        let forced = line(&mut c, ":alice!a@h PART #c :removed");
+        assert!(forced.iter().any(|e| matches!(e, Event::Left { .. })));
     }
 }
