@@ -347,7 +347,8 @@ fn occupant_changed(
             }
         };
         match change {
-            OccupantChange::Joined { role, affiliation } => {
+            OccupantChange::Joined { role, affiliation }
+            | OccupantChange::Standing { role, affiliation } => {
                 if own {
                     r.own = (role, affiliation);
                 } else {
@@ -436,24 +437,6 @@ fn occupant_changed(
                     r.occupants.insert(CompactString::new(&to), standing);
                 }
                 broadcast(r, &to, Type::None, standing, vec![], None, None);
-                false
-            }
-            OccupantChange::Standing { role, affiliation } => {
-                if own {
-                    r.own = (role, affiliation);
-                } else {
-                    r.occupants
-                        .insert(CompactString::new(&nick), (role, affiliation));
-                }
-                broadcast(
-                    r,
-                    &nick,
-                    Type::None,
-                    (role, affiliation),
-                    vec![],
-                    None,
-                    None,
-                );
                 false
             }
         }
