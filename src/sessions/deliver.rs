@@ -37,12 +37,12 @@ pub async fn run(
     mut events: ferry_bridge::channel::Receiver<Event>,
 ) {
     let charged = user.to_string();
-    while let Some(event) = events.recv().await {
+    while let Some(event) = events.recv_boxed().await {
         // A user who cannot take more (their server reads slowly, or a
         // burst) holds their own session back; nothing is dropped.
         gw.out.wait_room(&charged).await;
         gw.archiver.wait_room().await;
-        crate::component::admitted(|| crate::muc::event(&gw, &user, event));
+        crate::component::admitted(|| crate::muc::event(&gw, &user, *event));
     }
     // The session is gone: so are its rooms.
     for room in gw.rooms.forget_user(&user) {

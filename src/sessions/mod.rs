@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use ferry_bridge::channel;
 use ferry_bridge::{Address, Intent, Limits, SessionContext, SessionHandle};
-use tokio::sync::mpsc::error::TrySendError;
 use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::router::Gateway;
@@ -91,8 +90,8 @@ impl Sessions {
         let tx = self.get(user).ok_or(Refused::Unsupported)?;
         match tx.try_send(intent) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(Refused::Busy),
-            Err(TrySendError::Closed(_)) => Err(Refused::Unsupported),
+            Err(channel::TrySendError::Full(_)) => Err(Refused::Busy),
+            Err(channel::TrySendError::Closed(_)) => Err(Refused::Unsupported),
         }
     }
 
@@ -146,8 +145,12 @@ impl Sessions {
                 })
                 .await;
         }
+        // A session drops its intents when it has finished; a stop is rare
+        // enough that looking every few milliseconds costs nothing.
         for (_, tx) in all {
-            tx.closed().await;
+            while !tx.is_closed() {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
         }
     }
 }

@@ -4,16 +4,16 @@
 //! answer PINGs, detect lag, and reconnect with backoff. Lines the session
 //! queued survive a reconnect: the queue outlives the socket.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use ferry_bridge::{channel, Secret};
-use futures::{SinkExt, StreamExt};
+use futures::{SinkExt, StreamExt, TryFutureExt};
 use irc_proto::{CapSubCommand, Command, Message};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_util::codec::{Framed, FramedParts};
 
@@ -71,8 +71,8 @@ pub enum Control {
 
 /// The session's end of a connection.
 pub struct Handle {
-    pub lines: mpsc::Sender<String>,
-    pub control: mpsc::Sender<Control>,
+    pub lines: channel::Sender<String>,
+    pub control: channel::Sender<Control>,
     /// Ends when the task does (after its QUIT is written).
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -88,8 +88,8 @@ pub fn spawn<K: Clone + Send + Sync + 'static>(
     key: K,
     events: channel::Sender<(K, Up)>,
 ) -> Handle {
-    let (lines_tx, lines_rx) = mpsc::channel(queue);
-    let (control_tx, control_rx) = mpsc::channel(4);
+    let (lines_tx, lines_rx) = channel::channel(queue);
+    let (control_tx, control_rx) = channel::channel(4);
     let task = tokio::spawn(run(params, lines_rx, control_rx, key, events));
     Handle {
         lines: lines_tx,
@@ -105,71 +105,80 @@ enum End {
     Refused(String),
 }
 
-async fn run<K: Clone + Send + Sync + 'static>(
-    mut params: Params,
-    mut lines: mpsc::Receiver<String>,
-    mut control: mpsc::Receiver<Control>,
+/// Not an `async fn`: that keeps each argument twice in its future (as
+/// passed, and as moved into the body), and the future is memory every
+/// user's connection holds.
+fn run<K: Clone + Send + Sync + 'static>(
+    params: Params,
+    lines: channel::Receiver<String>,
+    control: channel::Receiver<Control>,
     key: K,
     events: channel::Sender<(K, Up)>,
-) {
-    let mut backoff = BACKOFF_MIN;
-    // A line taken from the queue but not written when the link broke.
-    let mut pending: Option<String> = None;
-    loop {
-        if events.send((key.clone(), Up::Connecting)).await.is_err() {
-            return;
-        }
-        // Connecting and registering are boxed: inline, their futures
-        // (TLS handshake included) would size the task for its whole life.
-        let end = match Box::pin(connect(&params)).await {
-            Err(e) => End::Lost(e),
-            Ok(stream) => {
-                match Box::pin(register(&params, stream, &key, &events, &mut control)).await {
-                    Err(end) => end,
-                    Ok((stream, registered)) => {
-                        backoff = BACKOFF_MIN;
-                        if events.send((key.clone(), registered)).await.is_err() {
-                            return;
-                        }
-                        serve(
-                            &mut params,
-                            stream,
-                            &mut lines,
-                            &mut control,
-                            &mut pending,
-                            &key,
-                            &events,
-                        )
-                        .await
-                    }
-                }
-            }
-        };
-        match end {
-            End::Quit => return,
-            End::Refused(reason) => {
-                let _ = events.send((key.clone(), Up::Refused { reason })).await;
+) -> impl Future<Output = ()> + Send {
+    let (mut params, mut lines, mut control) = (params, lines, control);
+    async move {
+        let mut backoff = BACKOFF_MIN;
+        // A line taken from the queue but not written when the link broke.
+        let mut pending: Option<String> = None;
+        loop {
+            if events.send((key.clone(), Up::Connecting)).await.is_err() {
                 return;
             }
-            End::Lost(reason) => {
-                tracing::info!(network = %params.network.host, %reason, "IRC connection lost");
-                let up = Up::Lost {
-                    reason,
-                    retry_in: backoff,
+            // Connecting and registering are boxed: inline, their futures
+            // (TLS handshake included) would size the task for its whole
+            // life. Results are taken apart in `let`s: a `match` on an
+            // `.await` keeps the awaited value until the match ends, so
+            // through `serve`.
+            let end = 'attempt: {
+                let connecting = Box::pin(connect(&params));
+                let stream = match connecting.await {
+                    Ok(stream) => stream,
+                    Err(e) => break 'attempt End::Lost(e),
                 };
-                if events.send((key.clone(), up)).await.is_err() {
+                let registering = Box::pin(register(&params, stream, &key, &events, &mut control));
+                let (stream, registered) = match registering.await {
+                    Ok(done) => done,
+                    Err(end) => break 'attempt end,
+                };
+                backoff = BACKOFF_MIN;
+                if events.send((key.clone(), registered)).await.is_err() {
                     return;
                 }
+                serve(
+                    &mut params,
+                    stream,
+                    &mut lines,
+                    &mut control,
+                    &mut pending,
+                    &key,
+                    &events,
+                )
+                .await
+            };
+            let lost = match end {
+                End::Quit => return,
+                End::Refused(reason) => Up::Refused { reason },
+                End::Lost(reason) => {
+                    tracing::info!(network = %params.network.host, %reason, "IRC connection lost");
+                    Up::Lost {
+                        reason,
+                        retry_in: backoff,
+                    }
+                }
+            };
+            let refused = matches!(lost, Up::Refused { .. });
+            if events.send((key.clone(), lost)).await.is_err() || refused {
+                return;
             }
-        }
-        tokio::select! {
-            _ = sleep(backoff) => {}
-            c = control.recv() => match c {
-                Some(Control::Reconnect) => {}
-                Some(Control::Quit(_)) | None => return,
+            tokio::select! {
+                _ = sleep(backoff) => {}
+                c = control.recv() => match c {
+                    Some(Control::Reconnect) => {}
+                    Some(Control::Quit(_)) | None => return,
+                }
             }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
     }
 }
 
@@ -217,10 +226,11 @@ fn shrink_buffers(stream: &mut Stream) {
     }
 }
 
-async fn send(stream: &mut Stream, command: Command) -> Result<(), String> {
+/// Not an `async fn`, which would keep the `Command` in the caller's
+/// future: the connection task's future is per-user memory.
+fn send(stream: &mut Stream, command: Command) -> impl Future<Output = Result<(), String>> + '_ {
     stream
         .send(String::from(&command))
-        .await
         .map_err(|e| format!("write failed: {e}"))
 }
 
@@ -263,7 +273,7 @@ async fn register<K: Clone + Send + Sync>(
     mut stream: Stream,
     key: &K,
     events: &channel::Sender<(K, Up)>,
-    control: &mut mpsc::Receiver<Control>,
+    control: &mut channel::Receiver<Control>,
 ) -> Result<(Stream, Up), End> {
     let lost = End::Lost;
     let want_sasl = params.password.is_some();
@@ -441,8 +451,8 @@ async fn register<K: Clone + Send + Sync>(
 async fn serve<K: Clone + Send + Sync>(
     params: &mut Params,
     mut stream: Stream,
-    lines: &mut mpsc::Receiver<String>,
-    control: &mut mpsc::Receiver<Control>,
+    lines: &mut channel::Receiver<String>,
+    control: &mut channel::Receiver<Control>,
     pending: &mut Option<String>,
     key: &K,
     events: &channel::Sender<(K, Up)>,

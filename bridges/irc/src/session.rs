@@ -160,37 +160,55 @@ impl Session {
         );
     }
 
-    async fn run(
-        mut self,
-        mut intents: channel::Receiver<Intent>,
-        mut up: channel::Receiver<(String, Up)>,
-    ) {
-        let mut poll = tokio::time::interval(self.shared.presence_poll);
-        loop {
-            tokio::select! {
-                intent = intents.recv() => match intent {
-                    Some(Intent::Shutdown { reason }) => {
-                        tracing::info!(user = %self.user, %reason, "IRC session ends");
-                        return self.quit(&reason).await;
+    /// Not an `async fn`, which keeps its arguments twice; items are
+    /// taken boxed and handlers run boxed, so an idle session's future
+    /// holds none of them.
+    fn run(
+        self,
+        intents: channel::Receiver<Intent>,
+        up: channel::Receiver<(String, Up)>,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        let (mut session, mut intents, mut up) = (self, intents, up);
+        async move {
+            let mut poll = tokio::time::interval(session.shared.presence_poll);
+            loop {
+                let intent = tokio::select! {
+                    intent = intents.recv_boxed() => intent,
+                    Some(up) = up.recv_boxed() => {
+                        let (host, event) = *up;
+                        let handling = Box::pin(session.up(&host, event));
+                        handling.await;
+                        continue;
                     }
-                    Some(intent) => self.intent(intent).await,
-                    None => return self.quit("Leaving").await,
-                },
-                Some((host, event)) = up.recv() => self.up(&host, event).await,
-                _ = poll.tick() => self.poll(),
+                    _ = poll.tick() => {
+                        session.poll();
+                        continue;
+                    }
+                };
+                let reason = match intent.map(|i| *i) {
+                    Some(Intent::Shutdown { reason }) => {
+                        tracing::info!(user = %session.user, %reason, "IRC session ends");
+                        reason
+                    }
+                    None => "Leaving".to_owned(),
+                    Some(intent) => {
+                        let handling = Box::pin(session.intent(intent));
+                        handling.await;
+                        continue;
+                    }
+                };
+                let quitting = Box::pin(session.quit(reason));
+                return quitting.await;
             }
         }
     }
 
     /// QUITs every network (unthrottled) and waits a little for the lines
     /// to be written, so that a stopping ferry says goodbye on IRC.
-    async fn quit(self, reason: &str) {
+    async fn quit(self, reason: String) {
         let mut tasks = Vec::new();
         for (_, net) in self.nets {
-            let _ = net
-                .handle
-                .control
-                .try_send(Control::Quit(reason.to_owned()));
+            let _ = net.handle.control.try_send(Control::Quit(reason.clone()));
             tasks.push(net.handle.task);
         }
         let _ = tokio::time::timeout(QUIT_GRACE, futures::future::join_all(tasks)).await;
