@@ -28,10 +28,12 @@ fn with_room<R>(
 ) -> Option<R> {
     let canonical = gw.jid_of(address)?;
     let mut rooms = gw.rooms.lock();
-    rooms.get_mut(&(user.clone(), key(&canonical))).map(f)
+    rooms
+        .get_mut(&(user.clone(), key(&canonical)))
+        .map(|room| f(room))
 }
 
-fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Room> {
+fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Box<Room>> {
     let canonical = gw.jid_of(address)?;
     gw.rooms.lock().remove(&(user.clone(), key(&canonical)))
 }
@@ -92,7 +94,8 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
                 if let Some(stale) = r.stale.take() {
                     resync(gw, r, stale);
                 }
-                let pending: Vec<_> = r.pending.drain(..).collect();
+                // Taken whole: a drained Vec would keep its slots for good.
+                let pending = std::mem::take(&mut r.pending);
                 for (resource, history) in pending {
                     r.resources.insert(resource.clone());
                     send_state(gw, user, r, &resource, history);

@@ -172,7 +172,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                 .find(|p| p.is("x", ns::MUC))
                 .and_then(|x| x.get_child("password", ns::MUC))
                 .map(|p| p.text());
-            let mut room = Room::new(address.clone(), to.to_bare(), nick.clone());
+            let mut room = Box::new(Room::new(address.clone(), to.to_bare(), nick.clone()));
             room.pending.push((from.clone(), history_of(&presence)));
             rooms.insert((user.clone(), room_key.clone()), room);
             drop(rooms);

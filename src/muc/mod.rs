@@ -10,7 +10,7 @@ pub mod history;
 mod stanzas;
 
 use compact_str::CompactString;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use ferry_bridge::{Address, Affiliation, Role};
@@ -32,7 +32,7 @@ pub struct Room {
     /// The user's nick: asked for, then as the room has it.
     pub nick: String,
     /// Resources in the room.
-    pub resources: HashSet<Jid>,
+    pub resources: Resources,
     /// Resources waiting for the join to complete, with the history each
     /// asked for.
     pub pending: Vec<(Jid, Option<History>)>,
@@ -55,7 +55,7 @@ impl Room {
             address,
             jid,
             nick,
-            resources: HashSet::new(),
+            resources: Resources::default(),
             pending: Vec::new(),
             occupants: BTreeMap::new(),
             own: (Role::Participant, Affiliation::None),
@@ -68,14 +68,58 @@ impl Room {
     }
 }
 
-/// Rooms by (user, canonical room JID, lowercased).
+/// A user's resources in a room: one or two, where a set's table would
+/// take four slots and its hasher.
+#[derive(Default)]
+pub struct Resources(Vec<Jid>);
+
+impl Resources {
+    /// False when it was there already.
+    pub fn insert(&mut self, resource: Jid) -> bool {
+        let new = !self.contains(&resource);
+        if new {
+            self.0.push(resource);
+        }
+        new
+    }
+
+    /// False when it was not there.
+    pub fn remove(&mut self, resource: &Jid) -> bool {
+        let at = self.0.iter().position(|r| r == resource);
+        at.map(|i| self.0.swap_remove(i)).is_some()
+    }
+
+    pub fn contains(&self, resource: &Jid) -> bool {
+        self.0.contains(resource)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Jid> {
+        self.0.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Resources {
+    type Item = &'a Jid;
+    type IntoIter = std::slice::Iter<'a, Jid>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Rooms by (user, canonical room JID, lowercased). Boxed: a table keeps
+/// an eighth or more of its slots empty, and a `Room` is 300 bytes.
 #[derive(Default)]
 pub struct Rooms {
-    by_user: Mutex<HashMap<(BareJid, String), Room>>,
+    by_user: Mutex<HashMap<(BareJid, String), Box<Room>>>,
 }
 
 impl Rooms {
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(BareJid, String), Room>> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(BareJid, String), Box<Room>>> {
         self.by_user.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -88,12 +132,15 @@ impl Rooms {
     pub fn forget_user(&self, user: &BareJid) -> Vec<Room> {
         let mut rooms = self.lock();
         let keys: Vec<_> = rooms.keys().filter(|(u, _)| u == user).cloned().collect();
-        keys.into_iter().filter_map(|k| rooms.remove(&k)).collect()
+        keys.into_iter()
+            .filter_map(|k| rooms.remove(&k))
+            .map(|room| *room)
+            .collect()
     }
 
     /// Every room of every user, for the shutdown presences.
     pub fn drain(&self) -> Vec<(BareJid, Room)> {
-        self.lock().drain().map(|((u, _), r)| (u, r)).collect()
+        self.lock().drain().map(|((u, _), r)| (u, *r)).collect()
     }
 
     /// The connection to `network` is lost: the user's rooms there wait
@@ -123,4 +170,25 @@ impl Rooms {
 /// case-insensitively on every backend we have).
 pub fn key(canonical: &Jid) -> String {
     canonical.to_string().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_hold_each_jid_once() {
+        let a: Jid = "u@example.org/a".parse().unwrap();
+        let b: Jid = "u@example.org/b".parse().unwrap();
+        let mut resources = Resources::default();
+        assert!(resources.insert(a.clone()));
+        assert!(!resources.insert(a.clone()));
+        assert!(resources.insert(b.clone()));
+        assert_eq!(resources.iter().count(), 2);
+        assert!(resources.remove(&a));
+        assert!(!resources.remove(&a));
+        assert!(!resources.contains(&a) && resources.contains(&b));
+        assert!(resources.remove(&b));
+        assert!(resources.is_empty());
+    }
 }

@@ -33,7 +33,9 @@ struct Channel {
 
 #[derive(Default)]
 pub struct Channels {
-    by_name: HashMap<String, Channel>,
+    /// Boxed: a table has at least four slots, and a `Channel` is 130
+    /// bytes; most users are in one or two.
+    by_name: HashMap<String, Box<Channel>>,
     /// PARTs sent whose echo has not come back, by folded name: the echo
     /// of a PART must not end a join the user made after it.
     parting: HashMap<String, usize>,
@@ -97,13 +99,13 @@ impl Channels {
         }
         self.by_name.insert(
             key_name,
-            Channel {
+            Box::new(Channel {
                 name: name.to_owned(),
                 members: BTreeMap::new(),
                 joined: false,
                 wanted: wanted.to_owned(),
                 key,
-            },
+            }),
         );
         true
     }

@@ -212,7 +212,8 @@ async fn connect(params: &Params) -> Result<Stream, String> {
     Ok(Framed::from_parts(parts))
 }
 
-const READ_BUFFER: usize = 1024;
+/// An IRC line without tags is at most 512 bytes.
+const READ_BUFFER: usize = 512;
 /// A buffer a burst (the MOTD, a big NAMES) grew past this is given back
 /// once it is empty: an idle connection keeps `READ_BUFFER`, not the peak.
 const KEEP_BUFFER: usize = 4096;
@@ -447,6 +448,34 @@ async fn register<K: Clone + Send + Sync>(
     }
 }
 
+/// What a line read while serving asks of the connection. Worked out
+/// apart from `serve`: a `Message` it borrowed would stay in its future,
+/// which every user's connection holds, for the connection's whole life.
+// Unboxed on purpose: a `Read` lives only until it is matched.
+#[allow(clippy::large_enum_variant)]
+enum Read {
+    Skip,
+    Ping(String),
+    Pong,
+    Error(String),
+    Line(Message),
+}
+
+impl Read {
+    fn of(line: &str) -> Read {
+        let Ok(message) = line.parse::<Message>() else {
+            tracing::debug!("unparsable IRC line skipped");
+            return Read::Skip;
+        };
+        match message.command {
+            Command::PING(token, _) => Read::Ping(token),
+            Command::PONG(..) => Read::Pong,
+            Command::ERROR(reason) => Read::Error(reason),
+            _ => Read::Line(message),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn serve<K: Clone + Send + Sync>(
     params: &mut Params,
@@ -497,19 +526,16 @@ async fn serve<K: Clone + Send + Sync>(
                 };
                 last_read = Instant::now();
                 shrink_buffers(&mut stream);
-                let Ok(message) = line.parse::<Message>() else {
-                    tracing::debug!("unparsable IRC line skipped");
-                    continue;
-                };
-                match &message.command {
-                    Command::PING(token, _) => {
-                        if let Err(e) = send(&mut stream, Command::PONG(token.clone(), None)).await {
+                match Read::of(&line) {
+                    Read::Skip => {}
+                    Read::Ping(token) => {
+                        if let Err(e) = send(&mut stream, Command::PONG(token, None)).await {
                             return End::Lost(e);
                         }
                     }
-                    Command::PONG(..) => ping_sent = None,
-                    Command::ERROR(reason) => return End::Lost(format!("server error: {reason}")),
-                    _ => {
+                    Read::Pong => ping_sent = None,
+                    Read::Error(reason) => return End::Lost(format!("server error: {reason}")),
+                    Read::Line(message) => {
                         if events.send((key.clone(), Up::Line(message))).await.is_err() {
                             let _ = send(&mut stream, Command::QUIT(None)).await;
                             return End::Quit;
@@ -560,6 +586,15 @@ mod tests {
         let chunks = sasl_plain("n", &long);
         assert!(chunks.iter().all(|c| c.len() <= 400));
         assert!(chunks.len() >= 2);
+    }
+
+    #[test]
+    fn lines_read_while_serving() {
+        assert!(matches!(Read::of("PING :srv"), Read::Ping(t) if t == "srv"));
+        assert!(matches!(Read::of(":srv PONG srv :ferry-1"), Read::Pong));
+        assert!(matches!(Read::of("ERROR :Closing link"), Read::Error(r) if r == "Closing link"));
+        assert!(matches!(Read::of(":a!b@c PRIVMSG #r :hi"), Read::Line(_)));
+        assert!(matches!(Read::of(""), Read::Skip));
     }
 
     #[test]
