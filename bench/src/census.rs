@@ -13,8 +13,8 @@ pub struct Census {
 }
 
 impl Census {
-    pub async fn start(irc_port: u16) -> Census {
-        let mut client = IrcClient::connect(irc_port, "census").await;
+    pub async fn start(host: &str, irc_port: u16) -> Census {
+        let mut client = IrcClient::connect_on(host, irc_port, "census").await;
         let baseline = local_users(&mut client)
             .await
             .expect("ngircd answers LUSERS");

@@ -18,7 +18,12 @@ pub struct Gateway {
 impl Gateway {
     /// The room JID of an IRC channel on the bench's ngircd.
     pub fn room(&self, channel: &str) -> String {
-        format!("{channel}%127.0.0.1@{}", self.domain)
+        self.room_on(channel, "127.0.0.1")
+    }
+
+    /// The room JID of an IRC channel on the server at `host`.
+    pub fn room_on(&self, channel: &str, host: &str) -> String {
+        format!("{channel}%{host}@{}", self.domain)
     }
 
     /// The JID of the bench's ngircd itself.
@@ -41,18 +46,19 @@ pub fn ferry(ferry: &Ferry) -> Gateway {
     }
 }
 
-/// ferry's config for the bench: the bench's ngircd on `irc_port`, the
-/// load component's users allowed, and the IRC throttle `throttle` (burst,
-/// lines a second), or none.
+/// ferry's config for the bench: the bench's ngircds (`host:port`, the
+/// first the default), the load component's users allowed, and the IRC
+/// throttle `throttle` (burst, lines a second), or none.
 pub fn ferry_config(
     dir: &Path,
     prosody: &Prosody,
-    irc_port: u16,
+    networks: &[String],
     throttle: Option<(u32, f64)>,
 ) -> String {
     let config = harness::minimal_config(dir, prosody);
     let (burst, rate) = throttle.unwrap_or((10, 0.0));
     for key in [
+        "networks = [\"127.0.0.1:6667\"]",
         "127.0.0.1:6667",
         "allowed_domains = [\"localhost\"]",
         "# throttle_burst = 10",
@@ -60,8 +66,13 @@ pub fn ferry_config(
     ] {
         assert!(config.contains(key), "deploy/ferry.toml lost `{key}`");
     }
+    let all: Vec<String> = networks.iter().map(|n| format!("\"{n}\"")).collect();
     config
-        .replace("127.0.0.1:6667", &format!("127.0.0.1:{irc_port}"))
+        .replace(
+            "networks = [\"127.0.0.1:6667\"]",
+            &format!("networks = [{}]", all.join(", ")),
+        )
+        .replace("127.0.0.1:6667", &networks[0])
         .replace(
             "allowed_domains = [\"localhost\"]",
             &format!(

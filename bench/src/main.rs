@@ -45,6 +45,15 @@ async fn run(servers: &mut Servers<'_>, gateway: &Gateway, pass: &Pass) -> Outco
     }
 }
 
+/// The IRC servers as ferry's `networks`.
+fn networks(servers: &Servers<'_>) -> Vec<String> {
+    servers
+        .irc_hosts
+        .iter()
+        .map(|host| format!("{host}:{}", servers.irc_port))
+        .collect()
+}
+
 /// Starts ferry again with the throttle `throttle` (None: off).
 async fn restart_ferry(
     ferry: &mut Ferry,
@@ -55,7 +64,7 @@ async fn restart_ferry(
     ferry.kill();
     std::fs::write(
         &ferry.config,
-        gateways::ferry_config(dir, servers.prosody, servers.irc_port, throttle),
+        gateways::ferry_config(dir, servers.prosody, &networks(servers), throttle),
     )
     .unwrap();
     ferry.launch();
@@ -79,17 +88,24 @@ async fn main() {
     };
     occupants::accounts(&prosody, "u", accounts(|p| !matches!(p, Pass::Latency(_))));
     occupants::accounts(&prosody, "l", accounts(|p| matches!(p, Pass::Latency(_))));
-    // biboumi reaches IRC servers on 6667 only.
-    let ircd = if plan.biboumi {
-        Ngircd::start_at(dir, 6667)
+    // biboumi reaches IRC servers on 6667 only; further servers listen on
+    // 127.0.0.2, 127.0.0.3, … at the same port.
+    let port = if plan.biboumi {
+        6667
     } else {
-        Ngircd::start(dir)
+        harness::free_port()
     };
-    let mut ferry = Ferry::start(dir, &gateways::ferry_config(dir, &prosody, ircd.port, None));
+    let ircds: Vec<Ngircd> = (1..=plan.ircds)
+        .map(|n| Ngircd::start_on(dir, &format!("127.0.0.{n}"), port))
+        .collect();
+    let mut servers = Servers::new(&prosody, &ircds).await;
+    let mut ferry = Ferry::start(
+        dir,
+        &gateways::ferry_config(dir, &prosody, &networks(&servers), None),
+    );
     ferry.wait_links(2).await;
     let biboumi = plan.biboumi.then(|| Biboumi::start(dir, &prosody));
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut servers = Servers::new(&prosody, ircd.port, ircd.pid().expect("ngircd runs")).await;
 
     // Rows are kept as they come, for the report of an interrupted run.
     let rows = std::cell::RefCell::new(Vec::new());
@@ -145,7 +161,7 @@ async fn main() {
     };
     drop(servers);
     drop(biboumi);
-    drop(ircd);
+    drop(ircds);
     drop(ferry);
     drop(prosody);
     drop(tmp);

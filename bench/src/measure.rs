@@ -54,11 +54,11 @@ impl ProcessStats {
 
 /// The processes whose cost a pass measures: the gateway under test, and
 /// the servers around it, which may be the real bottleneck.
-#[derive(Clone, Copy)]
 pub struct Pids {
     pub gateway: u32,
     pub prosody: u32,
-    pub ircd: u32,
+    /// Every IRC server; their figures are summed.
+    pub ircds: Vec<u32>,
 }
 
 /// All three processes at one instant.
@@ -76,7 +76,13 @@ impl Sample {
             at: Instant::now(),
             gateway: ProcessStats::read(pids.gateway),
             prosody: ProcessStats::read(pids.prosody),
-            ircd: ProcessStats::read(pids.ircd),
+            ircd: pids.ircds.iter().map(|&pid| ProcessStats::read(pid)).fold(
+                ProcessStats::default(),
+                |sum, one| ProcessStats {
+                    cpu: sum.cpu + one.cpu,
+                    rss_kb: sum.rss_kb + one.rss_kb,
+                },
+            ),
         }
     }
 }

@@ -81,7 +81,13 @@ pub struct Plan {
     pub ferry: bool,
     pub biboumi: bool,
     pub smoke: bool,
+    /// IRC servers to start: scale passes spread their users over them.
+    pub ircds: usize,
 }
+
+/// One ngircd takes minutes to see 5000 users quit, and stops answering
+/// meanwhile; more users than this get another server.
+const USERS_PER_IRCD: usize = 2500;
 
 fn list<T: std::str::FromStr>(value: Option<String>, default: Vec<T>) -> Vec<T> {
     match value {
@@ -165,7 +171,16 @@ pub fn from_args() -> Plan {
         passes.extend(flows().map(Pass::FanInThrottled));
     }
     let only = value("--only");
+    let most = passes
+        .iter()
+        .filter_map(|p| match p {
+            Pass::Scale(s) => Some(s.users),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
     Plan {
+        ircds: most.div_ceil(USERS_PER_IRCD).max(1),
         passes,
         ferry: only.as_deref() != Some("biboumi"),
         biboumi: only.as_deref() != Some("ferry"),

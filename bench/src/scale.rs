@@ -1,5 +1,6 @@
 //! Scale: U users, each with its own IRC connection through the gateway
-//! and one channel (rooms of ten), all carried by the load component.
+//! and one channel (rooms of ten, spread over the IRC servers), all
+//! carried by the load component.
 //! Join time, memory per user, and the gateway's CPU while they idle.
 
 use std::collections::HashSet;
@@ -38,10 +39,14 @@ pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, scale: &Scale) ->
         })
     };
     let user = |i: usize| format!("{tag}u{i}@{}/r", load::DOMAIN);
+    // Rooms are spread over the IRC servers, a room on one server.
+    let hosts = servers.irc_hosts.clone();
     let occupant = |i: usize| {
+        let room = i / ROOM_SIZE;
+        let host = &hosts[room % hosts.len()];
         format!(
             "{}/{tag}n{i}",
-            gateway.room(&format!("#{tag}r{}", i / ROOM_SIZE))
+            gateway.room_on(&format!("#{tag}r{room}"), host)
         )
     };
     let pids = servers.pids(gateway);

@@ -1,28 +1,38 @@
-//! What every pass shares: Prosody, the IRC server and its census, and
+//! What every pass shares: Prosody, the IRC servers and their census, and
 //! the tags that keep one pass's nicks apart from another's.
 
 use std::time::Duration;
 
 use crate::census::Census;
 use crate::gateways::Gateway;
+use crate::harness::ircd::Ngircd;
 use crate::harness::Prosody;
 use crate::measure::Pids;
 
 pub struct Servers<'a> {
     pub prosody: &'a Prosody,
+    /// The first IRC server's port, where fan-out, fan-in and latency run.
     pub irc_port: u16,
-    pub ircd_pid: u32,
-    census: Census,
+    /// Every IRC server's host (all listen on `irc_port`'s kind of
+    /// loopback address, 127.0.0.N), for the scale passes to spread over.
+    pub irc_hosts: Vec<String>,
+    ircd_pids: Vec<u32>,
+    census: Vec<Census>,
     passes: usize,
 }
 
 impl<'a> Servers<'a> {
-    pub async fn new(prosody: &'a Prosody, irc_port: u16, ircd_pid: u32) -> Servers<'a> {
+    pub async fn new(prosody: &'a Prosody, ircds: &[Ngircd]) -> Servers<'a> {
+        let mut census = Vec::new();
+        for ircd in ircds {
+            census.push(Census::start(&ircd.host, ircd.port).await);
+        }
         Servers {
             prosody,
-            irc_port,
-            ircd_pid,
-            census: Census::start(irc_port).await,
+            irc_port: ircds[0].port,
+            irc_hosts: ircds.iter().map(|i| i.host.clone()).collect(),
+            ircd_pids: ircds.iter().filter_map(Ngircd::pid).collect(),
+            census,
             passes: 0,
         }
     }
@@ -39,7 +49,7 @@ impl<'a> Servers<'a> {
         Pids {
             gateway: gateway.pid,
             prosody: self.prosody.pid().unwrap_or(0),
-            ircd: self.ircd_pid,
+            ircds: self.ircd_pids.clone(),
         }
     }
 
@@ -49,6 +59,6 @@ impl<'a> Servers<'a> {
     }
 
     pub async fn settle_within(&mut self, wait: Duration) {
-        self.census.settle(wait).await;
+        futures::future::join_all(self.census.iter_mut().map(|c| c.settle(wait))).await;
     }
 }

@@ -9,10 +9,12 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use super::{free_port, kill_group, wait_port};
+use super::{free_port, kill_group, wait_port_on};
 
 pub struct Ngircd {
     pub dir: PathBuf,
+    /// The loopback address it listens on.
+    pub host: String,
     pub port: u16,
     /// The TLS port, with a certificate for 127.0.0.1 signed by `ca`.
     pub tls_port: u16,
@@ -102,12 +104,21 @@ impl Ngircd {
 
     /// On a given port (biboumi only reaches IRC servers on 6667).
     pub fn start_at(dir: &Path, port: u16) -> Ngircd {
-        let dir = dir.join("ngircd");
+        Ngircd::start_on(dir, "127.0.0.1", port)
+    }
+
+    /// On another loopback address (127.0.0.2, …): a second server for
+    /// more connections than one ngircd holds, on the same port.
+    pub fn start_on(dir: &Path, host: &str, port: u16) -> Ngircd {
+        let dir = match host {
+            "127.0.0.1" => dir.join("ngircd"),
+            _ => dir.join(format!("ngircd-{host}")),
+        };
         std::fs::create_dir_all(&dir).unwrap();
         make_certificates(&dir);
         let tls_port = free_port();
         let config = format!(
-            "[Global]\nName = irc.test\nInfo = ferry test server\nListen = 127.0.0.1\nPorts = {port}\n\
+            "[Global]\nName = irc.test\nInfo = ferry test server\nListen = {host}\nPorts = {port}\n\
              IncludeDir = {d}\nMotdPhrase = \"test\"\n\
              [Limits]\nMaxConnectionsIP = 0\nMaxPenaltyTime = 0\nMaxJoins = 0\nMaxNickLength = 30\n\
              PingTimeout = 300\nPongTimeout = 300\n\
@@ -119,6 +130,7 @@ impl Ngircd {
         let mut n = Ngircd {
             ca: dir.join("ca.pem"),
             dir,
+            host: host.to_owned(),
             port,
             tls_port,
             child: None,
@@ -141,8 +153,18 @@ impl Ngircd {
             .spawn()
             .expect("ngircd (Debian package ngircd) must be installed");
         self.child = Some(child);
-        wait_port(self.port, "ngircd", &self.dir.join("ngircd.log"));
-        wait_port(self.tls_port, "ngircd TLS", &self.dir.join("ngircd.log"));
+        wait_port_on(
+            &self.host,
+            self.port,
+            "ngircd",
+            &self.dir.join("ngircd.log"),
+        );
+        wait_port_on(
+            &self.host,
+            self.tls_port,
+            "ngircd TLS",
+            &self.dir.join("ngircd.log"),
+        );
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -171,7 +193,7 @@ impl Ngircd {
 
     /// The `networks` entry for ferry's config.
     pub fn network(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 }
 
@@ -190,7 +212,11 @@ pub struct IrcClient {
 
 impl IrcClient {
     pub async fn connect(port: u16, nick: &str) -> IrcClient {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        IrcClient::connect_on("127.0.0.1", port, nick).await
+    }
+
+    pub async fn connect_on(host: &str, port: u16, nick: &str) -> IrcClient {
+        let stream = TcpStream::connect((host, port)).await.unwrap();
         let (r, writer) = stream.into_split();
         let mut c = IrcClient {
             nick: nick.to_owned(),

@@ -22,9 +22,13 @@ pub const MAIL_SECRET: &str = "mail-secret";
 pub use ports::free_port;
 
 pub fn wait_port(port: u16, what: &str, log: &Path) {
+    wait_port_on("127.0.0.1", port, what, log)
+}
+
+pub fn wait_port_on(host: &str, port: u16, what: &str, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if std::net::TcpStream::connect((host, port)).is_ok() {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
