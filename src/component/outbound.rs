@@ -103,18 +103,21 @@ impl Outbound {
     /// Delivery waits here rather than dropping: the wait reaches the
     /// foreign connection, whose server then holds what we cannot take yet.
     pub async fn wait_room(&self, user: &str) {
+        // Queues smaller than the headroom still let one event through
+        // when empty; a room of 0 would never open.
+        let user_room = self.user_limit.saturating_sub(HEADROOM).max(1);
+        let link_room = self.link_limit.saturating_sub(HEADROOM * 4).max(1);
         loop {
             let freed = self.space.notified();
             {
                 let inner = self.lock();
-                let user_room = self.user_limit.saturating_sub(HEADROOM);
-                let link_room = self.link_limit.saturating_sub(HEADROOM * 4);
                 if inner.queue.len() < link_room
                     && inner.per_user.get(user).copied().unwrap_or(0) < user_room
                 {
                     return;
                 }
             }
+            tracing::debug!(user, "delivery waits for room in the link's queue");
             freed.await;
         }
     }
@@ -259,6 +262,27 @@ mod tests {
             .await
             .expect("woken when room is freed")
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn queues_smaller_than_the_headroom_still_deliver() {
+        let q = Outbound::new(3, 2);
+        let soon = std::time::Duration::from_secs(5);
+        tokio::time::timeout(soon, q.wait_room("a@x"))
+            .await
+            .expect("an empty queue has room");
+        q.push(to("a@x")).unwrap();
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(20), q.wait_room("a@x"));
+        assert!(
+            waiting.await.is_err(),
+            "one queued stanza fills a queue of 2"
+        );
+        let batch = q.take(1).await;
+        q.written(&batch);
+        tokio::time::timeout(soon, q.wait_room("a@x"))
+            .await
+            .expect("room once written");
     }
 
     #[tokio::test]
