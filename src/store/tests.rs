@@ -255,6 +255,90 @@ async fn exercise_archive(store: &Store) {
     );
 }
 
+/// The first migration that keys archive rows by a number per archive.
+const ARCHIVE_ROOMS: i64 = 20261123000004;
+
+/// A database as ferry left it before `ARCHIVE_ROOMS`: migrated that far,
+/// with archive rows keyed by bridge, user and room.
+async fn write_old_archive(url: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let mut old = sqlx::migrate!();
+    old.migrations = old
+        .migrations
+        .iter()
+        .filter(|m| m.version < ARCHIVE_ROOMS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    old.run(&pool).await.unwrap();
+    for (user, room, seq, nick) in [
+        ("a@localhost", "#r", 1, "n"),
+        ("a@localhost", "#r", 2, "m"),
+        ("b@localhost", "#r", 1, "n"),
+        ("a@localhost", "#s", 3, "o"),
+    ] {
+        sqlx::query(&format!(
+            "INSERT INTO archive (bridge, user_jid, room, seq, nick, body, action) \
+             VALUES ('old.gw', '{user}', '{room}', {seq}, '{nick}', 'old {seq}', 0)"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+}
+
+/// What `write_old_archive` wrote, each archive apart, after the upgrade
+/// (bridge `old.gw`: `exercise_archive` uses `irc.gw` in the same store).
+async fn old_archive_kept(store: &Store) {
+    let archive = |user: &'static str, room: &'static str| async move {
+        let filter = Filter {
+            max: 10,
+            ..Filter::default()
+        };
+        let (rows, complete) = store
+            .archive_query("old.gw", user, room, &filter)
+            .await
+            .unwrap();
+        assert!(complete);
+        rows.into_iter()
+            .map(|r| (r.seq, r.nick, r.body))
+            .collect::<Vec<_>>()
+    };
+    let row = |seq: i64, nick: &str| (seq, nick.to_owned(), format!("old {seq}"));
+    assert_eq!(
+        archive("a@localhost", "#r").await,
+        [row(1, "n"), row(2, "m")]
+    );
+    assert_eq!(archive("b@localhost", "#r").await, [row(1, "n")]);
+    assert_eq!(archive("a@localhost", "#s").await, [row(3, "o")]);
+    // New rows go on in the upgraded archives.
+    let next = Archived {
+        bridge: "old.gw".into(),
+        user: "b@localhost".into(),
+        room: "#r".into(),
+        seq: 5,
+        nick: "p".into(),
+        body: "old 5".into(),
+        action: false,
+    };
+    store.archive_batch(&[next]).await.unwrap();
+    assert_eq!(
+        archive("b@localhost", "#r").await,
+        [row(1, "n"), row(5, "p")]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_archive_survives_the_archive_rooms_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    write_old_archive(&format!("{url}?mode=rwc")).await;
+    let store = Store::open(&StoreConfig::for_url(url)).await.unwrap();
+    old_archive_kept(&store).await;
+}
+
 #[tokio::test]
 async fn sqlite_file_created_with_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -294,6 +378,8 @@ async fn postgres_store() {
     let mut config = StoreConfig::for_url(pg.url());
     config.key = Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
     use base64::Engine;
+    write_old_archive(&pg.url()).await;
     let store = Store::open(&config).await.unwrap();
+    old_archive_kept(&store).await;
     exercise(&store).await;
 }
