@@ -104,7 +104,7 @@ async fn main() {
         &gateways::ferry_config(dir, &prosody, &networks(&servers), None),
     );
     ferry.wait_links(2).await;
-    let biboumi = plan.biboumi.then(|| Biboumi::start(dir, &prosody));
+    let mut biboumi = plan.biboumi.then(|| Biboumi::start(dir, &prosody));
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // Rows are kept as they come, for the report of an interrupted run.
@@ -115,6 +115,20 @@ async fn main() {
             if matches!(pass, Pass::FanInThrottled(_)) && plan.ferry && !throttled {
                 restart_ferry(&mut ferry, dir, &servers, Some(plan::BIBOUMI_THROTTLE)).await;
                 throttled = true;
+            }
+            // A scale pass measures memory from a fresh start: what earlier
+            // passes left in the allocators would hide the users' share.
+            if matches!(pass, Pass::Scale(_)) {
+                if plan.ferry {
+                    restart_ferry(&mut ferry, dir, &servers, None).await;
+                }
+                // The old biboumi is stopped (dropped) before the new one
+                // takes its component name.
+                if let Some(old) = biboumi.take() {
+                    drop(old);
+                    biboumi = Some(Biboumi::start(dir, &prosody));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
             eprintln!("{} {}", pass.workload(), pass.params());
             let gateways = [

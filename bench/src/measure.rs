@@ -177,6 +177,8 @@ pub struct ScaleFigures {
     pub users: usize,
     pub joined: usize,
     pub join_secs: f64,
+    /// Before the users came: a freshly started gateway, idle.
+    pub start_rss_kb: u64,
     pub rss_kb: u64,
     pub rss_per_user_kb: f64,
     /// The gateway's CPU while idle, in % of one core per 1000 users.
@@ -192,6 +194,7 @@ impl ScaleFigures {
             "users": self.users,
             "joined": self.joined,
             "join_seconds": self.join_secs,
+            "start_rss_kb": self.start_rss_kb,
             "rss_kb": self.rss_kb,
             "rss_per_user_kb": self.rss_per_user_kb,
             "idle_cpu_percent_per_1000_users": self.idle_per_1000,

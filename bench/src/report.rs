@@ -74,6 +74,7 @@ const SCALE: &[Metric<ScaleFigures>] = &[
     metric("joined", |s| s.joined as f64, 0, false),
     metric("join s", |s| s.join_secs, 1, true),
     metric("KB/user", |s| s.rss_per_user_kb, 1, true),
+    metric("idle RSS MB", |s| s.start_rss_kb as f64 / 1024.0, 1, true),
     metric("gw RSS MB", |s| s.rss_kb as f64 / 1024.0, 1, true),
     metric("idle %/1k", |s| s.idle_per_1000, 3, true),
     metric("join gw%", |s| s.join_cpu.gateway, 0, false),
@@ -163,7 +164,7 @@ pub fn report(rows: &[Row]) {
         &flows,
     );
     table(
-        "scale (idle %/1k: the gateway's CPU while idle, % of a core per 1000 users; cpu% while joining)",
+        "scale (idle RSS: the freshly started gateway's, before the users; idle %/1k: the gateway's CPU while idle, % of a core per 1000 users; cpu% while joining)",
         SCALE,
         &scales,
     );

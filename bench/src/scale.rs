@@ -76,6 +76,7 @@ pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, scale: &Scale) ->
         users: scale.users,
         joined: count,
         join_secs: join_time.as_secs_f64(),
+        start_rss_kb: start.gateway.rss_kb,
         rss_kb: settled.gateway.rss_kb,
         rss_per_user_kb: per_user(
             settled.gateway.rss_kb.saturating_sub(start.gateway.rss_kb) as f64
