@@ -13,12 +13,44 @@ use crate::numerics;
 use crate::text::{ctcp, strip_formatting};
 
 /// Kept per member of every channel of every user's connection (a channel
-/// of K users holds K² of them): nicks and modes fit inline in a
-/// `CompactString`, with no allocation of their own.
+/// of K users holds K² of them): the nick fits inline in a
+/// `CompactString`, with no allocation of its own.
 struct Member {
     nick: CompactString,
-    /// Prefix mode letters the member holds (`o`, `v`, …).
-    modes: CompactString,
+    modes: Modes,
+}
+
+/// The prefix modes (`o`, `v`, …) a member holds: a bit for each of the
+/// server's PREFIX modes, in its order. One byte where the letters took a
+/// 24-byte string in every member of every channel of every user.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct Modes(u8);
+
+impl Modes {
+    /// Gives or takes the mode `letter`; letters that are no prefix mode
+    /// of the server (or past its eighth) change nothing.
+    fn set(&mut self, letter: char, on: bool, support: &Support) {
+        let Some(bit) = support
+            .prefix
+            .iter()
+            .take(8)
+            .position(|(m, _)| *m == letter)
+        else {
+            return;
+        };
+        if on {
+            self.0 |= 1 << bit;
+        } else {
+            self.0 &= !(1 << bit);
+        }
+    }
+
+    /// The highest mode held.
+    fn highest(self, support: &Support) -> Option<char> {
+        (0..support.prefix.len().min(8))
+            .find(|bit| self.0 & (1 << bit) != 0)
+            .map(|bit| support.prefix[bit].0)
+    }
 }
 
 struct Channel {
@@ -42,13 +74,8 @@ pub struct Channels {
 }
 
 /// SPEC §3's table: the highest prefix mode gives role and affiliation.
-pub fn standing(modes: &str, support: &Support) -> (Role, Affiliation) {
-    let highest = support
-        .prefix
-        .iter()
-        .map(|(mode, _)| *mode)
-        .find(|m| modes.contains(*m));
-    match highest {
+fn standing(modes: Modes, support: &Support) -> (Role, Affiliation) {
+    match modes.highest(support) {
         Some('q') | Some('a') => (Role::Moderator, Affiliation::Owner),
         Some('o') => (Role::Moderator, Affiliation::Admin),
         Some('h') => (Role::Moderator, Affiliation::Member),
@@ -57,7 +84,7 @@ pub fn standing(modes: &str, support: &Support) -> (Role, Affiliation) {
     }
 }
 
-fn joined_change(modes: &str, support: &Support) -> OccupantChange {
+fn joined_change(modes: Modes, support: &Support) -> OccupantChange {
     let (role, affiliation) = standing(modes, support);
     OccupantChange::Joined { role, affiliation }
 }
@@ -184,13 +211,13 @@ impl Channels {
                         CompactString::new(support.fold(nick)),
                         Member {
                             nick: CompactString::new(nick),
-                            modes: CompactString::default(),
+                            modes: Modes::default(),
                         },
                     );
                     events.push(Event::Occupant {
                         room: Self::room(host, &chan.name),
                         nick: nick.to_owned(),
-                        change: joined_change("", support),
+                        change: joined_change(Modes::default(), support),
                     });
                 }
             }
@@ -343,11 +370,7 @@ impl Channels {
             let Some(who) = arg else { continue };
             let key = support.fold(who);
             if let Some(member) = chan.members.get_mut(key.as_str()) {
-                if adding && !member.modes.contains(letter) {
-                    member.modes.push(letter);
-                } else if !adding {
-                    member.modes.retain(|c| c != letter);
-                }
+                member.modes.set(letter, adding, support);
                 if !changed.contains(&key) {
                     changed.push(key);
                 }
@@ -358,7 +381,7 @@ impl Channels {
                 .iter()
                 .filter_map(|key| chan.members.get(key.as_str()))
                 .map(|member| {
-                    let (role, affiliation) = standing(&member.modes, support);
+                    let (role, affiliation) = standing(member.modes, support);
                     Event::Occupant {
                         room: Self::room(host, &chan.name),
                         nick: member.nick.to_string(),
@@ -391,17 +414,13 @@ impl Channels {
             353 => {
                 let chan = self.by_name.get_mut(&support.fold(args.get(2)?))?;
                 for entry in args.last()?.split_whitespace() {
-                    let modes: String = entry
-                        .chars()
-                        .take_while(|c| support.prefix.iter().any(|(_, p)| p == c))
-                        .filter_map(|c| {
-                            support
-                                .prefix
-                                .iter()
-                                .find(|(_, p)| *p == c)
-                                .map(|(m, _)| *m)
-                        })
-                        .collect();
+                    let mut modes = Modes::default();
+                    for c in entry.chars() {
+                        match support.prefix.iter().find(|(_, p)| *p == c) {
+                            Some((mode, _)) => modes.set(*mode, true, support),
+                            None => break,
+                        }
+                    }
                     let nick =
                         entry.trim_start_matches(|c| support.prefix.iter().any(|(_, p)| *p == c));
                     let nick = nick.split('!').next().unwrap_or(nick);
@@ -409,7 +428,7 @@ impl Channels {
                         CompactString::new(support.fold(nick)),
                         Member {
                             nick: CompactString::new(nick),
-                            modes: CompactString::new(modes),
+                            modes,
                         },
                     );
                 }
@@ -429,7 +448,7 @@ impl Channels {
                     events.push(Event::Occupant {
                         room: room.clone(),
                         nick: member.nick.to_string(),
-                        change: joined_change(&member.modes, support),
+                        change: joined_change(member.modes, support),
                     });
                 }
                 events.push(Event::Joined {
@@ -471,6 +490,63 @@ mod tests {
 
     fn joined(events: &[Event]) -> bool {
         events.iter().any(|e| matches!(e, Event::Joined { .. }))
+    }
+
+    #[test]
+    fn prefix_modes_give_the_highest_standing() {
+        let mut support = Support::default();
+        support.absorb(["PREFIX=(qaohv)~&@%+"]);
+        let mut modes = Modes::default();
+        assert_eq!(
+            standing(modes, &support),
+            (Role::Participant, Affiliation::None)
+        );
+        modes.set('v', true, &support);
+        assert_eq!(
+            standing(modes, &support),
+            (Role::Participant, Affiliation::Member)
+        );
+        modes.set('o', true, &support);
+        modes.set('x', true, &support);
+        assert_eq!(
+            standing(modes, &support),
+            (Role::Moderator, Affiliation::Admin)
+        );
+        modes.set('o', false, &support);
+        assert_eq!(modes.highest(&support), Some('v'));
+        modes.set('q', true, &support);
+        assert_eq!(
+            standing(modes, &support),
+            (Role::Moderator, Affiliation::Owner)
+        );
+    }
+
+    #[test]
+    fn names_prefixes_become_modes() {
+        let support = Support::default();
+        let mut c = Channels::default();
+        assert!(c.joining(&support, "#c", "alice", None));
+        line(&mut c, ":alice!a@h JOIN #c");
+        line(&mut c, ":irc.test 353 alice = #c :@+bob +carol alice");
+        let standings: Vec<_> = line(&mut c, ":irc.test 366 alice #c :End of NAMES")
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Occupant {
+                    nick,
+                    change: OccupantChange::Joined { role, affiliation },
+                    ..
+                } => Some((nick, role, affiliation)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            standings,
+            [
+                ("alice".to_owned(), Role::Participant, Affiliation::None),
+                ("bob".to_owned(), Role::Moderator, Affiliation::Admin),
+                ("carol".to_owned(), Role::Participant, Affiliation::Member),
+            ]
+        );
     }
 
     #[test]
