@@ -439,7 +439,11 @@ async fn register<K: Clone + Send + Sync>(
                 }
                 _ => {
                     // Server notices and early numerics go to the session.
-                    if events.send((key.clone(), Up::Line(message))).await.is_err() {
+                    if events
+                        .send((key.clone(), Up::Line(message)))
+                        .await
+                        .is_err()
+                    {
                         return Err(End::Quit);
                     }
                 }
@@ -448,17 +452,15 @@ async fn register<K: Clone + Send + Sync>(
     }
 }
 
-/// What a line read while serving asks of the connection. Worked out
-/// apart from `serve`: a `Message` it borrowed would stay in its future,
-/// which every user's connection holds, for the connection's whole life.
-// Unboxed on purpose: a `Read` lives only until it is matched.
-#[allow(clippy::large_enum_variant)]
+/// What a line read while serving asks of the connection. The message
+/// travels boxed: `serve`'s future, which every user's connection holds for
+/// its whole life, keeps room for whatever it holds across an await.
 enum Read {
     Skip,
     Ping(String),
     Pong,
     Error(String),
-    Line(Message),
+    Line(Box<Message>),
 }
 
 impl Read {
@@ -471,99 +473,103 @@ impl Read {
             Command::PING(token, _) => Read::Ping(token),
             Command::PONG(..) => Read::Pong,
             Command::ERROR(reason) => Read::Error(reason),
-            _ => Read::Line(message),
+            _ => Read::Line(Box::new(message)),
         }
     }
 }
 
+/// Not an `async fn`, for the reason `run` is not.
 #[allow(clippy::too_many_arguments)]
-async fn serve<K: Clone + Send + Sync>(
-    params: &mut Params,
-    mut stream: Stream,
-    lines: &mut channel::Receiver<String>,
-    control: &mut channel::Receiver<Control>,
-    pending: &mut Option<String>,
-    key: &K,
-    events: &channel::Sender<(K, Up)>,
-) -> End {
-    let mut last_read = Instant::now();
-    let mut ping_sent: Option<Instant> = None;
-    let mut tick = tokio::time::interval(params.ping_every.min(Duration::from_secs(5)));
-    loop {
-        if let Some(line) = pending.take() {
-            if params.throttle.ready() {
-                params.throttle.take();
-                if let Err(e) = stream.send(line.clone()).await {
+fn serve<'a, K: Clone + Send + Sync>(
+    params: &'a mut Params,
+    stream: Stream,
+    lines: &'a mut channel::Receiver<String>,
+    control: &'a mut channel::Receiver<Control>,
+    pending: &'a mut Option<String>,
+    key: &'a K,
+    events: &'a channel::Sender<(K, Up)>,
+) -> impl Future<Output = End> + Send + 'a {
+    let mut stream = stream;
+    async move {
+        let mut last_read = Instant::now();
+        let mut ping_sent: Option<Instant> = None;
+        let mut tick = tokio::time::interval(params.ping_every.min(Duration::from_secs(5)));
+        loop {
+            if let Some(line) = pending.take() {
+                if params.throttle.ready() {
+                    params.throttle.take();
+                    if let Err(e) = stream.send(line.clone()).await {
+                        *pending = Some(line);
+                        return End::Lost(format!("write failed: {e}"));
+                    }
+                } else {
                     *pending = Some(line);
-                    return End::Lost(format!("write failed: {e}"));
-                }
-            } else {
-                *pending = Some(line);
-            }
-        }
-        let ready = pending.is_none() && params.throttle.ready();
-        tokio::select! {
-            biased;
-            c = control.recv() => match c {
-                Some(Control::Quit(reason)) => {
-                    let _ = send(&mut stream, Command::QUIT(Some(reason))).await;
-                    return End::Quit;
-                }
-                None => {
-                    let _ = send(&mut stream, Command::QUIT(None)).await;
-                    return End::Quit;
-                }
-                Some(Control::Reconnect) => {
-                    let _ = send(&mut stream, Command::QUIT(Some("Reconnecting".into()))).await;
-                    return End::Lost("reconnect requested".into());
-                }
-            },
-            read = stream.next() => {
-                let line = match read {
-                    None => return End::Lost("the server closed the connection".into()),
-                    Some(Err(e)) => return End::Lost(format!("read failed: {e}")),
-                    Some(Ok(line)) => line,
-                };
-                last_read = Instant::now();
-                shrink_buffers(&mut stream);
-                match Read::of(&line) {
-                    Read::Skip => {}
-                    Read::Ping(token) => {
-                        if let Err(e) = send(&mut stream, Command::PONG(token, None)).await {
-                            return End::Lost(e);
-                        }
-                    }
-                    Read::Pong => ping_sent = None,
-                    Read::Error(reason) => return End::Lost(format!("server error: {reason}")),
-                    Read::Line(message) => {
-                        if events.send((key.clone(), Up::Line(message))).await.is_err() {
-                            let _ = send(&mut stream, Command::QUIT(None)).await;
-                            return End::Quit;
-                        }
-                    }
                 }
             }
-            line = lines.recv(), if ready => match line {
-                Some(line) => *pending = Some(line),
-                None => {
-                    let _ = send(&mut stream, Command::QUIT(None)).await;
-                    return End::Quit;
-                }
-            },
-            _ = sleep(params.throttle.wait()), if pending.is_some() => {}
-            _ = tick.tick() => {
-                let now = Instant::now();
-                match ping_sent {
-                    Some(sent) if now - sent > params.ping_every => {
-                        return End::Lost(format!("ping timeout ({} s)", (now - sent).as_secs()));
+            let ready = pending.is_none() && params.throttle.ready();
+            tokio::select! {
+                biased;
+                c = control.recv() => match c {
+                    Some(Control::Quit(reason)) => {
+                        let _ = send(&mut stream, Command::QUIT(Some(reason))).await;
+                        return End::Quit;
                     }
-                    None if now - last_read > params.ping_every => {
-                        if let Err(e) = send(&mut stream, Command::PING(format!("ferry-{}", now.elapsed().as_millis()), None)).await {
-                            return End::Lost(e);
+                    None => {
+                        let _ = send(&mut stream, Command::QUIT(None)).await;
+                        return End::Quit;
+                    }
+                    Some(Control::Reconnect) => {
+                        let _ = send(&mut stream, Command::QUIT(Some("Reconnecting".into()))).await;
+                        return End::Lost("reconnect requested".into());
+                    }
+                },
+                read = stream.next() => {
+                    let line = match read {
+                        None => return End::Lost("the server closed the connection".into()),
+                        Some(Err(e)) => return End::Lost(format!("read failed: {e}")),
+                        Some(Ok(line)) => line,
+                    };
+                    last_read = Instant::now();
+                    shrink_buffers(&mut stream);
+                    match Read::of(&line) {
+                        Read::Skip => {}
+                        Read::Ping(token) => {
+                            if let Err(e) = send(&mut stream, Command::PONG(token, None)).await {
+                                return End::Lost(e);
+                            }
                         }
-                        ping_sent = Some(now);
+                        Read::Pong => ping_sent = None,
+                        Read::Error(reason) => return End::Lost(format!("server error: {reason}")),
+                        Read::Line(message) => {
+                            if events.send((key.clone(), Up::Line(*message))).await.is_err() {
+                                let _ = send(&mut stream, Command::QUIT(None)).await;
+                                return End::Quit;
+                            }
+                        }
                     }
-                    _ => {}
+                }
+                line = lines.recv(), if ready => match line {
+                    Some(line) => *pending = Some(line),
+                    None => {
+                        let _ = send(&mut stream, Command::QUIT(None)).await;
+                        return End::Quit;
+                    }
+                },
+                _ = sleep(params.throttle.wait()), if pending.is_some() => {}
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    match ping_sent {
+                        Some(sent) if now - sent > params.ping_every => {
+                            return End::Lost(format!("ping timeout ({} s)", (now - sent).as_secs()));
+                        }
+                        None if now - last_read > params.ping_every => {
+                            if let Err(e) = send(&mut stream, Command::PING(format!("ferry-{}", now.elapsed().as_millis()), None)).await {
+                                return End::Lost(e);
+                            }
+                            ping_sent = Some(now);
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
