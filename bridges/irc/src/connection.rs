@@ -439,11 +439,7 @@ async fn register<K: Clone + Send + Sync>(
                 }
                 _ => {
                     // Server notices and early numerics go to the session.
-                    if events
-                        .send((key.clone(), Up::Line(message)))
-                        .await
-                        .is_err()
-                    {
+                    if events.send((key.clone(), Up::Line(message))).await.is_err() {
                         return Err(End::Quit);
                     }
                 }
