@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::gateways::Gateway;
-use crate::harness::ircd::IrcClient;
 use crate::harness::stanzas::{body, stanza};
 use crate::measure::{self, Figures, Sample};
 use crate::occupants;
@@ -13,15 +12,11 @@ use crate::plan::Flow;
 use crate::servers::Servers;
 
 pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, flow: &Flow) -> Figures {
-    let tag = servers.next_tag();
-    let channel = format!("#{tag}");
-    let mut receiver = IrcClient::connect(servers.irc_port, &format!("{tag}rcv")).await;
-    receiver.send(&format!("JOIN {channel}")).await;
-    receiver
-        .expect("the receiver's join", |l| l.contains(" 366 "))
-        .await;
-    let clients = occupants::connect(servers.prosody, "u", flow.users).await;
-    let occupants = occupants::join(clients, gateway, &channel, &tag).await;
+    let occupants::Channel {
+        name: channel,
+        irc: mut receiver,
+        occupants,
+    } = occupants::channel(servers, gateway, flow.users, "rcv").await;
     let total = flow.lines;
     let pids = servers.pids(gateway);
     let before = Sample::take(&pids);

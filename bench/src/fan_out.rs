@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::gateways::Gateway;
 use crate::harness::client::NS;
-use crate::harness::ircd::IrcClient;
 use crate::measure::{self, Figures, Sample};
 use crate::occupants;
 use crate::pace::Pace;
@@ -13,15 +12,11 @@ use crate::plan::Flow;
 use crate::servers::Servers;
 
 pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, flow: &Flow) -> Figures {
-    let tag = servers.next_tag();
-    let channel = format!("#{tag}");
-    let mut sender = IrcClient::connect(servers.irc_port, &format!("{tag}snd")).await;
-    sender.send(&format!("JOIN {channel}")).await;
-    sender
-        .expect("the sender's join", |l| l.contains(" 366 "))
-        .await;
-    let clients = occupants::connect(servers.prosody, "u", flow.users).await;
-    let occupants = occupants::join(clients, gateway, &channel, &tag).await;
+    let occupants::Channel {
+        name: channel,
+        irc: mut sender,
+        occupants,
+    } = occupants::channel(servers, gateway, flow.users, "snd").await;
     let from = format!("{}/{}", gateway.room(&channel), sender.nick);
     let total = flow.lines;
     let pids = servers.pids(gateway);

@@ -7,8 +7,41 @@ use tokio_xmpp::parsers::minidom::Element;
 
 use crate::gateways::Gateway;
 use crate::harness::client::{TestClient, NS};
+use crate::harness::ircd::IrcClient;
 use crate::harness::Prosody;
 use crate::muc;
+use crate::servers::Servers;
+
+/// A flow pass's channel: an IRC client in it, and the XMPP users who
+/// joined it through the gateway.
+pub struct Channel {
+    pub name: String,
+    pub irc: IrcClient,
+    pub occupants: Vec<TestClient>,
+}
+
+/// Opens the pass's channel `#{tag}` with the IRC client `{tag}{role}`,
+/// then joins `users` XMPP users to it.
+pub async fn channel(
+    servers: &mut Servers<'_>,
+    gateway: &Gateway,
+    users: usize,
+    role: &str,
+) -> Channel {
+    let tag = servers.next_tag();
+    let name = format!("#{tag}");
+    let mut irc = IrcClient::connect(servers.irc_port, &format!("{tag}{role}")).await;
+    irc.send(&format!("JOIN {name}")).await;
+    irc.expect("the IRC client's join", |l| l.contains(" 366 "))
+        .await;
+    let clients = connect(servers.prosody, "u", users).await;
+    let occupants = join(clients, gateway, &name, &tag).await;
+    Channel {
+        name,
+        irc,
+        occupants,
+    }
+}
 
 /// The accounts `{prefix}0`…: the bench creates them before Prosody runs
 /// its passes.

@@ -5,14 +5,14 @@
 //! 150. Items travel boxed so that a burst, whose queue flume keeps for
 //! later, leaves 8 bytes a slot behind and not the item's size.
 
+use std::future::Future;
+
 /// Why a `try_send` failed; the item comes back.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TrySendError<T> {
     Full(T),
     Closed(T),
 }
-
-use std::future::Future;
 
 pub struct Sender<T>(flume::Sender<Box<T>>);
 

@@ -108,14 +108,14 @@ enum End {
 /// Not an `async fn`: that keeps each argument twice in its future (as
 /// passed, and as moved into the body), and the future is memory every
 /// user's connection holds.
+#[allow(clippy::manual_async_fn)]
 fn run<K: Clone + Send + Sync + 'static>(
-    params: Params,
-    lines: channel::Receiver<String>,
-    control: channel::Receiver<Control>,
+    mut params: Params,
+    mut lines: channel::Receiver<String>,
+    mut control: channel::Receiver<Control>,
     key: K,
     events: channel::Sender<(K, Up)>,
 ) -> impl Future<Output = ()> + Send {
-    let (mut params, mut lines, mut control) = (params, lines, control);
     async move {
         let mut backoff = BACKOFF_MIN;
         // A line taken from the queue but not written when the link broke.
@@ -155,20 +155,22 @@ fn run<K: Clone + Send + Sync + 'static>(
                 )
                 .await
             };
-            let lost = match end {
+            match end {
                 End::Quit => return,
-                End::Refused(reason) => Up::Refused { reason },
+                End::Refused(reason) => {
+                    let _ = events.send((key.clone(), Up::Refused { reason })).await;
+                    return;
+                }
                 End::Lost(reason) => {
                     tracing::info!(network = %params.network.host, %reason, "IRC connection lost");
-                    Up::Lost {
+                    let up = Up::Lost {
                         reason,
                         retry_in: backoff,
+                    };
+                    if events.send((key.clone(), up)).await.is_err() {
+                        return;
                     }
                 }
-            };
-            let refused = matches!(lost, Up::Refused { .. });
-            if events.send((key.clone(), lost)).await.is_err() || refused {
-                return;
             }
             tokio::select! {
                 _ = sleep(backoff) => {}
@@ -475,17 +477,16 @@ impl Read {
 }
 
 /// Not an `async fn`, for the reason `run` is not.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::manual_async_fn, clippy::too_many_arguments)]
 fn serve<'a, K: Clone + Send + Sync>(
     params: &'a mut Params,
-    stream: Stream,
+    mut stream: Stream,
     lines: &'a mut channel::Receiver<String>,
     control: &'a mut channel::Receiver<Control>,
     pending: &'a mut Option<String>,
     key: &'a K,
     events: &'a channel::Sender<(K, Up)>,
 ) -> impl Future<Output = End> + Send + 'a {
-    let mut stream = stream;
     async move {
         let mut last_read = Instant::now();
         let mut ping_sent: Option<Instant> = None;

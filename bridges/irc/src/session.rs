@@ -163,41 +163,41 @@ impl Session {
     /// Not an `async fn`, which keeps its arguments twice; items are
     /// taken boxed and handlers run boxed, so an idle session's future
     /// holds none of them.
+    #[allow(clippy::manual_async_fn)]
     fn run(
-        self,
-        intents: channel::Receiver<Intent>,
-        up: channel::Receiver<(String, Up)>,
+        mut self,
+        mut intents: channel::Receiver<Intent>,
+        mut up: channel::Receiver<(String, Up)>,
     ) -> impl std::future::Future<Output = ()> + Send {
-        let (mut session, mut intents, mut up) = (self, intents, up);
         async move {
-            let mut poll = tokio::time::interval(session.shared.presence_poll);
+            let mut poll = tokio::time::interval(self.shared.presence_poll);
             loop {
                 let intent = tokio::select! {
                     intent = intents.recv_boxed() => intent,
                     Some(up) = up.recv_boxed() => {
                         let (host, event) = *up;
-                        let handling = Box::pin(session.up(&host, event));
+                        let handling = Box::pin(self.up(&host, event));
                         handling.await;
                         continue;
                     }
                     _ = poll.tick() => {
-                        session.poll();
+                        self.poll();
                         continue;
                     }
                 };
                 let reason = match intent.map(|i| *i) {
                     Some(Intent::Shutdown { reason }) => {
-                        tracing::info!(user = %session.user, %reason, "IRC session ends");
+                        tracing::info!(user = %self.user, %reason, "IRC session ends");
                         reason
                     }
                     None => "Leaving".to_owned(),
                     Some(intent) => {
-                        let handling = Box::pin(session.intent(intent));
+                        let handling = Box::pin(self.intent(intent));
                         handling.await;
                         continue;
                     }
                 };
-                let quitting = Box::pin(session.quit(reason));
+                let quitting = Box::pin(self.quit(reason));
                 return quitting.await;
             }
         }
