@@ -51,6 +51,7 @@ pub struct MessageParts<'a> {
     pub type_: &'a str,
     pub id: Option<&'a str>,
     pub body: &'a str,
+    pub origin_id: Option<&'a str>,
     pub stanza_id: Option<(&'a str, &'a str)>,
 }
 
@@ -70,6 +71,11 @@ impl Template {
         tail.extend_from_slice(b"'><body>");
         escape_text(&mut tail, parts.body);
         tail.extend_from_slice(b"</body>");
+        if let Some(id) = parts.origin_id {
+            tail.extend_from_slice(b"<origin-id xmlns='urn:xmpp:sid:0' id='");
+            escape_attr(&mut tail, id);
+            tail.extend_from_slice(b"'/>");
+        }
         if let Some((id, by)) = parts.stanza_id {
             tail.extend_from_slice(b"<stanza-id xmlns='urn:xmpp:sid:0' id='");
             escape_attr(&mut tail, id);
@@ -142,6 +148,7 @@ mod tests {
             type_: "groupchat",
             id: Some("a<b"),
             body: "x & y <z> \"q\"",
+            origin_id: Some("o'1"),
             stanza_id: Some(("17", "#r%irc@gw")),
         });
         let m = parse(&t.to("u@example.org/res"));
@@ -156,6 +163,12 @@ mod tests {
             .unwrap();
         assert_eq!(sid.attr("id"), Some("17"));
         assert_eq!(sid.attr("by"), Some("#r%irc@gw"));
+        let origin = m
+            .payloads
+            .iter()
+            .find(|p| p.is("origin-id", "urn:xmpp:sid:0"))
+            .unwrap();
+        assert_eq!(origin.attr("id"), Some("o'1"));
     }
 
     #[test]
@@ -193,6 +206,7 @@ mod tests {
                 type_: "groupchat",
                 id: Some(&id),
                 body: &body,
+                origin_id: None,
                 stanza_id: None,
             });
             let m = parse(&t.to("u@example.org"));

@@ -113,6 +113,23 @@ enum End {
     Stopped,
 }
 
+/// A stanza's bytes. xmpp-parsers writes `<priority>0</priority>` into
+/// every presence; ferry never sets a priority and 0 is the default
+/// (RFC 6121 §4.7.2.3), while a priority on an unavailable, subscription or
+/// error presence is wrong, so a zero one is left out.
+fn serialise(stanza: &Stanza) -> Result<Vec<u8>, String> {
+    match stanza {
+        Stanza::Presence(p) if p.priority.0 == 0 => {
+            let mut el = tokio_xmpp::parsers::minidom::Element::from(p.clone());
+            el.remove_child("priority", ns::DEFAULT_NS);
+            let mut out = Vec::with_capacity(256);
+            el.write_to(&mut out).map_err(|e| e.to_string())?;
+            Ok(out)
+        }
+        other => xso::to_vec(other).map_err(|e| e.to_string()),
+    }
+}
+
 async fn write_batch(
     stream: &mut Stream,
     outbound: &Outbound,
@@ -122,7 +139,7 @@ async fn write_batch(
     for item in &batch {
         match &item.stanza {
             Outgoing::Bytes(bytes) => wire.push(bytes),
-            Outgoing::Stanza(stanza) => match xso::to_vec(stanza.as_ref()) {
+            Outgoing::Stanza(stanza) => match serialise(stanza) {
                 Ok(bytes) => wire.push(&bytes),
                 Err(error) => tracing::error!(%error, "a stanza could not be serialised"),
             },
@@ -243,5 +260,27 @@ pub async fn run(
             _ = stop.changed() => return,
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_xmpp::parsers::presence::{Presence, Type};
+
+    #[test]
+    fn presences_carry_no_default_priority() {
+        for type_ in [Type::None, Type::Unavailable, Type::Subscribe, Type::Error] {
+            let p = Presence::new(type_).with_to(Jid::new("u@x").unwrap());
+            let text = String::from_utf8(serialise(&Stanza::Presence(p)).unwrap()).unwrap();
+            assert!(!text.contains("priority"), "{text}");
+            assert!(
+                text.contains("to=\"u@x\"") || text.contains("to='u@x'"),
+                "{text}"
+            );
+        }
+        let p = Presence::new(Type::None).with_priority(5);
+        let text = String::from_utf8(serialise(&Stanza::Presence(p)).unwrap()).unwrap();
+        assert!(text.contains("<priority>5</priority>"), "{text}");
     }
 }

@@ -39,9 +39,14 @@ fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Box<Ro
 }
 
 /// A group chat message to every resource in the room: the user's own
-/// with the id they sent, each with its archive id as `<stanza-id/>`.
-/// Plain messages, the fan-out path, are written from one template.
-fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<String>, seq: i64) {
+/// with the id and origin-id they sent, each with its archive id as
+/// `<stanza-id/>`. Plain messages, the fan-out path, are written from one
+/// template.
+fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq: i64) {
+    let (id, origin_id) = match own {
+        true => (text.id.as_deref(), text.origin_id.as_deref()),
+        false => (None, None),
+    };
     let plain = text.subject.is_none() && text.thread.is_none() && text.sent_at.is_none();
     if plain {
         let Some(from) = stanzas::occupant_text(&room.jid, nick) else {
@@ -51,8 +56,9 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<Stri
         let template = Template::message(&MessageParts {
             from: &from,
             type_: "groupchat",
-            id: id.as_deref(),
+            id,
             body: &crate::sessions::body(text),
+            origin_id,
             stanza_id: Some((&seq, &by)),
         });
         for to in &room.resources {
@@ -66,7 +72,15 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, id: Option<Stri
     for to in &room.resources {
         let mut m = crate::sessions::message(from.clone(), to.clone(), text);
         m.type_ = MessageType::Groupchat;
-        m.id = id.clone().map(xmpp_parsers::message::Id);
+        m.id = id.map(|id| xmpp_parsers::message::Id(id.to_owned()));
+        if let Some(origin_id) = origin_id {
+            m.payloads.push(
+                xmpp_parsers::stanza_id::OriginId {
+                    id: origin_id.to_owned(),
+                }
+                .into(),
+            );
+        }
         m.payloads.push(
             StanzaId {
                 id: seq.to_string(),
@@ -154,8 +168,7 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
                     body: text.body.clone(),
                     action: text.action,
                 });
-                let id = if own { text.id.clone() } else { None };
-                groupchat(gw, r, &nick, &text, id, seq);
+                groupchat(gw, r, &nick, &text, own, seq);
             });
         }
         Event::PrivateMessage { room, nick, text } => {

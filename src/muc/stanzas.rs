@@ -3,6 +3,7 @@
 use ferry_bridge::{Affiliation, Role};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message, MessageType};
+use xmpp_parsers::minidom::Element;
 use xmpp_parsers::muc::user::{self, Item, MucUser, Status};
 use xmpp_parsers::presence::{Presence, Type};
 
@@ -53,13 +54,29 @@ pub fn presence(
     edit: impl FnOnce(Item) -> Item,
 ) -> Presence {
     let item = edit(Item::new(affiliation(standing.1), role(standing.0)));
-    let x = MucUser::new()
+    let mut x: Element = MucUser::new()
         .with_items(vec![item])
-        .with_statuses(statuses);
-    Presence::new(type_)
-        .with_from(from)
-        .with_to(to)
-        .with_payload(x)
+        .with_statuses(statuses)
+        .into();
+    for item in x.children_mut().filter(|c| c.name() == "item") {
+        spell_out_none(item);
+    }
+    let mut p = Presence::new(type_).with_from(from).with_to(to);
+    p.payloads.push(x);
+    p
+}
+
+/// xmpp-parsers leaves `affiliation`/`role` out when they are "none", but
+/// XEP-0045 always carries both on an occupant's item, and clients show a
+/// missing one as "(null)".
+fn spell_out_none(item: &mut Element) {
+    use xmpp_parsers::minidom::rxml::{Namespace, NcName};
+    for attr in ["affiliation", "role"] {
+        if item.attr(attr).is_none() {
+            let name = NcName::try_from(attr).expect("a static name");
+            item.set_attr(Namespace::NONE, name, "none");
+        }
+    }
 }
 
 /// An occupant's presence without status codes, written from bytes
@@ -107,6 +124,24 @@ pub fn subject(room: &BareJid, by: Option<&str>, to: Jid, text: &str) -> Message
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn none_standings_are_spelled_out() {
+        let room: BareJid = "#r%irc.example@irc.gw".parse().unwrap();
+        let p = presence(
+            occupant(&room, "n").unwrap(),
+            "u@x/r".parse().unwrap(),
+            Type::Unavailable,
+            (Role::None, Affiliation::None),
+            vec![Status::SelfPresence],
+            |i| i,
+        );
+        let item = p.payloads[0]
+            .get_child("item", xmpp_parsers::ns::MUC_USER)
+            .unwrap();
+        assert_eq!(item.attr("affiliation"), Some("none"));
+        assert_eq!(item.attr("role"), Some("none"));
+    }
 
     proptest! {
         #[test]

@@ -87,14 +87,15 @@ pub fn items() -> Element {
     .into()
 }
 
-/// disco#items of a network JID: the rooms the asker is in there.
-pub fn room_items(rooms: Vec<(String, xmpp_parsers::jid::BareJid)>) -> Element {
+/// disco#items listing `(name, jid)` pairs: a network JID's rooms the
+/// asker is in, or the bridge JID's directory.
+pub fn named_items(items: Vec<(String, xmpp_parsers::jid::Jid)>) -> Element {
     DiscoItemsResult {
         node: None,
-        items: rooms
+        items: items
             .into_iter()
             .map(|(name, jid)| Item {
-                jid: jid.into(),
+                jid,
                 node: None,
                 name: Some(name),
             })

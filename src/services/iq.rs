@@ -12,7 +12,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::version::VersionResult;
 
-use super::{commands, disco, gateway_iq, register, xep0050};
+use super::{commands, disco, forms, gateway_iq, register, xep0050};
 use crate::router::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
 
@@ -27,12 +27,17 @@ pub struct Reply {
 impl Reply {
     pub fn send(self, gw: &Gateway, answer: Result<Option<Element>, StanzaError>) {
         let iq = match answer {
-            Ok(payload) => Iq::Result {
-                from: Some(self.us),
-                to: Some(self.them),
-                id: self.id,
-                payload,
-            },
+            Ok(mut payload) => {
+                if let Some(payload) = &mut payload {
+                    forms::type_every_field(payload);
+                }
+                Iq::Result {
+                    from: Some(self.us),
+                    to: Some(self.them),
+                    id: self.id,
+                    payload,
+                }
+            }
             Err(e) => stanza_error::iq(Some(self.us), Some(self.them), self.id, e),
         };
         gw.send(iq);
@@ -100,7 +105,13 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
         (ns::DISCO_ITEMS, "query", false, Target::Foreign(a)) if a.kind == AddressKind::Network => {
             let network = a.network.clone().unwrap_or_default();
             let rooms = gw.rooms.joined_on(&reply.them.to_bare(), &network);
-            Ok(Some(disco::room_items(rooms)))
+            let rooms = rooms.into_iter().map(|(n, j)| (n, j.into())).collect();
+            Ok(Some(disco::named_items(rooms)))
+        }
+        (ns::DISCO_ITEMS, "query", false, Target::Bridge) => {
+            let directory = gw.bridge.directory().into_iter();
+            let items = directory.filter_map(|a| Some((a.name.clone(), gw.jid_of(&a)?)));
+            Ok(Some(disco::named_items(items.collect())))
         }
         (ns::DISCO_ITEMS, "query", false, _) => Ok(Some(disco::items())),
         (xep0050::NS, "command", true, Target::Bridge) => {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use ferry_bridge::{AddressKind, Intent, Text};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::ns;
 
 use super::iq::address_error;
 use crate::router::{Gateway, Target};
@@ -46,8 +47,15 @@ pub fn text_of(message: &Message) -> Text {
         Some(rest) => (true, rest.to_owned()),
         None => (false, body),
     };
+    let origin_id = message
+        .payloads
+        .iter()
+        .find(|p| p.is("origin-id", ns::SID))
+        .and_then(|p| p.attr("id"))
+        .map(str::to_owned);
     Text {
         id: message.id.as_ref().map(|id| id.0.clone()),
+        origin_id,
         body,
         subject: message.subjects.values().next().cloned(),
         thread: message.thread.as_ref().map(|t| t.id.clone()),

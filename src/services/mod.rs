@@ -2,6 +2,7 @@
 
 mod commands;
 pub mod disco;
+mod forms;
 mod gateway_iq;
 pub mod iq;
 pub mod message;

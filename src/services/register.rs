@@ -63,7 +63,7 @@ fn field_of(spec: &FieldSpec, current: Option<&Registration>) -> Field {
         field.options = options
             .iter()
             .map(|o| Option_ {
-                label: None,
+                label: Some(o.clone()),
                 value: o.clone(),
             })
             .collect();

@@ -82,6 +82,12 @@ pub trait Bridge: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// What disco#items of the bridge JID lists, so that clients can
+    /// browse to it (IRC: each network's JID).
+    fn directory(&self) -> Vec<Address> {
+        Vec::new()
+    }
+
     /// Instructions shown above the registration form.
     fn registration_instructions(&self) -> String;
 

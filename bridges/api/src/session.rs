@@ -12,6 +12,9 @@ use crate::{Address, Registration};
 pub struct Text {
     /// The XMPP stanza id, echoed in reflections and errors.
     pub id: Option<String>,
+    /// The sender's XEP-0359 origin-id, echoed in reflections: clients
+    /// match their own messages by it (without it they show them twice).
+    pub origin_id: Option<String>,
     pub body: String,
     pub subject: Option<String>,
     pub thread: Option<String>,

@@ -40,13 +40,13 @@ pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
         body.push_str(&attachments.join("\n"));
     }
     let text = Text {
-        id: None,
         body,
         // Always a subject (maybe empty): it makes the message `normal`.
         subject: Some(message.subject().unwrap_or("").to_owned()),
         thread: message.message_id().map(str::to_owned),
         action: false,
         sent_at: message.date().map(|d| d.to_timestamp()),
+        ..Text::default()
     };
     Some((Address::contact(None, &from), text))
 }

@@ -61,33 +61,26 @@ impl Bridge for IrcBridge {
         vec!["http://jabber.org/protocol/muc"]
     }
 
+    fn directory(&self) -> Vec<Address> {
+        let all = &self.shared.networks.all;
+        all.iter().map(|n| Address::network(&n.host)).collect()
+    }
+
     fn registration_instructions(&self) -> String {
         "Choose the IRC nick (and optionally the NickServ/SASL password) ferry uses for you.".into()
     }
 
     fn registration_fields(&self) -> Vec<FieldSpec> {
-        let mut network = FieldSpec {
+        // A network has one name everywhere: its host, as in its JIDs
+        // (`host:port` is accepted on submission too).
+        let networks = &self.shared.networks;
+        let network = FieldSpec {
             var: "network",
             label: "IRC network",
-            kind: FieldKind::Choice(
-                self.shared
-                    .networks
-                    .all
-                    .iter()
-                    .map(|n| format!("{}:{}{}", n.host, if n.tls { "+" } else { "" }, n.port))
-                    .collect(),
-            ),
+            kind: FieldKind::Choice(networks.all.iter().map(|n| n.host.clone()).collect()),
             required: false,
-            default: None,
+            default: networks.default_network().map(|n| n.host.clone()),
         };
-        if let Some(default) = self.shared.networks.default_network() {
-            network.default = Some(format!(
-                "{}:{}{}",
-                default.host,
-                if default.tls { "+" } else { "" },
-                default.port
-            ));
-        }
         vec![
             FieldSpec::text("nick", "Nickname", true),
             FieldSpec::password("password", "Password (SASL or NickServ)", false),
