@@ -198,6 +198,15 @@ async fn forbidden_domain_and_gateway_prompt() {
     assert_eq!(jid_of(mail), "bob\\40example.com@mail.localhost");
     let bad = c.iq(IRC, true, ask("x%evil.example")).await;
     assert_eq!(error_condition(&bad), "item-not-found");
+    // A local part with a space is a quoted string (RFC 5321), escaped
+    // whole; unquoted, it is no address.
+    let quoted = result(c.iq(MAIL, true, ask("\"space cadet\"@example.com")).await).unwrap();
+    assert_eq!(
+        jid_of(quoted),
+        "\\22space\\20cadet\\22\\40example.com@mail.localhost"
+    );
+    let unquoted = c.iq(MAIL, true, ask("space cadet@example.com")).await;
+    assert_eq!(error_condition(&unquoted), "jid-malformed");
 }
 
 fn reply_to(id: &'static str) -> impl Fn(&Element) -> bool {

@@ -107,7 +107,8 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                         own,
                         from.clone(),
                         Type::Unavailable,
-                        room.own,
+                        // A departing occupant has no role (XEP-0045 §7.14).
+                        (ferry_bridge::Role::None, room.own.1),
                         vec![Status::SelfPresence],
                         |i| i,
                     ));

@@ -60,7 +60,9 @@ pub fn build(
         name.map(str::to_owned),
         from.parse().map_err(|e| format!("from: {e}"))?,
     );
-    let to: Mailbox = out.to.parse().map_err(|e| format!("to: {e}"))?;
+    // The recipient is an address, never `Name <address>`: a quoted local
+    // part (`"space cadet"@example.com`) would read as a display name.
+    let to = Mailbox::new(None, out.to.parse().map_err(|e| format!("to: {e}"))?);
     let mut builder = lettre::Message::builder()
         .from(from)
         .to(to)
