@@ -8,6 +8,7 @@ mod address;
 mod bridges;
 mod component;
 mod config;
+mod lanes;
 mod muc;
 mod router;
 mod services;

@@ -35,6 +35,8 @@ pub struct Gateway {
     pub sessions: Sessions,
     pub rooms: crate::muc::Rooms,
     pub archiver: crate::muc::archive::Archiver,
+    /// Each user's stanza work that awaits, in the order it came.
+    pub lanes: crate::lanes::Lanes<BareJid>,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
     /// Addresses' JIDs: every message of a room of K users asks K times,
@@ -71,6 +73,7 @@ impl Gateway {
             sessions: Sessions::default(),
             rooms: crate::muc::Rooms::default(),
             archiver,
+            lanes: crate::lanes::Lanes::default(),
             online: Mutex::new(HashMap::new()),
             jids: Mutex::new(HashMap::new()),
         }

@@ -177,8 +177,11 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
             room.pending.push((from.clone(), history_of(&presence)));
             rooms.insert((user.clone(), room_key.clone()), room);
             drop(rooms);
-            let gw = gw.clone();
-            tokio::spawn(async move {
+            // In the user's lane: a direct message sent after the join
+            // reaches the network after it.
+            let lane = gw.clone();
+            gw.lanes.run(&user.clone(), async move {
+                let gw = lane;
                 let intent = Intent::JoinRoom {
                     room: address,
                     nick,

@@ -113,9 +113,10 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
         // Chat states, receipts, markers: nothing to carry.
         return;
     }
-    let gw = gw.clone();
-    tokio::spawn(async move {
-        let user = from.to_bare();
+    let user = from.to_bare();
+    let lane = gw.clone();
+    gw.lanes.run(&user.clone(), async move {
+        let gw = lane;
         let Ok(registered) = gw.is_registered(&user).await else {
             return refuse(&gw, &message, Condition::InternalServerError, "");
         };
