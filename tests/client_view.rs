@@ -7,7 +7,7 @@ mod harness;
 
 use harness::client::{bare, presence_from, result, TestClient, NS};
 use harness::ircd::IrcClient;
-use harness::stanzas::{body, query, register_form, stanza};
+use harness::stanzas::{body, query, register_and_subscribe, register_form, stanza};
 use harness::{World, IRC};
 use tokio_xmpp::parsers::minidom::Element;
 
@@ -17,6 +17,7 @@ const MUC: &str = "http://jabber.org/protocol/muc";
 const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 const SID: &str = "urn:xmpp:sid:0";
 const DATA: &str = "jabber:x:data";
+const MAM: &str = "urn:xmpp:mam:2";
 
 fn join() -> Element {
     stanza(
@@ -216,4 +217,56 @@ async fn networks_are_browsable_and_forms_are_typed() {
     let mine = result(alice.iq(IRC, false, query("jabber:iq:register")).await).unwrap();
     assert!(mine.get_child("registered", "jabber:iq:register").is_some());
     check(&mine);
+}
+
+#[tokio::test]
+async fn archive_pages_go_to_the_asking_client_only() {
+    let w = World::start_irc().await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    carol.send("JOIN #chan").await;
+    carol.expect("carol's join", |l| l.contains(" 366 ")).await;
+    let mut phone = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    phone.available().await;
+    register_and_subscribe(&mut phone, IRC, &[("nick", "alice")]).await;
+    phone.send(join()).await;
+    phone.expect("alice's own presence", own_presence).await;
+    carol.send("PRIVMSG #chan :archived line").await;
+    phone
+        .expect("carol's line", |el| {
+            el.name() == "message" && el.attr("from") == Some(&format!("{ROOM}/carol"))
+        })
+        .await;
+
+    // A second client with carbons on.
+    let mut laptop = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    laptop.available().await;
+    let enable = Element::builder("enable", "urn:xmpp:carbons:2").build();
+    result(laptop.iq("alice@localhost", true, enable).await);
+
+    let query = Element::builder("query", MAM)
+        .attr(harness::client::ncname("queryid"), "q1")
+        .build();
+    phone
+        .send(stanza(
+            "iq",
+            &[("to", ROOM), ("type", "set"), ("id", "mam")],
+            vec![query],
+        ))
+        .await;
+    let page = phone
+        .expect("a result", |el| el.get_child("result", MAM).is_some())
+        .await;
+    assert!(
+        matches!(page.attr("type"), None | Some("normal")),
+        "{page:?}"
+    );
+    phone
+        .expect("the fin", |el| el.attr("id") == Some("mam"))
+        .await;
+    let copied = laptop
+        .arrives(std::time::Duration::from_secs(2), |el| {
+            String::from(el).contains(MAM)
+        })
+        .await;
+    assert!(!copied, "the other client got a copy of the page");
 }

@@ -253,7 +253,9 @@ pub async fn query(
         if let Some(queryid) = &query.queryid {
             result = result.attr(ncname("queryid"), queryid.0.as_str());
         }
-        let mut m = Message::new(Some(to.clone()));
+        // Type normal, to the asking resource only: a `chat` result would
+        // be copied by the server's carbons to the user's other clients.
+        let mut m = Message::normal(Some(to.clone()));
         m.from = Some(Jid::from(room.clone()));
         m.payloads.push(result.append(forwarded).build());
         page.push(m);
