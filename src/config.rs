@@ -27,6 +27,8 @@ pub struct Config {
     pub access: AccessConfig,
     #[serde(default)]
     pub bridge: Vec<BridgeConfig>,
+    #[serde(default)]
+    pub limits: crate::limits::LimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +248,7 @@ impl Config {
             }
             bridge.secret()?;
         }
+        self.limits.validate().map_err(ConfigError::Invalid)?;
         if self.xmpp.queue == 0 || self.xmpp.user_queue == 0 || self.xmpp.keepalive == 0 {
             return invalid(
                 "xmpp.queue, xmpp.user_queue and xmpp.keepalive must be positive".into(),

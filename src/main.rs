@@ -9,6 +9,7 @@ mod bridges;
 mod component;
 mod config;
 mod lanes;
+mod limits;
 mod muc;
 mod router;
 mod services;
@@ -103,6 +104,7 @@ async fn run(config: Config, bridges: Vec<Arc<dyn ferry_bridge::Bridge>>) -> any
             bridge,
             store.clone(),
             config.access.clone(),
+            config.limits.clone(),
             out,
         ));
         tokio::spawn(gateway.clone().run(events_rx));

@@ -11,11 +11,12 @@ use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::Message;
-use xmpp_parsers::presence::Presence;
+use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use crate::address;
 use crate::component::{LinkEvent, Outbound};
 use crate::config::AccessConfig;
+use crate::limits::{LimitsConfig, StanzaRate};
 use crate::services;
 use crate::sessions::Sessions;
 use crate::stanza_error::{self, Condition};
@@ -30,6 +31,9 @@ pub struct Gateway {
     pub bridge: Arc<dyn Bridge>,
     pub store: Arc<Store>,
     pub access: AccessConfig,
+    pub limits: LimitsConfig,
+    /// Each user's stanzas a second.
+    rate: StanzaRate,
     pub out: Arc<Outbound>,
     pub disco: services::disco::Info,
     pub sessions: Sessions,
@@ -59,6 +63,7 @@ impl Gateway {
         bridge: Arc<dyn Bridge>,
         store: Arc<Store>,
         access: AccessConfig,
+        limits: LimitsConfig,
         out: Arc<Outbound>,
     ) -> Self {
         let disco = services::disco::Info::new(bridge.as_ref());
@@ -68,6 +73,8 @@ impl Gateway {
             bridge,
             store,
             access,
+            rate: StanzaRate::new(&limits),
+            limits,
             out,
             disco,
             sessions: Sessions::default(),
@@ -233,7 +240,15 @@ impl Gateway {
             return;
         };
         if !self.out.has_room_for(&from.to_bare().to_string()) {
-            self.refuse_flood(&stanza);
+            self.refuse_flood(&stanza, "too many stanzas queued for you");
+            return;
+        }
+        // Leaving is always let through: it only lowers the load.
+        let leaving =
+            matches!(&stanza, Stanza::Presence(p) if p.type_ == PresenceType::Unavailable);
+        if !leaving && !self.rate.admit(&from.to_bare(), std::time::Instant::now()) {
+            let text = "too many stanzas a second (limits.stanza_rate, limits.stanza_burst)";
+            self.refuse_flood(&stanza, text);
             return;
         }
         match stanza {
@@ -243,22 +258,17 @@ impl Gateway {
         }
     }
 
-    /// Answers a stanza whose user has a full queue with
+    /// Answers a stanza of a user over a rate or with a full queue with
     /// `resource-constraint`; the answer may exceed their quota by one.
-    fn refuse_flood(&self, stanza: &Stanza) {
-        let e = || {
-            stanza_error::error(
-                Condition::ResourceConstraint,
-                "too many stanzas queued for you",
-            )
-        };
+    fn refuse_flood(&self, stanza: &Stanza, text: &str) {
+        let e = || stanza_error::error(Condition::ResourceConstraint, text);
         let reply: Option<Stanza> = match stanza {
             Stanza::Iq(Iq::Get { from, to, id, .. }) | Stanza::Iq(Iq::Set { from, to, id, .. }) => {
                 Some(stanza_error::iq(to.clone(), from.clone(), id.clone(), e()).into())
             }
             Stanza::Iq(_) => None,
             Stanza::Message(m) => stanza_error::message(m, e()).map(Into::into),
-            Stanza::Presence(_) => None,
+            Stanza::Presence(p) => stanza_error::presence(p, e()).map(Into::into),
         };
         if let Some(reply) = reply {
             if let Err(err) = self.out.push_reply(reply) {

@@ -63,6 +63,8 @@ pub fn ferry_config(
         "allowed_domains = [\"localhost\"]",
         "# throttle_burst = 10",
         "# throttle_rate = 2.0",
+        "# stanza_rate = 10.0",
+        "# stanza_burst = 50",
     ] {
         assert!(config.contains(key), "deploy/ferry.toml lost `{key}`");
     }
@@ -85,6 +87,10 @@ pub fn ferry_config(
             &format!("throttle_burst = {burst}"),
         )
         .replace("# throttle_rate = 2.0", &format!("throttle_rate = {rate}"))
+        // biboumi has no per-user stanza rate: the load users send as fast
+        // as the passes ask, through both gateways alike.
+        .replace("# stanza_rate = 10.0", "stanza_rate = 1000000.0")
+        .replace("# stanza_burst = 50", "stanza_burst = 1000000")
 }
 
 /// biboumi, stopped (and reaped) when dropped, panics included.

@@ -106,6 +106,11 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
             "encrypted messages cannot be bridged: the other side could not read them",
         );
     }
+    let limit = gw.limits.body_bytes;
+    if message.bodies.values().any(|b| b.len() > limit) {
+        let text = format!("a message may hold {limit} bytes (limits.body_bytes)");
+        return refuse(gw, &message, Condition::PolicyViolation, &text);
+    }
     if address.kind == AddressKind::Room {
         return crate::muc::message(gw, from, to, address, message);
     }

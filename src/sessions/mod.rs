@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use ferry_bridge::channel;
-use ferry_bridge::{Address, Intent, Limits, SessionContext, SessionHandle};
+use ferry_bridge::{Address, Intent, SessionContext, SessionHandle};
 use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::router::Gateway;
@@ -190,7 +190,7 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool
             Vec::new()
         }
     };
-    let limits = Limits::default();
+    let limits = gw.limits.for_sessions();
     let (events_tx, events_rx) = channel::channel(limits.events);
     let context = SessionContext {
         user: user.to_string(),

@@ -243,6 +243,10 @@ pub struct Limits {
     pub events: usize,
     /// Items one user may have in the durable outbox.
     pub outbox: usize,
+    /// Foreign networks one user may be connected to at once.
+    pub networks: usize,
+    /// Group chats one user may be in, over all networks.
+    pub channels: usize,
 }
 
 impl Default for Limits {
@@ -251,6 +255,8 @@ impl Default for Limits {
             intents: 256,
             events: 1024,
             outbox: 1000,
+            networks: 10,
+            channels: 100,
         }
     }
 }

@@ -1,0 +1,150 @@
+//! `[limits]` (SPEC §6): a user over a limit is refused, with an error
+//! naming the key, and nobody else notices.
+
+mod harness;
+
+use harness::client::{error_condition, error_text, presence_from, TestClient, NS};
+use harness::ircd::IrcClient;
+use harness::stanzas::{body, register_and_subscribe, stanza};
+use harness::{World, IRC};
+use tokio_xmpp::parsers::minidom::Element;
+
+const NET: &str = "127.0.0.1@irc.localhost";
+const CAROL: &str = "carol%127.0.0.1@irc.localhost";
+
+/// `user` registers `user` as nick and waits until the IRC connection
+/// is up.
+async fn online(w: &World, user: &str) -> TestClient {
+    let mut c = TestClient::connect(user, "localhost", "pw", w.prosody.c2s).await;
+    c.available().await;
+    register_and_subscribe(&mut c, IRC, &[("nick", user)]).await;
+    c.expect("connected on the network JID", |el| {
+        presence_from(el, NET, None)
+            && el
+                .get_child("status", NS)
+                .is_some_and(|s| s.text().starts_with("Connected"))
+    })
+    .await;
+    c
+}
+
+fn chat(to: &str, id: &str, text: &str) -> Element {
+    stanza(
+        "message",
+        &[("to", to), ("type", "chat"), ("id", id)],
+        vec![body(text)],
+    )
+}
+
+fn error_for(id: &'static str) -> impl Fn(&Element) -> bool {
+    move |el| el.attr("type") == Some("error") && el.attr("id") == Some(id)
+}
+
+#[tokio::test]
+async fn a_fast_sender_is_refused_alone() {
+    let w = World::start_irc_with(|c, _| {
+        c.replace("# throttle_rate = 2.0", "throttle_rate = 0.0")
+            .replace("# stanza_rate = 10.0", "stanza_rate = 0.5")
+            .replace("# stanza_burst = 50", "stanza_burst = 20")
+    })
+    .await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    let mut alice = online(&w, "alice").await;
+    let mut bob = online(&w, "bob").await;
+    for i in 0..40 {
+        alice
+            .send(chat(CAROL, &format!("a{i}"), &format!("alice {i}")))
+            .await;
+    }
+    for i in 0..3 {
+        bob.send(chat(CAROL, &format!("b{i}"), &format!("bob {i}")))
+            .await;
+    }
+    // alice's first ones pass, the rest are refused, each with its own
+    // error naming the key.
+    let is_error = |el: &Element| el.name() == "message" && el.attr("type") == Some("error");
+    let mut refused = Vec::new();
+    while let Some(e) = alice
+        .arrives_item(std::time::Duration::from_secs(1), is_error)
+        .await
+    {
+        assert_eq!(error_condition(&e), "resource-constraint");
+        assert!(error_text(&e).contains("stanza_rate"), "{e:?}");
+        let id = e.attr("id").and_then(|id| id.strip_prefix('a')).unwrap();
+        refused.push(id.parse::<usize>().unwrap());
+    }
+    assert!(refused.len() >= 20, "refused only {refused:?}");
+    let passed: Vec<usize> = (0..40).filter(|i| !refused.contains(i)).collect();
+    // Everything of bob's and what alice was let send reaches carol, in
+    // order; nothing refused does.
+    let mut from_alice = Vec::new();
+    let mut from_bob = Vec::new();
+    while from_alice.len() < passed.len() || from_bob.len() < 3 {
+        let line = carol
+            .expect("a line to carol", |l| l.contains("PRIVMSG carol"))
+            .await;
+        let text = line.rsplit(" :").next().unwrap().to_owned();
+        match text.split_once(' ') {
+            Some(("alice", n)) => from_alice.push(n.parse::<usize>().unwrap()),
+            Some(("bob", n)) => from_bob.push(n.parse::<usize>().unwrap()),
+            _ => panic!("unexpected {line}"),
+        }
+    }
+    assert_eq!(from_alice, passed);
+    assert_eq!(from_bob, vec![0, 1, 2]);
+    assert!(
+        !bob.arrives(std::time::Duration::from_millis(500), |el| el.attr("type")
+            == Some("error"))
+            .await,
+        "bob was refused"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_whole() {
+    let w = World::start_irc_with(|c, _| {
+        c.replace("# throttle_rate = 2.0", "throttle_rate = 0.0")
+            .replace("# body_bytes = 65536", "body_bytes = 1000")
+    })
+    .await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    carol.send("JOIN #chan").await;
+    carol.expect("carol's join", |l| l.contains(" 366 ")).await;
+    let mut alice = online(&w, "alice").await;
+    let room = "#chan%127.0.0.1@irc.localhost";
+    alice
+        .send(stanza(
+            "presence",
+            &[("to", &format!("{room}/alice"))],
+            vec![Element::builder("x", "http://jabber.org/protocol/muc").build()],
+        ))
+        .await;
+    carol
+        .expect("alice joins", |l| {
+            l.starts_with(":alice!") && l.contains("JOIN")
+        })
+        .await;
+    let long = "word ".repeat(400);
+    alice.send(chat(CAROL, "big-direct", &long)).await;
+    alice
+        .send(stanza(
+            "message",
+            &[("to", room), ("type", "groupchat"), ("id", "big-room")],
+            vec![body(&long)],
+        ))
+        .await;
+    for id in ["big-direct", "big-room"] {
+        let e = alice.expect(id, error_for(id)).await;
+        assert_eq!(error_condition(&e), "policy-violation");
+        assert!(error_text(&e).contains("body_bytes"), "{e:?}");
+    }
+    // Nothing of either reached IRC: the next line carol sees is the
+    // small one sent after them.
+    alice.send(chat(CAROL, "small", "just this")).await;
+    let line = carol
+        .expect("a line from alice", |l| {
+            l.starts_with(":alice!") && l.contains("PRIVMSG")
+        })
+        .await;
+    assert!(line.ends_with(":just this"), "{line}");
+}
