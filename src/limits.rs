@@ -49,7 +49,8 @@ impl LimitsConfig {
             self.outbox,
             self.body_bytes,
         ];
-        if !(self.stanza_rate > 0.0) || positive.contains(&0) {
+        let rate_positive = self.stanza_rate.is_finite() && self.stanza_rate > 0.0;
+        if !rate_positive || positive.contains(&0) {
             return Err("every [limits] value must be positive".into());
         }
         Ok(())
