@@ -9,7 +9,7 @@
 mod harness;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,16 +41,21 @@ struct Quickstart {
 
 impl Quickstart {
     fn start() -> Quickstart {
-        Quickstart::start_with(env!("CARGO_BIN_EXE_ferry"))
+        Quickstart::start_with(env!("CARGO_BIN_EXE_ferry"), None)
     }
 
-    /// With `ferry` as the ferry binary.
-    fn start_with(ferry: &str) -> Quickstart {
+    /// With `ferry` as the ferry binary, and `bin` (if any) first in PATH.
+    fn start_with(ferry: &str, bin: Option<&Path>) -> Quickstart {
         use std::os::unix::process::CommandExt;
+        let mut path = std::env::var("PATH").unwrap_or_default();
+        if let Some(bin) = bin {
+            path = format!("{}:{path}", bin.display());
+        }
         let mut child = Command::new("bash")
             .arg("deploy/quickstart")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("FERRY_BIN", ferry)
+            .env("PATH", path)
             .env("RUST_LOG", "ferry=debug,info")
             .env_remove("FERRY_QUICKSTART_KEEP")
             .stdin(Stdio::null())
@@ -213,7 +218,31 @@ fn final_output(qs: &Quickstart) -> String {
     qs.output()
 }
 
-/// One test, not three: the steps share the fixed ports, and tests in one
+/// Waits for a start that fails: exit status 1, no ready line, `what` and
+/// `log` named, the log's `tail` shown, the temp dir kept for reading, and
+/// every port free again.
+fn failed_start(qs: &mut Quickstart, what: &str, log: &str, tail: &str) {
+    let status = qs.wait_exit();
+    let out = final_output(qs);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(!out.contains("quickstart ready"), "{out}");
+    assert!(out.contains(what) && out.contains(tail), "{out}");
+    let log = out
+        .split_whitespace()
+        .find(|w| w.ends_with(&format!("/{log}")))
+        .unwrap_or_else(|| panic!("{log} not named: {out}"));
+    let kept = Path::new(log).parent().unwrap();
+    assert!(kept.is_dir(), "{out}");
+    std::fs::remove_dir_all(kept).unwrap();
+    for port in PORTS {
+        assert!(
+            !listening(port),
+            "{port} still listens after a failed start"
+        );
+    }
+}
+
+/// One test, not four: the steps share the fixed ports, and tests in one
 /// binary run in parallel.
 #[tokio::test(flavor = "multi_thread")]
 async fn quickstart_serves_a_client_and_stops_on_sigterm() {
@@ -237,30 +266,22 @@ async fn quickstart_serves_a_client_and_stops_on_sigterm() {
     );
     drop(taken);
 
-    // A server that fails to start: no ready line, the log named, and what
-    // did start stopped again.
-    let mut qs = Quickstart::start_with("/bin/false");
-    let status = qs.wait_exit();
-    let out = final_output(&qs);
-    assert_eq!(status.code(), Some(1), "{out}");
-    assert!(
-        out.contains("ferry exited") && !out.contains("quickstart ready"),
-        "{out}"
-    );
-    let log = out
-        .split_whitespace()
-        .find(|w| w.ends_with("/ferry.log"))
-        .unwrap_or_else(|| panic!("no log named: {out}"));
-    // Kept for reading after a failure.
-    let kept = PathBuf::from(log).parent().unwrap().to_owned();
-    assert!(kept.is_dir(), "{out}");
-    std::fs::remove_dir_all(&kept).unwrap();
-    for port in PORTS {
-        assert!(
-            !listening(port),
-            "{port} still listens after a failed start"
-        );
-    }
+    // A Prosody that fails to start: no ready line, the port and the log
+    // named, and ngircd stopped again.
+    let fake = tempfile::tempdir().unwrap();
+    let prosody = fake.path().join("prosody");
+    std::fs::write(&prosody, "#!/bin/sh\necho 'prosody: no luck'\nexit 1\n").unwrap();
+    std::fs::set_permissions(
+        &prosody,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut qs = Quickstart::start_with(env!("CARGO_BIN_EXE_ferry"), Some(fake.path()));
+    failed_start(&mut qs, "127.0.0.1:5222", "prosody.out", "prosody: no luck");
+
+    // The same for ferry.
+    let mut qs = Quickstart::start_with("/bin/false", None);
+    failed_start(&mut qs, "ferry exited", "ferry.log", "");
 
     let mut qs = Quickstart::start();
     let dir = qs.wait_ready();
