@@ -1,6 +1,7 @@
-//! `deploy/quickstart` as a user runs it: a client logs in over STARTTLS,
-//! finds the IRC bridge, joins a room and hears an IRC user; SIGTERM then
-//! stops everything the script started.
+//! `deploy/quickstart` as a user runs it: a busy port or a server that
+//! fails to start is named and nothing is left running; once ready, a
+//! client logs in over STARTTLS, finds the IRC bridge, joins a room and
+//! talks with an IRC user; SIGTERM then stops everything the script started.
 //!
 //! The quick start uses fixed ports (5222, 5347, 6667); every other test
 //! takes free ports from the kernel's ephemeral range, so nothing else in
