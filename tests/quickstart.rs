@@ -62,8 +62,8 @@ impl Quickstart {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // Its own group, so that a failed test can take down whatever
-            // the script leaves behind.
+            // Its own group: Ctrl-C on `cargo test` is for the test, which
+            // then stops the script by SIGTERM, as a user would.
             .process_group(0)
             .spawn()
             .unwrap();
@@ -140,13 +140,21 @@ impl Drop for Quickstart {
             }
         }
         if let Some(mut child) = self.child.take() {
+            // The servers run in sessions of their own: if the script does
+            // not stop them, they are killed by pid.
+            let servers = children(child.id());
             signal(child.id(), "-TERM");
-            std::thread::sleep(Duration::from_secs(5));
-            signal(child.id(), "-KILL");
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
             let _ = child.wait();
+            for (pid, cmd) in servers {
+                if cmdline(pid).as_ref() == Some(&cmd) {
+                    signal(pid, "-KILL");
+                }
+            }
         }
     }
 }
