@@ -6,13 +6,16 @@
 //! those from a client. So the test client logs in (SASL PLAIN, bind) with
 //! the same library's stream layer and speaks in `minidom` elements.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use futures::{SinkExt, StreamExt};
-use tokio::io::BufStream;
+use tokio::io::{AsyncBufRead, AsyncWrite, BufStream};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_xmpp::connect::AsyncReadAndWrite;
 use tokio_xmpp::parsers::minidom::Element;
 use tokio_xmpp::xmlstream::{initiate_stream, StreamHeader, Timeouts, XmlStream};
 
@@ -21,7 +24,9 @@ use tokio_xmpp::xmlstream::{initiate_stream, StreamHeader, Timeouts, XmlStream};
 pub const WAIT: Duration = Duration::from_secs(20);
 pub const NS: &str = "jabber:client";
 
-type Stream = XmlStream<BufStream<TcpStream>, Element>;
+/// Plain TCP or TLS after STARTTLS, behind one type.
+type Transport = Box<dyn AsyncReadAndWrite + Send>;
+type Stream = XmlStream<Transport, Element>;
 
 pub struct TestClient {
     pub jid: String,
@@ -38,16 +43,65 @@ fn header(host: &str) -> StreamHeader<'static> {
     }
 }
 
-async fn next(stream: &mut Stream) -> Element {
+async fn next<Io: AsyncBufRead + AsyncWrite + Unpin>(
+    stream: &mut XmlStream<Io, Element>,
+) -> Element {
     match tokio::time::timeout(WAIT, stream.next()).await {
         Ok(Some(Ok(el))) => el,
         other => panic!("login: unexpected {other:?}"),
     }
 }
 
-async fn login(user: &str, host: &str, password: &str, port: u16) -> (Stream, String) {
-    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+const TLS_NS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
+
+/// STARTTLS on a fresh connection, trusting only the PEM certificate in
+/// `cert`: what a user does who accepts a server's self-signed certificate.
+async fn starttls(tcp: TcpStream, host: &str, cert: &Path) -> Transport {
     let pending = initiate_stream(BufStream::new(tcp), NS, header(host), Timeouts::tight())
+        .await
+        .unwrap();
+    let (features, mut stream) = pending.recv_features::<Element>().await.unwrap();
+    assert!(features.starttls.is_some(), "{host} offers no STARTTLS");
+    stream
+        .send(&Element::builder("starttls", TLS_NS).build())
+        .await
+        .unwrap();
+    let answer = next(&mut stream).await;
+    assert_eq!(answer.name(), "proceed", "STARTTLS with {host}");
+    let tcp = stream.into_inner().into_inner();
+    let pem = std::fs::read(cert).unwrap_or_else(|e| panic!("{}: {e}", cert.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap_or_else(|e| panic!("TLS handshake with {host}: {e}"));
+    Box::new(BufStream::new(tls))
+}
+
+/// Logs in with SASL PLAIN, after STARTTLS when `cert` is given.
+async fn login(
+    user: &str,
+    host: &str,
+    password: &str,
+    port: u16,
+    cert: Option<&Path>,
+) -> (Stream, String) {
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let transport = match cert {
+        Some(cert) => starttls(tcp, host, cert).await,
+        None => Box::new(BufStream::new(tcp)),
+    };
+    let pending = initiate_stream(transport, NS, header(host), Timeouts::tight())
         .await
         .unwrap();
     let (_, mut stream) = pending.recv_features::<Element>().await.unwrap();
@@ -87,7 +141,21 @@ pub fn ncname(name: &str) -> tokio_xmpp::parsers::minidom::rxml::NcName {
 impl TestClient {
     /// Logs in as `user@host` and keeps the session in a task.
     pub async fn connect(user: &str, host: &str, password: &str, port: u16) -> TestClient {
-        let (mut stream, jid) = login(user, host, password, port).await;
+        TestClient::session(login(user, host, password, port, None).await)
+    }
+
+    /// Logs in over STARTTLS, trusting the PEM certificate in `cert`.
+    pub async fn connect_tls(
+        user: &str,
+        host: &str,
+        password: &str,
+        port: u16,
+        cert: &Path,
+    ) -> TestClient {
+        TestClient::session(login(user, host, password, port, Some(cert)).await)
+    }
+
+    fn session((mut stream, jid): (Stream, String)) -> TestClient {
         let (out_tx, mut out_rx) = mpsc::channel::<Element>(64);
         let (in_tx, inbox) = mpsc::channel::<Element>(1024);
         tokio::spawn(async move {
