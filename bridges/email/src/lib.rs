@@ -7,6 +7,7 @@ pub mod config;
 mod imap;
 mod inbound;
 mod inbox;
+mod sender;
 mod servers;
 mod session;
 mod smtp;
@@ -22,12 +23,14 @@ pub use config::EmailConfig;
 
 pub struct EmailBridge {
     config: Arc<EmailConfig>,
+    senders: Arc<sender::Senders>,
 }
 
 impl EmailBridge {
     pub fn new(config: &EmailConfig) -> Result<Self, String> {
         Ok(EmailBridge {
             config: Arc::new(config.clone()),
+            senders: Arc::default(),
         })
     }
 }
@@ -189,7 +192,7 @@ impl Bridge for EmailBridge {
     }
 
     fn start_session(&self, context: SessionContext) -> Option<SessionHandle> {
-        session::start(self.config.clone(), context)
+        session::start(self.config.clone(), &self.senders, context)
     }
 
     fn contacts_always_available(&self) -> bool {

@@ -3,7 +3,7 @@
 //! crash) and, while the user is online, their INBOX.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferry_bridge::{
     channel, Address, Event, Failure, Intent, Registration, SessionContext, SessionHandle,
@@ -13,15 +13,23 @@ use ferry_bridge::{
 use crate::compose::{self, Outgoing};
 use crate::config::EmailConfig;
 use crate::inbox::Watch;
+use crate::sender::Senders;
 use crate::servers::{self, Protocol};
-use crate::smtp::{self, SendError};
 
-/// Attempts before a temporary failure counts as permanent.
-const MAX_ATTEMPTS: u32 = 8;
-/// How often the outbox is looked at when nothing wakes it.
-const OUTBOX_TICK: Duration = Duration::from_secs(5);
+/// A session's hold on its user's sender, let go when the session ends
+/// however it ends.
+struct Attached {
+    senders: Arc<Senders>,
+    user: String,
+}
 
-fn now() -> i64 {
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.senders.detach(&self.user);
+    }
+}
+
+pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -29,22 +37,26 @@ fn now() -> i64 {
 }
 
 /// Seconds to wait after `attempts` failures: 2, 4, 8… up to 10 minutes.
-fn backoff(attempts: u32) -> i64 {
+pub fn backoff(attempts: u32) -> i64 {
     2i64.saturating_pow(attempts.min(10) + 1).min(600)
 }
 
-struct Session {
-    config: Arc<EmailConfig>,
-    email: String,
-    name: Option<String>,
-    username: String,
-    password: String,
-    smtp: String,
-    storage: Arc<dyn SessionStorage>,
+pub struct Session {
+    pub config: Arc<EmailConfig>,
+    pub email: String,
+    pub name: Option<String>,
+    pub username: String,
+    pub password: String,
+    pub smtp: String,
+    pub storage: Arc<dyn SessionStorage>,
     events: channel::Sender<Event>,
 }
 
-pub fn start(config: Arc<EmailConfig>, context: SessionContext) -> Option<SessionHandle> {
+pub fn start(
+    config: Arc<EmailConfig>,
+    senders: &Arc<Senders>,
+    context: SessionContext,
+) -> Option<SessionHandle> {
     let registration: &Registration = context
         .registrations
         .iter()
@@ -78,36 +90,42 @@ pub fn start(config: Arc<EmailConfig>, context: SessionContext) -> Option<Sessio
         Err(e) => tracing::warn!(error = %e, "no IMAP server to watch"),
     }
     let (intents_tx, intents_rx) = channel::channel(context.limits.intents);
-    tokio::spawn(session.run(intents_rx, stop_tx));
+    let session = Arc::new(session);
+    let wake = senders.attach(&context.user, session.clone());
+    let attached = Attached {
+        senders: senders.clone(),
+        user: context.user.clone(),
+    };
+    tokio::spawn(session.take_intents(intents_rx, wake, (stop_tx, attached)));
     Some(SessionHandle {
         intents: intents_tx,
     })
 }
 
 impl Session {
-    /// Runs until shutdown; dropping `_stop_inbox` ends the INBOX watch.
-    async fn run(
-        self,
+    /// Commits each mail the user sends as it comes, so that none waits in
+    /// memory behind an SMTP exchange; the sender works the outbox on its
+    /// own. Runs until shutdown; dropping `_stop` ends the INBOX watch and
+    /// tells the sender this session is gone.
+    async fn take_intents(
+        self: Arc<Self>,
         mut intents: channel::Receiver<Intent>,
-        _stop_inbox: tokio::sync::watch::Sender<bool>,
+        wake: Arc<tokio::sync::Notify>,
+        _stop: (tokio::sync::watch::Sender<bool>, Attached),
     ) {
-        let mut tick = tokio::time::interval(OUTBOX_TICK);
         loop {
-            tokio::select! {
-                intent = intents.recv() => match intent {
-                    Some(Intent::SendDirect { to, text }) => {
-                        self.enqueue(to, text).await;
-                        self.flush_outbox().await;
-                    }
-                    Some(Intent::Shutdown { .. }) | None => return,
-                    Some(_) => {}
-                },
-                _ = tick.tick() => self.flush_outbox().await,
+            match intents.recv().await {
+                Some(Intent::SendDirect { to, text }) => {
+                    self.enqueue(to, text).await;
+                    wake.notify_one();
+                }
+                Some(Intent::Shutdown { .. }) | None => return,
+                Some(_) => {}
             }
         }
     }
 
-    async fn fail(&self, to: Address, id: Option<String>, failure: Failure, text: String) {
+    pub async fn fail(&self, to: Address, id: Option<String>, failure: Failure, text: String) {
         let _ = self
             .events
             .send(Event::Failed {
@@ -140,71 +158,13 @@ impl Session {
         match self.storage.outbox_push(&payload).await {
             Ok(_) => {}
             Err(StorageError::OutboxFull) => {
-                let text_ = "too many mails waiting to be sent".to_owned();
+                let text_ = "too many mails waiting to be sent (limits.outbox)".to_owned();
                 self.fail(to, text.id, Failure::ResourceConstraint, text_)
                     .await
             }
             Err(e) => {
                 self.fail(to, text.id, Failure::InternalServerError, e.to_string())
                     .await
-            }
-        }
-    }
-
-    /// Sends what is due; failures are retried with backoff, or reported.
-    async fn flush_outbox(&self) {
-        let due = match self.storage.outbox_due(now()).await {
-            Ok(due) if !due.is_empty() => due,
-            Ok(_) => return,
-            Err(e) => return tracing::error!(error = %e, "cannot read the outbox"),
-        };
-        // The policy holds at every connect: a name may resolve elsewhere now.
-        let server = match servers::parse(&self.smtp, Protocol::Smtp, self.config.tls) {
-            Ok(server) => match servers::allowed(&self.config, &server).await {
-                Ok(()) => Ok(server),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        let transport =
-            server.and_then(|server| smtp::transport(&server, &self.username, &self.password));
-        for item in due {
-            let out: Outgoing = match serde_json::from_str(&item.payload) {
-                Ok(out) => out,
-                Err(e) => {
-                    tracing::error!(error = %e, "unreadable outbox item dropped");
-                    let _ = self.storage.outbox_done(item.id).await;
-                    continue;
-                }
-            };
-            let to = Address::contact(None, &out.to);
-            let result = match (
-                &transport,
-                compose::build(&self.email, self.name.as_deref(), &out),
-            ) {
-                (Err(e), _) => Err(SendError::Permanent(e.clone())),
-                (_, Err(e)) => Err(SendError::Permanent(e)),
-                (Ok(transport), Ok((envelope, raw))) => {
-                    smtp::send(transport, &envelope, &raw).await
-                }
-            };
-            match result {
-                Ok(()) => {
-                    let _ = self.storage.outbox_done(item.id).await;
-                }
-                Err(SendError::Temporary(reason)) if item.attempts + 1 < MAX_ATTEMPTS => {
-                    tracing::info!(attempts = item.attempts + 1, %reason, "mail delayed, will retry");
-                    let _ = self
-                        .storage
-                        .outbox_retry(item.id, now() + backoff(item.attempts))
-                        .await;
-                }
-                Err(SendError::Temporary(reason)) | Err(SendError::Permanent(reason)) => {
-                    let _ = self.storage.outbox_done(item.id).await;
-                    let text = format!("the mail could not be sent: {reason}");
-                    self.fail(to, out.xmpp_id, Failure::ServiceUnavailable, text)
-                        .await;
-                }
             }
         }
     }
