@@ -42,8 +42,9 @@ struct Net {
     /// so an IRC error can name what failed.
     last_id: HashMap<String, String>,
     channels: Channels,
-    /// A NICK we sent and await the answer to.
-    pending_nick: Option<String>,
+    /// A NICK we sent and await the answer to, with the room whose
+    /// occupant asked for it: a refusal goes to that room alone.
+    pending_nick: Option<(String, Address)>,
     /// Folded nicks the user wrote to through a room: their answers come
     /// from the room's occupant JID.
     pm_rooms: HashMap<String, Address>,
@@ -297,9 +298,13 @@ impl Session {
                 }
             }
             Intent::ChangeNick { room, nick } => {
+                if let Some(reason) = unsendable_nick(&nick) {
+                    let text = format!("{nick}: {reason}");
+                    return self.fail(room, None, Failure::NotAcceptable, &text).await;
+                }
                 if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
-                    net.pending_nick = Some(nick.clone());
                     Self::queue(net, format!("NICK {nick}"));
+                    net.pending_nick = Some((nick, room));
                 }
             }
             Intent::SetSubject { room, subject } => {
@@ -729,12 +734,15 @@ impl Session {
                 }
             }
             432 | 433 | 436 | 437 if net.pending_nick.is_some() => {
-                // A nick change the user asked for through a room failed.
-                let wanted = net.pending_nick.take().unwrap_or_default();
-                for room in net.channels.rooms(host) {
-                    let text = format!("{wanted}: {}", args.last().cloned().unwrap_or_default());
-                    fail(&events, room, None, Failure::Conflict, &text).await;
-                }
+                // A NICK the user asked for through a room was refused: the
+                // answer goes to that room alone, as SPEC §3 maps the
+                // numeric.
+                let Some((wanted, room)) = net.pending_nick.take() else {
+                    return;
+                };
+                let failure = numerics::failure(code).unwrap_or(Failure::Conflict);
+                let text = format!("{wanted}: {}", args.last().cloned().unwrap_or_default());
+                fail(&events, room, None, failure, &text).await;
             }
             code => {
                 let Some(failure) = numerics::failure(code) else {
@@ -839,6 +847,19 @@ fn poll_ison(net: &Net) {
     Session::queue(net, line);
 }
 
+/// Why `nick` cannot go into a NICK line as it is, if it cannot: a space
+/// would end the parameter (`NICK a b` asks for `a`), a line break would
+/// start a command of its own.
+fn unsendable_nick(nick: &str) -> Option<&'static str> {
+    if nick.is_empty() || nick.starts_with(':') {
+        Some("not a valid IRC nick")
+    } else if nick.contains([' ', '\r', '\n', '\0']) {
+        Some("an IRC nick cannot contain spaces or line breaks")
+    } else {
+        None
+    }
+}
+
 /// Asks WHOIS of a few online contacts (round-robin) to learn who is away.
 fn poll_away(net: &mut Net) {
     const PER_TICK: usize = 3;
@@ -881,4 +902,19 @@ fn reconcile(net: &mut Net, listed: &HashSet<String>) -> Vec<(String, bool)> {
         }
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicks_that_would_break_the_line_are_refused() {
+        assert_eq!(unsendable_nick("alice2"), None);
+        // The server judges the rest (432): ferry does not guess its rules.
+        assert_eq!(unsendable_nick("9lives"), None);
+        for bad in ["", "a b", ":alice", "a\r\nQUIT", "a\0"] {
+            assert!(unsendable_nick(bad).is_some(), "{bad:?}");
+        }
+    }
 }
