@@ -1,4 +1,4 @@
-//! The user's IRC nick: refused nick changes.
+//! The user's IRC nick: refused nick changes, the network JID's status.
 
 mod harness;
 
@@ -42,6 +42,11 @@ fn status_of(el: &Element) -> String {
     el.get_child("status", NS)
         .map(|s| s.text())
         .unwrap_or_default()
+}
+
+/// The network JID's available presence whose status is `status`.
+fn net_status(el: &Element, status: &str) -> bool {
+    presence_from(el, NET, None) && status_of(el) == status
 }
 
 /// A presence from `room`/`nick` of `type_`.
@@ -198,4 +203,37 @@ async fn a_refused_nick_change_answers_only_the_room_that_asked() {
             renamed.len() == 2
         })
         .await;
+}
+
+#[tokio::test]
+async fn the_network_jid_names_the_nick_after_a_change() {
+    let w = World::start_irc().await;
+    let (mut alice, status) = online(&w, "alice").await;
+    assert_eq!(status, "Connected as alice");
+    join(&mut alice, CHAN, "alice").await;
+    alice.send(change_nick(CHAN, "alice2", "n1")).await;
+    alice
+        .expect("the 303", |el| {
+            from_occupant(el, CHAN, "alice", Some("unavailable"))
+        })
+        .await;
+    alice
+        .expect("the network JID's new status", |el| {
+            net_status(el, "Connected as alice2")
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn the_network_jid_goes_offline_when_ferry_stops() {
+    let mut w = World::start_irc().await;
+    let (mut alice, _) = online(&w, "alice").await;
+    let (exit, _) = w.ferry.terminate();
+    assert!(exit.success());
+    let offline = alice
+        .expect("the network JID offline", |el| {
+            presence_from(el, NET, Some("unavailable"))
+        })
+        .await;
+    assert_eq!(offline.attr("to").map(bare), Some(bare(&alice.jid)));
 }

@@ -45,6 +45,11 @@ struct Net {
     /// A NICK we sent and await the answer to, with the room whose
     /// occupant asked for it: a refusal goes to that room alone.
     pending_nick: Option<(String, Address)>,
+    /// The registered nick while the connection has a fallback for it
+    /// (it was taken at connect).
+    reclaim: Option<String>,
+    /// SASL was refused at connect (the network JID's status says so).
+    sasl_failed: bool,
     /// Folded nicks the user wrote to through a room: their answers come
     /// from the room's occupant JID.
     pm_rooms: HashMap<String, Address>,
@@ -155,6 +160,8 @@ impl Session {
                 last_id: HashMap::new(),
                 channels: Channels::default(),
                 pending_nick: None,
+                reclaim: None,
+                sasl_failed: false,
                 pm_rooms: HashMap::new(),
                 room_only,
             }),
@@ -205,12 +212,18 @@ impl Session {
     }
 
     /// QUITs every network (unthrottled) and waits a little for the lines
-    /// to be written, so that a stopping ferry says goodbye on IRC.
+    /// to be written, so that a stopping ferry says goodbye on IRC; each
+    /// network JID goes offline with its connection.
     async fn quit(self, reason: String) {
         let mut tasks = Vec::new();
-        for (_, net) in self.nets {
+        for (host, net) in self.nets {
             let _ = net.handle.control.try_send(Control::Quit(reason.clone()));
             tasks.push(net.handle.task);
+            let state = Connection::Offline {
+                reason: reason.clone(),
+            };
+            let network = Some(host);
+            emit(&self.events, Event::Connection { network, state }).await;
         }
         let _ = tokio::time::timeout(QUIT_GRACE, futures::future::join_all(tasks)).await;
     }
@@ -461,30 +474,22 @@ impl Session {
                 .await;
             }
             Up::Registered { nick, wanted, sasl } => {
-                let mut notes = Vec::new();
-                if nick != wanted {
-                    notes.push(format!("{wanted} was in use, you are {nick}"));
+                let Some(net) = self.nets.get_mut(host) else {
+                    return;
+                };
+                net.registered = true;
+                net.sasl_failed = sasl == Some(false);
+                // A fallback for the registered nick. A room's nick for a
+                // user without registration has no fallback.
+                net.reclaim = (net.support.fold(&nick) != net.support.fold(&wanted)
+                    && !net.room_only)
+                    .then_some(wanted);
+                net.nick = nick;
+                for line in net.channels.rejoin() {
+                    Self::queue(net, line);
                 }
-                if sasl == Some(false) {
-                    notes.push("SASL authentication failed".to_owned());
-                }
-                if let Some(net) = self.nets.get_mut(host) {
-                    net.nick = nick.clone();
-                    net.registered = true;
-                    for line in net.channels.rejoin() {
-                        Self::queue(net, line);
-                    }
-                }
-                let note = (!notes.is_empty())
-                    .then(|| format!("Connected as {nick} ({})", notes.join("; ")));
-                self.emit(Event::Connection {
-                    network,
-                    state: Connection::Online {
-                        nick: Some(nick),
-                        note,
-                    },
-                })
-                .await;
+                let state = online_state(net);
+                self.emit(Event::Connection { network, state }).await;
             }
             Up::Lost { reason, retry_in } => {
                 let offline: Vec<Address> = match self.nets.get_mut(host) {
@@ -542,16 +547,28 @@ impl Session {
             Some(Prefix::Nickname(nick, _, _)) => Some(nick.clone()),
             _ => None,
         };
+        let mut renamed = false;
         if let (Command::NICK(new), Some(old)) = (&message.command, &from_nick) {
             if net.support.fold(old) == net.support.fold(&net.nick) {
                 net.nick = new.clone();
                 net.pending_nick = None;
+                // No longer the fallback chosen at connect.
+                net.reclaim = None;
+                renamed = true;
             }
         }
-        if let Some(room_events) = net.channels.line(&net.support, host, &net.nick, &message) {
-            for event in room_events {
-                emit(&events, event).await;
-            }
+        let room_events = net.channels.line(&net.support, host, &net.nick, &message);
+        let handled = room_events.is_some();
+        for event in room_events.into_iter().flatten() {
+            emit(&events, event).await;
+        }
+        if renamed {
+            // The network JID's status names the current nick.
+            let state = online_state(net);
+            let network = Some(host.to_owned());
+            emit(&events, Event::Connection { network, state }).await;
+        }
+        if handled {
             return;
         }
         match message.command {
@@ -860,6 +877,29 @@ fn unsendable_nick(nick: &str) -> Option<&'static str> {
     }
 }
 
+/// The connection's state for the network JID: online as the current
+/// nick, with what the user should know about how it came to be.
+fn online_state(net: &Net) -> Connection {
+    let nick = net.nick.clone();
+    let note = status_note(&nick, net.reclaim.as_deref(), net.sasl_failed);
+    Connection::Online {
+        nick: Some(nick),
+        note,
+    }
+}
+
+/// The network JID's status when there is more to say than the nick.
+fn status_note(nick: &str, fallback_for: Option<&str>, sasl_failed: bool) -> Option<String> {
+    let mut notes = Vec::new();
+    if let Some(wanted) = fallback_for {
+        notes.push(format!("{wanted} was in use, you are {nick}"));
+    }
+    if sasl_failed {
+        notes.push("SASL authentication failed".to_owned());
+    }
+    (!notes.is_empty()).then(|| format!("Connected as {nick} ({})", notes.join("; ")))
+}
+
 /// Asks WHOIS of a few online contacts (round-robin) to learn who is away.
 fn poll_away(net: &mut Net) {
     const PER_TICK: usize = 3;
@@ -916,5 +956,22 @@ mod tests {
         for bad in ["", "a b", ":alice", "a\r\nQUIT", "a\0"] {
             assert!(unsendable_nick(bad).is_some(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_status_note_says_why_the_nick_is_not_the_registered_one() {
+        assert_eq!(status_note("alice", None, false), None);
+        assert_eq!(
+            status_note("alice_", Some("alice"), false).as_deref(),
+            Some("Connected as alice_ (alice was in use, you are alice_)")
+        );
+        assert_eq!(
+            status_note("alice", None, true).as_deref(),
+            Some("Connected as alice (SASL authentication failed)")
+        );
+        assert_eq!(
+            status_note("alice_", Some("alice"), true).as_deref(),
+            Some("Connected as alice_ (alice was in use, you are alice_; SASL authentication failed)")
+        );
     }
 }
