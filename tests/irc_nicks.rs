@@ -1,12 +1,14 @@
-//! The user's IRC nick: refused nick changes, the network JID's status.
+//! The user's IRC nick: refused nick changes, the network JID's status,
+//! and the registered nick taken back once it frees.
 
 mod harness;
 
 use std::cell::RefCell;
+use std::time::Duration;
 
 use harness::client::{bare, error_condition, error_text, presence_from, TestClient, NS};
 use harness::ircd::IrcClient;
-use harness::stanzas::{register_and_subscribe, stanza};
+use harness::stanzas::{body, register_and_subscribe, stanza};
 use harness::{World, IRC};
 use tokio_xmpp::parsers::minidom::Element;
 
@@ -15,6 +17,9 @@ const CHAN: &str = "#chan%127.0.0.1@irc.localhost";
 const OTHER: &str = "#other%127.0.0.1@irc.localhost";
 const MUC: &str = "http://jabber.org/protocol/muc";
 const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+
+/// SPEC §3: the registered nick is back within 30 s of freeing.
+const RECLAIM_WITHIN: Duration = Duration::from_secs(30);
 
 fn occupant(room: &str, nick: &str) -> String {
     format!("{room}/{nick}")
@@ -236,4 +241,80 @@ async fn the_network_jid_goes_offline_when_ferry_stops() {
         })
         .await;
     assert_eq!(offline.attr("to").map(bare), Some(bare(&alice.jid)));
+}
+
+/// Someone holds "alice" on IRC; alice registers that nick, gets a
+/// fallback, and joins #chan under it. The holder quits; ferry takes the
+/// nick back: rooms see the 303, the network JID the new status.
+async fn registered_nick_taken_back(w: &World) {
+    let mut holder = IrcClient::connect(w.irc_port(), "alice").await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    carol.send("JOIN #chan").await;
+    carol.expect("carol's join", |l| l.contains(" 366 ")).await;
+    let (mut alice, status) = online(w, "alice").await;
+    assert!(
+        status.starts_with("Connected as alice_") && status.contains("in use"),
+        "{status}"
+    );
+    let own = join(&mut alice, CHAN, "alice").await;
+    assert_eq!(own.attr("from"), Some(occupant(CHAN, "alice_").as_str()));
+    assert!(statuses(&own).contains(&"210".to_owned()));
+
+    holder.send("QUIT :freeing the nick").await;
+    let gone = alice
+        .arrives_item(RECLAIM_WITHIN, |el| {
+            from_occupant(el, CHAN, "alice_", Some("unavailable"))
+        })
+        .await
+        .expect("the registered nick taken back within 30 s");
+    let codes = statuses(&gone);
+    assert!(
+        codes.contains(&"303".to_owned()) && codes.contains(&"110".to_owned()),
+        "{codes:?}"
+    );
+    assert_eq!(item_nick(&gone).as_deref(), Some("alice"));
+    alice
+        .expect("back as alice", |el| from_occupant(el, CHAN, "alice", None))
+        .await;
+    alice
+        .expect("the network JID's new status", |el| {
+            net_status(el, "Connected as alice")
+        })
+        .await;
+    carol
+        .expect("alice_'s NICK", |l| {
+            l.starts_with(":alice_!") && l.contains(" NICK ") && l.ends_with("alice")
+        })
+        .await;
+    // Talking in the room now speaks as alice.
+    alice
+        .send(stanza(
+            "message",
+            &[("to", CHAN), ("type", "groupchat")],
+            vec![body("mine again")],
+        ))
+        .await;
+    carol
+        .expect("alice's line", |l| {
+            l.starts_with(":alice!") && l.ends_with(":mine again")
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn the_registered_nick_is_taken_back_by_ison() {
+    // ngircd has no MONITOR: ferry polls (the harness polls every second).
+    let w = World::start_irc().await;
+    registered_nick_taken_back(&w).await;
+}
+
+#[tokio::test]
+async fn the_registered_nick_is_taken_back_by_monitor() {
+    // ISON would poll only hourly: a nick taken back in time is MONITOR's.
+    let w = World::start_inspircd_with(true, |c| {
+        assert!(c.contains("presence_poll = 1"));
+        c.replace("presence_poll = 1", "presence_poll = 3600")
+    })
+    .await;
+    registered_nick_taken_back(&w).await;
 }

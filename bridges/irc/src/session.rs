@@ -43,10 +43,11 @@ struct Net {
     last_id: HashMap<String, String>,
     channels: Channels,
     /// A NICK we sent and await the answer to, with the room whose
-    /// occupant asked for it: a refusal goes to that room alone.
-    pending_nick: Option<(String, Address)>,
+    /// occupant asked for it (None: ferry taking back the registered
+    /// nick): a refusal goes to that room alone.
+    pending_nick: Option<(String, Option<Address>)>,
     /// The registered nick while the connection has a fallback for it
-    /// (it was taken at connect).
+    /// (it was taken at connect): watched, and taken back once free.
     reclaim: Option<String>,
     /// SASL was refused at connect (the network JID's status says so).
     sasl_failed: bool,
@@ -316,8 +317,15 @@ impl Session {
                     return self.fail(room, None, Failure::NotAcceptable, &text).await;
                 }
                 if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
+                    // The user chose a nick: ferry no longer takes the
+                    // registered one back over it, unless it is the one
+                    // asked for.
+                    let other = |r: &String| net.support.fold(r) != net.support.fold(&nick);
+                    if net.reclaim.as_ref().is_some_and(other) {
+                        stop_reclaim(net);
+                    }
                     Self::queue(net, format!("NICK {nick}"));
-                    net.pending_nick = Some((nick, room));
+                    net.pending_nick = Some((nick, Some(room)));
                 }
             }
             Intent::SetSubject { room, subject } => {
@@ -479,8 +487,11 @@ impl Session {
                 };
                 net.registered = true;
                 net.sasl_failed = sasl == Some(false);
-                // A fallback for the registered nick. A room's nick for a
-                // user without registration has no fallback.
+                net.pending_nick = None;
+                // A fallback for the registered nick: watched from the end
+                // of the MOTD (when the server has said whether it has
+                // MONITOR), taken back once free. A room's nick for a user
+                // without registration has no fallback.
                 net.reclaim = (net.support.fold(&nick) != net.support.fold(&wanted)
                     && !net.room_only)
                     .then_some(wanted);
@@ -552,8 +563,10 @@ impl Session {
             if net.support.fold(old) == net.support.fold(&net.nick) {
                 net.nick = new.clone();
                 net.pending_nick = None;
-                // No longer the fallback chosen at connect.
-                net.reclaim = None;
+                let registered_nick = |r: &String| net.support.fold(r) == net.support.fold(new);
+                if net.reclaim.as_ref().is_some_and(registered_nick) {
+                    stop_reclaim(net);
+                }
                 renamed = true;
             }
         }
@@ -681,6 +694,9 @@ impl Session {
                         let list: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
                         Self::queue(net, format!("MONITOR + {}", list.join(",")));
                     }
+                    if let Some(wanted) = &net.reclaim {
+                        Self::queue(net, format!("MONITOR + {wanted}"));
+                    }
                 }
                 // ISON immediately rather than at the next tick.
                 poll_ison(net);
@@ -690,7 +706,19 @@ impl Session {
                     .last()
                     .map(|l| l.split_whitespace().map(|n| net.support.fold(n)).collect())
                     .unwrap_or_default();
-                let changes = reconcile(net, &listed);
+                let free = net
+                    .reclaim
+                    .as_ref()
+                    .is_some_and(|r| !listed.contains(&net.support.fold(r)));
+                if free {
+                    take_back(net);
+                }
+                // With MONITOR, ISON asks only for the registered nick:
+                // contacts are MONITOR's.
+                let changes = match net.support.monitor {
+                    Some(_) => Vec::new(),
+                    None => reconcile(net, &listed),
+                };
                 for (nick, online) in changes {
                     if online {
                         Self::queue(net, format!("WHOIS {nick}"));
@@ -734,6 +762,10 @@ impl Session {
                 for target in targets.split(',') {
                     let nick = target.split('!').next().unwrap_or(target);
                     let folded = net.support.fold(nick);
+                    let wanted = net.reclaim.as_ref().map(|r| net.support.fold(r));
+                    if !online && wanted.as_ref() == Some(&folded) {
+                        take_back(net);
+                    }
                     let Some(nick) = net.watched.get(&folded).cloned() else {
                         continue;
                     };
@@ -751,10 +783,11 @@ impl Session {
                 }
             }
             432 | 433 | 436 | 437 if net.pending_nick.is_some() => {
-                // A NICK the user asked for through a room was refused: the
-                // answer goes to that room alone, as SPEC §3 maps the
-                // numeric.
-                let Some((wanted, room)) = net.pending_nick.take() else {
+                // A NICK we sent was refused. The user's (through a room)
+                // is answered in that room alone, as SPEC §3 maps the
+                // numeric; ferry's own (taking the registered nick back)
+                // is tried again later.
+                let Some((wanted, Some(room))) = net.pending_nick.take() else {
                     return;
                 };
                 let failure = numerics::failure(code).unwrap_or(Failure::Conflict);
@@ -848,20 +881,41 @@ fn privmsg_lines(net: &Net, target: &str, text: &Text) -> Vec<String> {
         .collect()
 }
 
-/// Asks a server without MONITOR which watched nicks are online.
+/// Asks a server without MONITOR which watched nicks are online; and any
+/// server whether the registered nick is free while we have a fallback
+/// for it (behind MONITOR, in case a NICK on its word was refused).
 fn poll_ison(net: &Net) {
-    if !net.registered || net.support.monitor.is_some() || net.watched.is_empty() {
+    if !net.registered {
         return;
     }
+    let wanted = net
+        .reclaim
+        .as_deref()
+        .filter(|_| net.pending_nick.is_none());
+    let contacts = match net.support.monitor {
+        Some(_) => None,
+        None => Some(net.watched.values().map(String::as_str)),
+    };
+    for line in ison_lines(wanted.into_iter().chain(contacts.into_iter().flatten())) {
+        Session::queue(net, line);
+    }
+}
+
+/// ISON lines asking for `nicks`, each under 400 bytes.
+fn ison_lines<'a>(nicks: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut lines = Vec::new();
     let mut line = String::from("ISON");
-    for nick in net.watched.values() {
+    for nick in nicks {
         if line.len() + nick.len() + 1 > 400 {
-            Session::queue(net, std::mem::replace(&mut line, String::from("ISON")));
+            lines.push(std::mem::replace(&mut line, String::from("ISON")));
         }
         line.push(' ');
         line.push_str(nick);
     }
-    Session::queue(net, line);
+    if line.len() > "ISON".len() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Why `nick` cannot go into a NICK line as it is, if it cannot: a space
@@ -898,6 +952,31 @@ fn status_note(nick: &str, fallback_for: Option<&str>, sasl_failed: bool) -> Opt
         notes.push("SASL authentication failed".to_owned());
     }
     (!notes.is_empty()).then(|| format!("Connected as {nick} ({})", notes.join("; ")))
+}
+
+/// The registered nick seems free: ask for it, unless a NICK is on its
+/// way already. A refusal (someone was quicker) waits for the next sign.
+fn take_back(net: &mut Net) {
+    if net.pending_nick.is_some() {
+        return;
+    }
+    if let Some(wanted) = net.reclaim.clone() {
+        if Session::queue(net, format!("NICK {wanted}")) {
+            net.pending_nick = Some((wanted, None));
+        }
+    }
+}
+
+/// Stops watching for the registered nick (it is ours, or the user chose
+/// another).
+fn stop_reclaim(net: &mut Net) {
+    let Some(wanted) = net.reclaim.take() else {
+        return;
+    };
+    let watched = net.watched.contains_key(&net.support.fold(&wanted));
+    if net.registered && net.support.monitor.is_some() && !watched {
+        Session::queue(net, format!("MONITOR - {wanted}"));
+    }
 }
 
 /// Asks WHOIS of a few online contacts (round-robin) to learn who is away.
@@ -947,6 +1026,19 @@ fn reconcile(net: &mut Net, listed: &HashSet<String>) -> Vec<(String, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ison_lines_ask_first_for_what_comes_first_and_stay_short() {
+        assert!(ison_lines([]).is_empty());
+        assert_eq!(ison_lines(["alice", "bob"]), ["ISON alice bob"]);
+        let many: Vec<String> = (0..100).map(|i| format!("contact{i:03}")).collect();
+        let names = std::iter::once("alice").chain(many.iter().map(String::as_str));
+        let lines = ison_lines(names);
+        assert!(lines.len() > 1 && lines.iter().all(|l| l.len() <= 400));
+        assert!(lines[0].starts_with("ISON alice contact000 "));
+        let asked: Vec<&str> = lines.iter().flat_map(|l| l.split(' ').skip(1)).collect();
+        assert_eq!(asked.len(), 101);
+    }
 
     #[test]
     fn nicks_that_would_break_the_line_are_refused() {
