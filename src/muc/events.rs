@@ -11,7 +11,7 @@ use xmpp_parsers::stanza_id::StanzaId;
 
 use super::handlers::{end_session_if_idle, send_state};
 use super::stanzas::{self, occupant};
-use super::{key, Room};
+use super::{key, NickChange, Room};
 use crate::router::Gateway;
 use crate::sessions::failure_condition;
 use crate::stanza_error;
@@ -211,15 +211,19 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
             failure,
             text,
         } => {
-            // A nick change refused by the network.
+            // A nick change refused by the network: XEP-0045 §7.6's error
+            // presence, from the occupant JID asked for in the room as the
+            // user wrote it, with the request's id.
             let change = with_room(gw, user, &to, |r| {
                 r.nick_change.take().map(|c| (c, r.jid.clone()))
             });
-            if let Some(Some(((resource, nick), jid))) = change {
+            if let Some(Some((change, jid))) = change {
+                let NickChange { resource, nick, id } = *change;
                 let mut p = xmpp_parsers::presence::Presence::error()
                     .with_payload(stanza_error::error(failure_condition(failure), &text));
                 p.from = occupant(&jid, &nick);
                 p.to = Some(resource);
+                p.id = id;
                 gw.send(p);
             } else {
                 crate::sessions::deliver(

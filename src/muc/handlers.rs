@@ -15,7 +15,7 @@ use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza_error::StanzaError;
 
 use super::stanzas::{self, occupant};
-use super::{key, Room};
+use super::{key, NickChange, Room};
 use crate::router::Gateway;
 use crate::sessions::{self, Refused};
 use crate::stanza_error::{self, Condition};
@@ -130,7 +130,11 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
         }
         (Type::None, Some(room)) if room.resources.contains(&from) => {
             if nick != room.nick {
-                room.nick_change = Some((from.clone(), nick.clone()));
+                room.nick_change = Some(Box::new(NickChange {
+                    resource: from.clone(),
+                    nick: nick.clone(),
+                    id: presence.id.clone(),
+                }));
                 let address = room.address.clone();
                 drop(rooms);
                 if gw

@@ -31,10 +31,11 @@ pub fn failure_condition(failure: Failure) -> Condition {
     }
 }
 
-pub async fn run(
+pub(super) async fn run(
     gw: Arc<Gateway>,
     user: BareJid,
     mut events: ferry_bridge::channel::Receiver<Event>,
+    _counted: super::Delivering,
 ) {
     let charged = user.to_string();
     while let Some(event) = events.recv_boxed().await {

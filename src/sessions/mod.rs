@@ -6,6 +6,7 @@ mod deliver;
 mod storage;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ferry_bridge::channel;
@@ -27,6 +28,26 @@ pub struct Sessions {
     /// canonical one (`bob@irc.gw` for `bob%host@irc.gw`): traffic from
     /// that address comes from the JID the user knows.
     aliases: Mutex<Recent<(BareJid, Jid), Jid>>,
+    /// Tasks turning sessions' events into stanzas: a stop waits for them
+    /// too, so that a session's last words (the network JID going
+    /// offline) are sent before the links close.
+    delivering: Arc<AtomicUsize>,
+}
+
+/// Counts a delivering task for as long as it lives.
+struct Delivering(Arc<AtomicUsize>);
+
+impl Delivering {
+    fn new(count: &Arc<AtomicUsize>) -> Delivering {
+        count.fetch_add(1, Ordering::SeqCst);
+        Delivering(count.clone())
+    }
+}
+
+impl Drop for Delivering {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A bounded map that forgets its oldest entries first.
@@ -135,7 +156,8 @@ impl Sessions {
     }
 
     /// Ends every session (ferry is stopping) and waits until they have
-    /// finished, each having said goodbye on its network.
+    /// finished, each having said goodbye on its network, and their last
+    /// events have become stanzas.
     pub async fn stop_all(&self, reason: &str) {
         let all: Vec<_> = self.lock().drain().collect();
         for (_, tx) in &all {
@@ -151,6 +173,9 @@ impl Sessions {
             while !tx.is_closed() {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
+        }
+        while self.delivering.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 }
@@ -216,6 +241,32 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool
     running.insert(user.clone(), intents);
     drop(running);
     tracing::info!(bridge = gw.name(), user = %user, "session started");
-    tokio::spawn(deliver::run(gw.clone(), user.clone(), events_rx));
+    let delivering = Delivering::new(&gw.sessions.delivering);
+    tokio::spawn(deliver::run(
+        gw.clone(),
+        user.clone(),
+        events_rx,
+        delivering,
+    ));
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stop_waits_for_the_delivering_tasks() {
+        let sessions = Sessions::default();
+        let counted = Delivering::new(&sessions.delivering);
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            drop(counted);
+        });
+        let started = std::time::Instant::now();
+        sessions.stop_all("test").await;
+        assert!(started.elapsed() >= std::time::Duration::from_millis(40));
+        assert_eq!(sessions.delivering.load(Ordering::SeqCst), 0);
+        task.await.unwrap();
+    }
 }

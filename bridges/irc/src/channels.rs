@@ -176,14 +176,6 @@ impl Channels {
             .collect()
     }
 
-    /// Every channel as a room address, for a failure that hits them all.
-    pub fn rooms(&self, host: &str) -> Vec<Address> {
-        self.by_name
-            .values()
-            .map(|c| Self::room(host, &c.name))
-            .collect()
-    }
-
     /// Handles a channel-related line; `None` when it is not one.
     pub fn line(
         &mut self,

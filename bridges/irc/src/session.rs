@@ -42,8 +42,15 @@ struct Net {
     /// so an IRC error can name what failed.
     last_id: HashMap<String, String>,
     channels: Channels,
-    /// A NICK we sent and await the answer to.
-    pending_nick: Option<String>,
+    /// A NICK we sent and await the answer to, with the room whose
+    /// occupant asked for it (None: ferry taking back the registered
+    /// nick): a refusal goes to that room alone.
+    pending_nick: Option<(String, Option<Address>)>,
+    /// The registered nick while the connection has a fallback for it
+    /// (it was taken at connect): watched, and taken back once free.
+    reclaim: Option<String>,
+    /// SASL was refused at connect (the network JID's status says so).
+    sasl_failed: bool,
     /// Folded nicks the user wrote to through a room: their answers come
     /// from the room's occupant JID.
     pm_rooms: HashMap<String, Address>,
@@ -154,6 +161,8 @@ impl Session {
                 last_id: HashMap::new(),
                 channels: Channels::default(),
                 pending_nick: None,
+                reclaim: None,
+                sasl_failed: false,
                 pm_rooms: HashMap::new(),
                 room_only,
             }),
@@ -204,12 +213,18 @@ impl Session {
     }
 
     /// QUITs every network (unthrottled) and waits a little for the lines
-    /// to be written, so that a stopping ferry says goodbye on IRC.
+    /// to be written, so that a stopping ferry says goodbye on IRC; each
+    /// network JID goes offline with its connection.
     async fn quit(self, reason: String) {
         let mut tasks = Vec::new();
-        for (_, net) in self.nets {
+        for (host, net) in self.nets {
             let _ = net.handle.control.try_send(Control::Quit(reason.clone()));
             tasks.push(net.handle.task);
+            let state = Connection::Offline {
+                reason: reason.clone(),
+            };
+            let network = Some(host);
+            emit(&self.events, Event::Connection { network, state }).await;
         }
         let _ = tokio::time::timeout(QUIT_GRACE, futures::future::join_all(tasks)).await;
     }
@@ -297,9 +312,20 @@ impl Session {
                 }
             }
             Intent::ChangeNick { room, nick } => {
+                if let Some(reason) = unsendable_nick(&nick) {
+                    let text = format!("{nick}: {reason}");
+                    return self.fail(room, None, Failure::NotAcceptable, &text).await;
+                }
                 if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
-                    net.pending_nick = Some(nick.clone());
+                    // The user chose a nick: ferry no longer takes the
+                    // registered one back over it, unless it is the one
+                    // asked for.
+                    let other = |r: &String| net.support.fold(r) != net.support.fold(&nick);
+                    if net.reclaim.as_ref().is_some_and(other) {
+                        stop_reclaim(net);
+                    }
                     Self::queue(net, format!("NICK {nick}"));
+                    net.pending_nick = Some((nick, Some(room)));
                 }
             }
             Intent::SetSubject { room, subject } => {
@@ -456,30 +482,25 @@ impl Session {
                 .await;
             }
             Up::Registered { nick, wanted, sasl } => {
-                let mut notes = Vec::new();
-                if nick != wanted {
-                    notes.push(format!("{wanted} was in use, you are {nick}"));
+                let Some(net) = self.nets.get_mut(host) else {
+                    return;
+                };
+                net.registered = true;
+                net.sasl_failed = sasl == Some(false);
+                net.pending_nick = None;
+                // A fallback for the registered nick: watched from the end
+                // of the MOTD (when the server has said whether it has
+                // MONITOR), taken back once free. A room's nick for a user
+                // without registration has no fallback.
+                net.reclaim = (net.support.fold(&nick) != net.support.fold(&wanted)
+                    && !net.room_only)
+                    .then_some(wanted);
+                net.nick = nick;
+                for line in net.channels.rejoin() {
+                    Self::queue(net, line);
                 }
-                if sasl == Some(false) {
-                    notes.push("SASL authentication failed".to_owned());
-                }
-                if let Some(net) = self.nets.get_mut(host) {
-                    net.nick = nick.clone();
-                    net.registered = true;
-                    for line in net.channels.rejoin() {
-                        Self::queue(net, line);
-                    }
-                }
-                let note = (!notes.is_empty())
-                    .then(|| format!("Connected as {nick} ({})", notes.join("; ")));
-                self.emit(Event::Connection {
-                    network,
-                    state: Connection::Online {
-                        nick: Some(nick),
-                        note,
-                    },
-                })
-                .await;
+                let state = online_state(net);
+                self.emit(Event::Connection { network, state }).await;
             }
             Up::Lost { reason, retry_in } => {
                 let offline: Vec<Address> = match self.nets.get_mut(host) {
@@ -537,16 +558,30 @@ impl Session {
             Some(Prefix::Nickname(nick, _, _)) => Some(nick.clone()),
             _ => None,
         };
+        let mut renamed = false;
         if let (Command::NICK(new), Some(old)) = (&message.command, &from_nick) {
             if net.support.fold(old) == net.support.fold(&net.nick) {
                 net.nick = new.clone();
                 net.pending_nick = None;
+                let registered_nick = |r: &String| net.support.fold(r) == net.support.fold(new);
+                if net.reclaim.as_ref().is_some_and(registered_nick) {
+                    stop_reclaim(net);
+                }
+                renamed = true;
             }
         }
-        if let Some(room_events) = net.channels.line(&net.support, host, &net.nick, &message) {
-            for event in room_events {
-                emit(&events, event).await;
-            }
+        let room_events = net.channels.line(&net.support, host, &net.nick, &message);
+        let handled = room_events.is_some();
+        for event in room_events.into_iter().flatten() {
+            emit(&events, event).await;
+        }
+        if renamed {
+            // The network JID's status names the current nick.
+            let state = online_state(net);
+            let network = Some(host.to_owned());
+            emit(&events, Event::Connection { network, state }).await;
+        }
+        if handled {
             return;
         }
         match message.command {
@@ -659,6 +694,9 @@ impl Session {
                         let list: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
                         Self::queue(net, format!("MONITOR + {}", list.join(",")));
                     }
+                    if let Some(wanted) = &net.reclaim {
+                        Self::queue(net, format!("MONITOR + {wanted}"));
+                    }
                 }
                 // ISON immediately rather than at the next tick.
                 poll_ison(net);
@@ -668,7 +706,19 @@ impl Session {
                     .last()
                     .map(|l| l.split_whitespace().map(|n| net.support.fold(n)).collect())
                     .unwrap_or_default();
-                let changes = reconcile(net, &listed);
+                let free = net
+                    .reclaim
+                    .as_ref()
+                    .is_some_and(|r| !listed.contains(&net.support.fold(r)));
+                if free {
+                    take_back(net);
+                }
+                // With MONITOR, ISON asks only for the registered nick:
+                // contacts are MONITOR's.
+                let changes = match net.support.monitor {
+                    Some(_) => Vec::new(),
+                    None => reconcile(net, &listed),
+                };
                 for (nick, online) in changes {
                     if online {
                         Self::queue(net, format!("WHOIS {nick}"));
@@ -712,6 +762,10 @@ impl Session {
                 for target in targets.split(',') {
                     let nick = target.split('!').next().unwrap_or(target);
                     let folded = net.support.fold(nick);
+                    let wanted = net.reclaim.as_ref().map(|r| net.support.fold(r));
+                    if !online && wanted.as_ref() == Some(&folded) {
+                        take_back(net);
+                    }
                     let Some(nick) = net.watched.get(&folded).cloned() else {
                         continue;
                     };
@@ -729,12 +783,16 @@ impl Session {
                 }
             }
             432 | 433 | 436 | 437 if net.pending_nick.is_some() => {
-                // A nick change the user asked for through a room failed.
-                let wanted = net.pending_nick.take().unwrap_or_default();
-                for room in net.channels.rooms(host) {
-                    let text = format!("{wanted}: {}", args.last().cloned().unwrap_or_default());
-                    fail(&events, room, None, Failure::Conflict, &text).await;
-                }
+                // A NICK we sent was refused. The user's (through a room)
+                // is answered in that room alone, as SPEC §3 maps the
+                // numeric; ferry's own (taking the registered nick back)
+                // is tried again later.
+                let Some((wanted, Some(room))) = net.pending_nick.take() else {
+                    return;
+                };
+                let failure = numerics::failure(code).unwrap_or(Failure::Conflict);
+                let text = format!("{wanted}: {}", args.last().cloned().unwrap_or_default());
+                fail(&events, room, None, failure, &text).await;
             }
             code => {
                 let Some(failure) = numerics::failure(code) else {
@@ -823,20 +881,102 @@ fn privmsg_lines(net: &Net, target: &str, text: &Text) -> Vec<String> {
         .collect()
 }
 
-/// Asks a server without MONITOR which watched nicks are online.
+/// Asks a server without MONITOR which watched nicks are online; and any
+/// server whether the registered nick is free while we have a fallback
+/// for it (behind MONITOR, in case a NICK on its word was refused).
 fn poll_ison(net: &Net) {
-    if !net.registered || net.support.monitor.is_some() || net.watched.is_empty() {
+    if !net.registered {
         return;
     }
+    let wanted = net
+        .reclaim
+        .as_deref()
+        .filter(|_| net.pending_nick.is_none());
+    let contacts = match net.support.monitor {
+        Some(_) => None,
+        None => Some(net.watched.values().map(String::as_str)),
+    };
+    for line in ison_lines(wanted.into_iter().chain(contacts.into_iter().flatten())) {
+        Session::queue(net, line);
+    }
+}
+
+/// ISON lines asking for `nicks`, each under 400 bytes.
+fn ison_lines<'a>(nicks: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut lines = Vec::new();
     let mut line = String::from("ISON");
-    for nick in net.watched.values() {
+    for nick in nicks {
         if line.len() + nick.len() + 1 > 400 {
-            Session::queue(net, std::mem::replace(&mut line, String::from("ISON")));
+            lines.push(std::mem::replace(&mut line, String::from("ISON")));
         }
         line.push(' ');
         line.push_str(nick);
     }
-    Session::queue(net, line);
+    if line.len() > "ISON".len() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Why `nick` cannot go into a NICK line as it is, if it cannot: a space
+/// would end the parameter (`NICK a b` asks for `a`), a line break would
+/// start a command of its own.
+fn unsendable_nick(nick: &str) -> Option<&'static str> {
+    if nick.is_empty() || nick.starts_with(':') {
+        Some("not a valid IRC nick")
+    } else if nick.contains([' ', '\r', '\n', '\0']) {
+        Some("an IRC nick cannot contain spaces or line breaks")
+    } else {
+        None
+    }
+}
+
+/// The connection's state for the network JID: online as the current
+/// nick, with what the user should know about how it came to be.
+fn online_state(net: &Net) -> Connection {
+    let nick = net.nick.clone();
+    let note = status_note(&nick, net.reclaim.as_deref(), net.sasl_failed);
+    Connection::Online {
+        nick: Some(nick),
+        note,
+    }
+}
+
+/// The network JID's status when there is more to say than the nick.
+fn status_note(nick: &str, fallback_for: Option<&str>, sasl_failed: bool) -> Option<String> {
+    let mut notes = Vec::new();
+    if let Some(wanted) = fallback_for {
+        notes.push(format!("{wanted} was in use, you are {nick}"));
+    }
+    if sasl_failed {
+        notes.push("SASL authentication failed".to_owned());
+    }
+    (!notes.is_empty()).then(|| format!("Connected as {nick} ({})", notes.join("; ")))
+}
+
+/// The registered nick seems free: ask for it, unless a NICK is on its
+/// way already. A refusal (someone was quicker) waits for the next sign.
+fn take_back(net: &mut Net) {
+    if net.pending_nick.is_some() {
+        return;
+    }
+    if let Some(wanted) = net.reclaim.clone() {
+        if Session::queue(net, format!("NICK {wanted}")) {
+            net.pending_nick = Some((wanted, None));
+        }
+    }
+}
+
+/// Stops watching for the registered nick (it is ours, or the user chose
+/// another).
+fn stop_reclaim(net: &mut Net) {
+    let Some(wanted) = net.reclaim.take() else {
+        return;
+    };
+    let watched = net.watched.contains_key(&net.support.fold(&wanted));
+    if net.registered && net.support.monitor.is_some() && !watched {
+        Session::queue(net, format!("MONITOR - {wanted}"));
+    }
 }
 
 /// Asks WHOIS of a few online contacts (round-robin) to learn who is away.
@@ -881,4 +1021,49 @@ fn reconcile(net: &mut Net, listed: &HashSet<String>) -> Vec<(String, bool)> {
         }
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ison_lines_ask_first_for_what_comes_first_and_stay_short() {
+        assert!(ison_lines([]).is_empty());
+        assert_eq!(ison_lines(["alice", "bob"]), ["ISON alice bob"]);
+        let many: Vec<String> = (0..100).map(|i| format!("contact{i:03}")).collect();
+        let names = std::iter::once("alice").chain(many.iter().map(String::as_str));
+        let lines = ison_lines(names);
+        assert!(lines.len() > 1 && lines.iter().all(|l| l.len() <= 400));
+        assert!(lines[0].starts_with("ISON alice contact000 "));
+        let asked: Vec<&str> = lines.iter().flat_map(|l| l.split(' ').skip(1)).collect();
+        assert_eq!(asked.len(), 101);
+    }
+
+    #[test]
+    fn nicks_that_would_break_the_line_are_refused() {
+        assert_eq!(unsendable_nick("alice2"), None);
+        // The server judges the rest (432): ferry does not guess its rules.
+        assert_eq!(unsendable_nick("9lives"), None);
+        for bad in ["", "a b", ":alice", "a\r\nQUIT", "a\0"] {
+            assert!(unsendable_nick(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_status_note_says_why_the_nick_is_not_the_registered_one() {
+        assert_eq!(status_note("alice", None, false), None);
+        assert_eq!(
+            status_note("alice_", Some("alice"), false).as_deref(),
+            Some("Connected as alice_ (alice was in use, you are alice_)")
+        );
+        assert_eq!(
+            status_note("alice", None, true).as_deref(),
+            Some("Connected as alice (SASL authentication failed)")
+        );
+        assert_eq!(
+            status_note("alice_", Some("alice"), true).as_deref(),
+            Some("Connected as alice_ (alice was in use, you are alice_; SASL authentication failed)")
+        );
+    }
 }
