@@ -118,6 +118,7 @@ async fn run(config: Config, bridges: Vec<Arc<dyn ferry_bridge::Bridge>>) -> any
     }
     for gateway in &gateways {
         services::presence::rooms_shut_down(gateway);
+        muc::ledger::clear(gateway).await;
     }
     // Foreign sessions say goodbye (IRC QUIT) in parallel, within a bound,
     // so that the users' unavailable presences still go out in time.

@@ -203,9 +203,16 @@ impl Gateway {
 
     /// Reads link events until the link goes away.
     pub async fn run(self: Arc<Self>, mut events: mpsc::Receiver<LinkEvent>) {
+        // Read before any stanza is handled, so no room joined in this run
+        // is among them.
+        let mut left_behind = Some(crate::muc::ledger::left_behind(&self).await);
+        tokio::spawn(crate::muc::ledger::keep(self.clone()));
         while let Some(event) = events.recv().await {
             match event {
                 LinkEvent::Up => {
+                    if let Some(occupants) = left_behind.take() {
+                        crate::muc::ledger::say_gone(&self, occupants);
+                    }
                     // Presence seen before the link went down may be stale:
                     // forget it, probe, and end the sessions of users who
                     // do not answer as available.

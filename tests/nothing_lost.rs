@@ -7,6 +7,7 @@ use harness::client::{presence_from, TestClient, NS};
 use harness::ircd::IrcClient;
 use harness::stanzas::{body, register_and_subscribe, stanza};
 use harness::{World, IRC};
+use tokio_xmpp::parsers::minidom::Element;
 
 const NET: &str = "127.0.0.1@irc.localhost";
 
@@ -48,4 +49,65 @@ async fn direct_messages_arrive_in_the_order_sent() {
             .await;
         assert!(line.ends_with(&format!(":line {i}")), "{line} (wanted {i})");
     }
+}
+
+fn statuses(el: &Element) -> Vec<String> {
+    el.get_child("x", "http://jabber.org/protocol/muc#user")
+        .map(|x| {
+            x.children()
+                .filter(|c| c.name() == "status")
+                .filter_map(|c| c.attr("code").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn rooms_lost_in_a_crash_are_announced_once() {
+    let mut w = World::start_irc().await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    carol.send("JOIN #chan").await;
+    carol.expect("carol's join", |l| l.contains(" 366 ")).await;
+    let mut alice = online(&w, "alice").await;
+    let room = "#chan%127.0.0.1@irc.localhost";
+    let own = format!("{room}/alice");
+    alice
+        .send(stanza(
+            "presence",
+            &[("to", &own)],
+            vec![Element::builder("x", "http://jabber.org/protocol/muc").build()],
+        ))
+        .await;
+    alice
+        .expect("joined", |el| {
+            el.name() == "presence" && el.attr("from") == Some(&own) && el.attr("type").is_none()
+        })
+        .await;
+    carol
+        .expect("alice on IRC", |l| {
+            l.starts_with(":alice!") && l.contains("JOIN")
+        })
+        .await;
+    // The join is recorded apart from the stanzas; give it a moment.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    w.ferry.kill();
+    w.ferry.launch();
+    w.ferry.wait_links(2).await;
+    let gone = |el: &Element| {
+        el.name() == "presence"
+            && el.attr("from") == Some(own.as_str())
+            && el.attr("type") == Some("unavailable")
+    };
+    let told = alice.expect("the room lost in the crash", gone).await;
+    let codes = statuses(&told);
+    assert!(
+        codes.contains(&"110".into()) && codes.contains(&"332".into()),
+        "{told:?}"
+    );
+    // Once: a clean restart after it has nothing more to say.
+    w.ferry.terminate();
+    w.ferry.launch();
+    w.ferry.wait_links(2).await;
+    let again = alice.arrives(std::time::Duration::from_secs(3), gone).await;
+    assert!(!again, "told twice");
 }

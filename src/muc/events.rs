@@ -35,6 +35,7 @@ fn with_room<R>(
 
 fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Box<Room>> {
     let canonical = gw.jid_of(address)?;
+    gw.rooms.ledger.changed(user);
     gw.rooms.lock().remove(&(user.clone(), key(&canonical)))
 }
 
@@ -105,6 +106,7 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
                 r.nick = nick;
                 r.renamed = renamed;
                 r.joined = true;
+                gw.rooms.ledger.changed(user);
                 if let Some(stale) = r.stale.take() {
                     resync(gw, r, stale);
                 }
@@ -451,6 +453,7 @@ fn occupant_changed(
                     None,
                 );
                 if own {
+                    gw.rooms.ledger.changed(user);
                     r.nick = to.clone();
                     r.nick_change = None;
                 } else {

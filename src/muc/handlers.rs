@@ -117,6 +117,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
             if room.resources.is_empty() && room.pending.is_empty() {
                 let address = room.address.clone();
                 rooms.remove(&(user.clone(), room_key));
+                gw.rooms.ledger.changed(&user);
                 drop(rooms);
                 let _ = gw.sessions.send(
                     &user,

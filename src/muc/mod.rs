@@ -7,6 +7,7 @@ pub mod archive;
 mod events;
 mod handlers;
 pub mod history;
+pub mod ledger;
 mod stanzas;
 
 use compact_str::CompactString;
@@ -125,6 +126,8 @@ impl<'a> IntoIterator for &'a Resources {
 #[derive(Default)]
 pub struct Rooms {
     by_user: Mutex<HashMap<(BareJid, String), Box<Room>>>,
+    /// Who is in which room, for the store.
+    pub ledger: ledger::Ledger,
 }
 
 impl Rooms {
@@ -139,6 +142,7 @@ impl Rooms {
 
     /// Forgets every room of a user (unregistered, or their session ended).
     pub fn forget_user(&self, user: &BareJid) -> Vec<Room> {
+        self.ledger.changed(user);
         let mut rooms = self.lock();
         let keys: Vec<_> = rooms.keys().filter(|(u, _)| u == user).cloned().collect();
         keys.into_iter()
