@@ -207,6 +207,7 @@ impl Gateway {
         // is among them.
         let mut left_behind = Some(crate::muc::ledger::left_behind(&self).await);
         tokio::spawn(crate::muc::ledger::keep(self.clone()));
+        crate::sessions::resume::outboxes(&self).await;
         while let Some(event) = events.recv().await {
             match event {
                 LinkEvent::Up => {

@@ -250,6 +250,24 @@ async fn a_mail_being_retried_is_sent_after_its_user_leaves() {
     assert!(inbox[0].contains("sent while alice was away"));
 }
 
+#[tokio::test]
+async fn a_mail_left_waiting_goes_out_after_a_restart_without_its_user() {
+    let mut w = World::start_mail().await;
+    let alice = registered_alice(&w).await;
+    w.mail.as_mut().unwrap().stop_postfix();
+    alice
+        .send(mail_to("w1", "waiting through a restart", vec![]))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(alice);
+    w.ferry.kill();
+    w.mail.as_mut().unwrap().start_postfix();
+    w.ferry.launch();
+    let mail = w.mail.as_ref().unwrap();
+    let inbox = mail.wait_inbox("bob", 1, Duration::from_secs(30)).await;
+    assert!(inbox[0].contains("waiting through a restart"));
+}
+
 fn from_carol(el: &Element) -> bool {
     el.name() == "message"
         && el.attr("from").map(harness::client::bare) == Some("carol\\40example.net@mail.localhost")

@@ -3,6 +3,7 @@
 //! stanzas. One session per (bridge, bare JID); all resources share it.
 
 mod deliver;
+pub mod resume;
 mod storage;
 
 use std::collections::{HashMap, VecDeque};

@@ -396,6 +396,15 @@ impl Store {
         Ok(())
     }
 
+    /// Users with items in the outbox.
+    pub async fn outbox_users(&self, bridge: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT DISTINCT user_jid FROM outbox WHERE bridge = $1")
+            .bind(bridge)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
     /// Every user's value under `key`, deleted as it is read.
     pub async fn state_take_all(
         &self,

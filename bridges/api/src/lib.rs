@@ -82,6 +82,11 @@ pub trait Bridge: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Works what a user left in the durable outbox, without a session:
+    /// called at start for each user with items there, online or not. The
+    /// context's events carry only failures to report.
+    fn resume_outbox(&self, _context: SessionContext) {}
+
     /// What disco#items of the bridge JID lists, so that clients can
     /// browse to it (IRC: each network's JID).
     fn directory(&self) -> Vec<Address> {

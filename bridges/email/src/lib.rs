@@ -195,6 +195,10 @@ impl Bridge for EmailBridge {
         session::start(self.config.clone(), &self.senders, context)
     }
 
+    fn resume_outbox(&self, context: SessionContext) {
+        session::resume(self.config.clone(), &self.senders, context);
+    }
+
     fn contacts_always_available(&self) -> bool {
         true
     }

@@ -52,27 +52,46 @@ pub struct Session {
     events: channel::Sender<Event>,
 }
 
+fn registration(context: &SessionContext) -> Option<&Registration> {
+    let mut registrations = context.registrations.iter();
+    registrations
+        .find(|(scope, _)| scope.is_empty())
+        .map(|(_, r)| r)
+}
+
+impl Session {
+    fn new(config: Arc<EmailConfig>, context: &SessionContext) -> Option<Session> {
+        let registration = registration(context)?;
+        let email = registration.get("email")?.to_owned();
+        Some(Session {
+            smtp: registration.get("smtp").unwrap_or(&config.smtp).to_owned(),
+            username: registration.get("username").unwrap_or(&email).to_owned(),
+            password: registration.secret("password")?.expose().to_owned(),
+            name: registration.get("name").map(str::to_owned),
+            email,
+            config,
+            storage: context.storage.clone(),
+            events: context.events.clone(),
+        })
+    }
+}
+
+/// Sends what the user left in the outbox, with no session: the sender
+/// starts (or takes these credentials) and ends once nothing waits.
+pub fn resume(config: Arc<EmailConfig>, senders: &Arc<Senders>, context: SessionContext) {
+    if let Some(session) = Session::new(config, &context) {
+        senders.attach(&context.user, Arc::new(session));
+        senders.detach(&context.user);
+    }
+}
+
 pub fn start(
     config: Arc<EmailConfig>,
     senders: &Arc<Senders>,
     context: SessionContext,
 ) -> Option<SessionHandle> {
-    let registration: &Registration = context
-        .registrations
-        .iter()
-        .find(|(scope, _)| scope.is_empty())
-        .map(|(_, r)| r)?;
-    let email = registration.get("email")?.to_owned();
-    let session = Session {
-        smtp: registration.get("smtp").unwrap_or(&config.smtp).to_owned(),
-        username: registration.get("username").unwrap_or(&email).to_owned(),
-        password: registration.secret("password")?.expose().to_owned(),
-        name: registration.get("name").map(str::to_owned),
-        email,
-        config,
-        storage: context.storage.clone(),
-        events: context.events.clone(),
-    };
+    let session = Session::new(config, &context)?;
+    let registration = registration(&context)?;
     let imap = registration.get("imap").unwrap_or(&session.config.imap);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     match servers::parse(imap, Protocol::Imap, session.config.tls) {
