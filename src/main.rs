@@ -8,9 +8,11 @@ mod address;
 mod bridges;
 mod component;
 mod config;
+mod gateway;
 mod lanes;
 mod limits;
 mod muc;
+mod rooms;
 mod router;
 mod services;
 mod sessions;
@@ -32,7 +34,7 @@ use xmpp_parsers::jid::Jid;
 
 use crate::component::{LinkConfig, Outbound};
 use crate::config::Config;
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 use crate::store::Store;
 
 #[derive(Parser)]

@@ -1,206 +1,26 @@
-//! One bridge's gateway: takes each inbound stanza to the service that
-//! owns it and keeps the per-user state the services share.
+//! One bridge's dispatcher: reads the link's events and takes each
+//! inbound stanza to the service that owns it.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use ferry_bridge::{Address, AddressError, Bridge};
 use tokio::sync::mpsc;
 use tokio_xmpp::xmlstream::StreamElementError;
 use tokio_xmpp::Stanza;
 use xmpp_parsers::iq::Iq;
-use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::Message;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
-use crate::address;
-use crate::component::{LinkEvent, Outbound};
-use crate::config::AccessConfig;
-use crate::limits::{LimitsConfig, StanzaRate};
+use crate::component::LinkEvent;
+use crate::gateway::Gateway;
 use crate::services;
-use crate::sessions::Sessions;
 use crate::stanza_error::{self, Condition};
-use crate::store::Store;
 
 /// How long users have to answer the probes sent at link-up before their
 /// sessions are ended.
 const PROBE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub struct Gateway {
-    pub jid: Jid,
-    pub bridge: Arc<dyn Bridge>,
-    pub store: Arc<Store>,
-    pub access: AccessConfig,
-    pub limits: LimitsConfig,
-    /// Each user's stanzas a second.
-    rate: StanzaRate,
-    pub out: Arc<Outbound>,
-    pub disco: services::disco::Info,
-    pub sessions: Sessions,
-    pub rooms: crate::muc::Rooms,
-    pub archiver: crate::muc::archive::Archiver,
-    /// Each user's stanza work that awaits, in the order it came.
-    pub lanes: crate::lanes::Lanes<BareJid>,
-    /// Resources of each user that told the bridge JID they are available.
-    online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
-    /// Addresses' JIDs: every message of a room of K users asks K times,
-    /// and formatting, escaping and stringprep cost more than a lookup.
-    jids: Mutex<HashMap<Address, Jid>>,
-}
-
-/// Addresses remembered before the cache starts over.
-const JIDS_REMEMBERED: usize = 10_000;
-
-/// Who a stanza is addressed to, on this bridge.
-pub enum Target {
-    Bridge,
-    Foreign(Address),
-}
-
 impl Gateway {
-    pub fn new(
-        jid: Jid,
-        bridge: Arc<dyn Bridge>,
-        store: Arc<Store>,
-        access: AccessConfig,
-        limits: LimitsConfig,
-        out: Arc<Outbound>,
-    ) -> Self {
-        let disco = services::disco::Info::new(bridge.as_ref());
-        let archiver = crate::muc::archive::Archiver::start(store.clone());
-        Gateway {
-            jid,
-            bridge,
-            store,
-            access,
-            rate: StanzaRate::new(&limits),
-            limits,
-            out,
-            disco,
-            sessions: Sessions::default(),
-            rooms: crate::muc::Rooms::default(),
-            archiver,
-            lanes: crate::lanes::Lanes::default(),
-            online: Mutex::new(HashMap::new()),
-            jids: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        self.jid.domain().as_str()
-    }
-
-    /// Queues a stanza; a full queue is logged, never fatal.
-    pub fn send(&self, stanza: impl Into<Stanza>) {
-        if let Err(e) = self.out.push(stanza) {
-            tracing::warn!(bridge = %self.jid, error = %e, "stanza dropped");
-        }
-    }
-
-    /// Queues a serialised stanza (`xml_bytes`) for `to`.
-    pub fn send_bytes(&self, to: &Jid, bytes: Vec<u8>) {
-        // The bare JID is what precedes the first `/`.
-        let bare = to.as_str().split_once('/').map_or(to.as_str(), |(b, _)| b);
-        if let Err(e) = self.out.push_bytes(bare, bytes) {
-            tracing::warn!(bridge = %self.jid, error = %e, "stanza dropped");
-        }
-    }
-
-    /// The target of `to`, or the address error for it.
-    pub fn target(&self, to: &Jid) -> Result<Target, AddressError> {
-        match to.node() {
-            None => Ok(Target::Bridge),
-            Some(node) => {
-                let local = address::unescape(node.as_str())
-                    .map_err(|e| AddressError::Malformed(e.to_string()))?;
-                self.bridge.parse_address(&local).map(Target::Foreign)
-            }
-        }
-    }
-
-    /// The JID naming `address` on this bridge.
-    pub fn jid_of(&self, address: &Address) -> Option<Jid> {
-        let lock = || self.jids.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(jid) = lock().get(address) {
-            return Some(jid.clone());
-        }
-        let local = address::escape(&self.bridge.format_address(address)).ok()?;
-        let jid = Jid::new(&format!("{local}@{}", self.name())).ok()?;
-        let mut jids = lock();
-        if jids.len() >= JIDS_REMEMBERED {
-            jids.clear();
-        }
-        jids.insert(address.clone(), jid.clone());
-        Some(jid)
-    }
-
-    /// The JID `user` knows `address` by: the one they used for it, else
-    /// the canonical one.
-    pub fn speaking_jid(&self, user: &BareJid, address: &Address) -> Option<Jid> {
-        self.jid_of(address)
-            .map(|canonical| self.sessions.alias(user, canonical))
-    }
-
-    pub fn allowed(&self, from: &Jid) -> bool {
-        self.access.allows_domain(from.domain().as_str())
-    }
-
-    /// Whether `user` holds an identity on this bridge; a store failure is
-    /// logged and counts as not registered.
-    pub async fn is_registered(&self, user: &BareJid) -> Result<bool, crate::store::StoreError> {
-        let registered = self.store.is_registered(self.name(), user.as_str()).await;
-        if let Err(e) = &registered {
-            tracing::error!(error = %e, "store failure while checking a registration");
-        }
-        registered
-    }
-
-    /// Asks the user's foreign session to reconnect; false when they have
-    /// none.
-    pub fn reconnect(&self, user: &BareJid) -> bool {
-        self.sessions
-            .send(user, ferry_bridge::Intent::Reconnect)
-            .is_ok()
-    }
-
-    pub fn set_online(&self, resource: &Jid, available: bool) -> bool {
-        let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
-        let bare = resource.to_bare();
-        let set = online.entry(bare.clone()).or_default();
-        let changed = if available {
-            set.insert(resource.clone())
-        } else {
-            set.remove(resource)
-        };
-        if set.is_empty() {
-            online.remove(&bare);
-        }
-        changed
-    }
-
-    fn take_online(&self) -> Vec<BareJid> {
-        let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
-        online.drain().map(|(user, _)| user).collect()
-    }
-
-    pub fn forget_user(&self, user: &BareJid) {
-        let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
-        online.remove(user);
-    }
-
-    pub fn online_resources(&self, user: &BareJid) -> Vec<Jid> {
-        let online = self.online.lock().unwrap_or_else(|e| e.into_inner());
-        online
-            .get(user)
-            .map(|set| set.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    pub fn online_users(&self) -> Vec<BareJid> {
-        let online = self.online.lock().unwrap_or_else(|e| e.into_inner());
-        online.keys().cloned().collect()
-    }
-
     /// Reads link events until the link goes away.
     pub async fn run(self: Arc<Self>, mut events: mpsc::Receiver<LinkEvent>) {
         // Read before any stanza is handled, so no room joined in this run

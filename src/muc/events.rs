@@ -11,8 +11,8 @@ use xmpp_parsers::stanza_id::StanzaId;
 
 use super::handlers::{end_session_if_idle, send_state};
 use super::stanzas::{self, occupant};
-use super::{key, NickChange, Room};
-use crate::router::Gateway;
+use crate::rooms::{key, NickChange, Room};
+use crate::gateway::Gateway;
 use crate::sessions::failure_condition;
 use crate::stanza_error;
 use crate::store::Archived;
@@ -255,7 +255,7 @@ pub fn gone(gw: &Gateway, room: &Room, status: Option<Status>) {
 /// After a rejoin: occupants who left while the connection was down are
 /// shown leaving; everyone present is announced again (an update for
 /// clients that already knew them).
-fn resync(gw: &Gateway, r: &Room, stale: super::Occupants) {
+fn resync(gw: &Gateway, r: &Room, stale: crate::rooms::Occupants) {
     for to in &r.resources {
         for (nick, standing) in &stale {
             if r.occupants.contains_key(nick) || *nick == r.nick.as_str() {

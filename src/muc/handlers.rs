@@ -15,9 +15,10 @@ use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza_error::StanzaError;
 
 use super::stanzas::{self, occupant};
-use super::{key, NickChange, Room};
-use crate::router::Gateway;
-use crate::sessions::{self, Refused};
+use crate::rooms::{key, NickChange, Room};
+use crate::gateway::Gateway;
+use crate::sessions::registry::Refused;
+use crate::sessions;
 use crate::stanza_error::{self, Condition};
 
 /// Sends the room's state to one resource, in XEP-0045's order: the other

@@ -18,7 +18,7 @@ use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::stanza_id::StanzaId;
 
 use super::stanzas::occupant;
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 use crate::store::{Archived, Filter};
 

@@ -4,38 +4,18 @@
 //! start the ledger names those rooms, and each of their users is told
 //! then.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::presence::Type;
 
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 
 /// The per-user state key holding the user's rooms.
 const KEY: &str = "joined_rooms";
-
-/// Users whose rooms changed since the ledger last wrote them.
-#[derive(Default)]
-pub struct Ledger {
-    dirty: Mutex<HashSet<BareJid>>,
-    wake: Notify,
-}
-
-impl Ledger {
-    pub fn changed(&self, user: &BareJid) {
-        let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
-        dirty.insert(user.clone());
-        self.wake.notify_one();
-    }
-
-    fn take(&self) -> HashSet<BareJid> {
-        std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Joined {
@@ -47,7 +27,7 @@ struct Joined {
 /// of joins costs one pass over the rooms and one write per user.
 pub async fn keep(gw: Arc<Gateway>) {
     loop {
-        gw.rooms.ledger.wake.notified().await;
+        gw.rooms.ledger.changes().await;
         let dirty = gw.rooms.ledger.take();
         let mut joined: HashMap<BareJid, Vec<Joined>> =
             dirty.iter().map(|u| (u.clone(), Vec::new())).collect();

@@ -15,7 +15,7 @@ use xmpp_parsers::stanza_error::StanzaError;
 use super::iq::Reply;
 use super::register;
 use super::xep0050::{Actions, Command, Note, NS};
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 
 struct Spec {

@@ -6,7 +6,7 @@ use xmpp_parsers::stanza_error::StanzaError;
 use xso::{AsXml, FromXml};
 
 use super::iq::address_error;
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 
 pub const NS: &str = "jabber:iq:gateway";

@@ -13,7 +13,7 @@ use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::version::VersionResult;
 
 use super::{commands, disco, forms, gateway_iq, register, xep0050};
-use crate::router::{Gateway, Target};
+use crate::gateway::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
 
 /// Where an answer goes: from the JID the request was sent to, back to

@@ -8,8 +8,9 @@ use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::ns;
 
 use super::iq::address_error;
-use crate::router::{Gateway, Target};
-use crate::sessions::{self, Refused};
+use crate::gateway::{Gateway, Target};
+use crate::sessions::registry::Refused;
+use crate::sessions;
 use crate::stanza_error::{self, Condition};
 
 /// End-to-end encryption payloads: their fallback body is a note for

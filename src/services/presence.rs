@@ -7,7 +7,7 @@ use ferry_bridge::{Address, Intent};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::{Presence, Type};
 
-use crate::router::{Gateway, Target};
+use crate::gateway::{Gateway, Target};
 use crate::sessions;
 use crate::stanza_error;
 

@@ -14,7 +14,7 @@ use xmpp_parsers::stanza_error::StanzaError;
 
 use super::iq::Reply;
 use super::presence;
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 
 /// XEP-0077's own field names: only these may appear as legacy fields.

@@ -9,7 +9,7 @@ use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message, MessageType, Thread};
 use xmpp_parsers::presence::{Presence, Show, Type};
 
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 use crate::xml_clean::clean;
 

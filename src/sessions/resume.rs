@@ -8,7 +8,7 @@ use ferry_bridge::{channel, SessionContext};
 use xmpp_parsers::jid::BareJid;
 
 use super::storage::UserStorage;
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 
 pub async fn outboxes(gw: &Arc<Gateway>) {
     let users = match gw.store.outbox_users(gw.name()).await {
