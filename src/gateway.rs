@@ -190,4 +190,12 @@ impl Gateway {
         let online = self.online.lock().unwrap_or_else(|e| e.into_inner());
         online.keys().cloned().collect()
     }
+
+    /// Ends the user's session when nothing needs it: no resource online
+    /// and no room joined.
+    pub fn end_session_if_idle(&self, user: &BareJid) {
+        if !self.online_users().contains(user) && !self.rooms.has_any(user) {
+            self.sessions.stop(user, "no longer needed");
+        }
+    }
 }

@@ -17,6 +17,7 @@ mod router;
 mod services;
 mod sessions;
 mod stanza_error;
+mod stanzas;
 mod store;
 mod xml_bytes;
 mod xml_clean;

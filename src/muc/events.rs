@@ -9,12 +9,12 @@ use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::presence::Type;
 use xmpp_parsers::stanza_id::StanzaId;
 
-use super::handlers::{end_session_if_idle, send_state};
+use super::history::send_state;
 use super::stanzas::{self, occupant};
-use crate::rooms::{key, NickChange, Room};
 use crate::gateway::Gateway;
-use crate::sessions::failure_condition;
+use crate::rooms::{key, NickChange, Room};
 use crate::stanza_error;
+use crate::stanzas::failure_condition;
 use crate::store::Archived;
 use crate::xml_bytes::{MessageParts, Template};
 use std::sync::Arc;
@@ -58,7 +58,7 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
             from: &from,
             type_: "groupchat",
             id,
-            body: &crate::sessions::body(text),
+            body: &crate::stanzas::body(text),
             origin_id,
             stanza_id: Some((&seq, &by)),
         });
@@ -71,7 +71,7 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
         return;
     };
     for to in &room.resources {
-        let mut m = crate::sessions::message(from.clone(), to.clone(), text);
+        let mut m = crate::stanzas::message(from.clone(), to.clone(), text);
         m.type_ = MessageType::Groupchat;
         m.id = id.map(|id| xmpp_parsers::message::Id(id.to_owned()));
         if let Some(origin_id) = origin_id {
@@ -93,7 +93,66 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
     }
 }
 
-pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
+/// Takes a session's event: room events become the room's stanzas here;
+/// anything else (and a connection or failure event once its rooms' part
+/// is done) is given back for direct delivery.
+pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) -> Option<Event> {
+    match event {
+        Event::Connection {
+            network: Some(network),
+            state: state @ ferry_bridge::Connection::Reconnecting { .. },
+        } => {
+            gw.rooms.connection_lost(user, &network);
+            Some(Event::Connection {
+                network: Some(network),
+                state,
+            })
+        }
+        Event::Failed {
+            to,
+            id,
+            failure,
+            text,
+        } => {
+            // A nick change refused by the network: XEP-0045 §7.6's error
+            // presence, from the occupant JID asked for in the room as the
+            // user wrote it, with the request's id.
+            let change = with_room(gw, user, &to, |r| {
+                r.nick_change.take().map(|c| (c, r.jid.clone()))
+            });
+            if let Some(Some((change, jid))) = change {
+                let NickChange { resource, nick, id } = *change;
+                let mut p = xmpp_parsers::presence::Presence::error()
+                    .with_payload(stanza_error::error(failure_condition(failure), &text));
+                p.from = occupant(&jid, &nick);
+                p.to = Some(resource);
+                p.id = id;
+                gw.send(p);
+                None
+            } else {
+                Some(Event::Failed {
+                    to,
+                    id,
+                    failure,
+                    text,
+                })
+            }
+        }
+        Event::Occupant { .. }
+        | Event::Joined { .. }
+        | Event::JoinFailed { .. }
+        | Event::Subject { .. }
+        | Event::RoomMessage { .. }
+        | Event::PrivateMessage { .. }
+        | Event::Left { .. } => {
+            room_event(gw, user, event);
+            None
+        }
+        other => Some(other),
+    }
+}
+
+fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
     match event {
         Event::Occupant { room, nick, change } => occupant_changed(gw, user, &room, nick, change),
         Event::Joined {
@@ -133,7 +192,7 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
                     gw.send(p);
                 }
             }
-            end_session_if_idle(gw, user);
+            gw.end_session_if_idle(user);
         }
         Event::Subject { room, by, subject } => {
             with_room(gw, user, &room, |r| {
@@ -179,7 +238,7 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
                     return;
                 };
                 for to in &r.resources {
-                    let mut m = crate::sessions::message(from.clone(), to.clone(), &text);
+                    let mut m = crate::stanzas::message(from.clone(), to.clone(), &text);
                     // XEP-0045 §7.5: private messages carry an empty <x/>.
                     m.payloads
                         .push(xmpp_parsers::muc::user::MucUser::new().into());
@@ -191,56 +250,9 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
             if let Some(r) = remove_room(gw, user, &room) {
                 self_gone(gw, &r, vec![Status::SelfPresence], reason.as_deref());
             }
-            end_session_if_idle(gw, user);
+            gw.end_session_if_idle(user);
         }
-        Event::Connection {
-            network: Some(network),
-            state: state @ ferry_bridge::Connection::Reconnecting { .. },
-        } => {
-            gw.rooms.connection_lost(user, &network);
-            crate::sessions::deliver(
-                gw,
-                user,
-                Event::Connection {
-                    network: Some(network),
-                    state,
-                },
-            );
-        }
-        Event::Failed {
-            to,
-            id,
-            failure,
-            text,
-        } => {
-            // A nick change refused by the network: XEP-0045 §7.6's error
-            // presence, from the occupant JID asked for in the room as the
-            // user wrote it, with the request's id.
-            let change = with_room(gw, user, &to, |r| {
-                r.nick_change.take().map(|c| (c, r.jid.clone()))
-            });
-            if let Some(Some((change, jid))) = change {
-                let NickChange { resource, nick, id } = *change;
-                let mut p = xmpp_parsers::presence::Presence::error()
-                    .with_payload(stanza_error::error(failure_condition(failure), &text));
-                p.from = occupant(&jid, &nick);
-                p.to = Some(resource);
-                p.id = id;
-                gw.send(p);
-            } else {
-                crate::sessions::deliver(
-                    gw,
-                    user,
-                    Event::Failed {
-                        to,
-                        id,
-                        failure,
-                        text,
-                    },
-                );
-            }
-        }
-        other => crate::sessions::deliver(gw, user, other),
+        _ => {}
     }
 }
 
@@ -466,7 +478,7 @@ fn occupant_changed(
     });
     if kicked_self == Some(true) {
         remove_room(gw, user, address);
-        end_session_if_idle(gw, user);
+        gw.end_session_if_idle(user);
     }
 }
 

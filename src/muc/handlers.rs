@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{Address, Intent, Text};
+use ferry_bridge::{Address, Intent};
 use xmpp_parsers::disco::{DiscoInfoResult, Identity};
-use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::muc::muc::History;
@@ -14,61 +14,14 @@ use xmpp_parsers::ns;
 use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza_error::StanzaError;
 
+use super::history::send_state;
 use super::stanzas::{self, occupant};
-use crate::rooms::{key, NickChange, Room};
 use crate::gateway::Gateway;
-use crate::sessions::registry::Refused;
+use crate::rooms::{key, NickChange, Room};
 use crate::sessions;
+use crate::sessions::registry::Refused;
 use crate::stanza_error::{self, Condition};
-
-/// Sends the room's state to one resource, in XEP-0045's order: the other
-/// occupants, the self-presence, the history, then the subject (always,
-/// empty when there is none: clients take it as the end of the join).
-pub(super) fn send_state(
-    gw: &Arc<Gateway>,
-    user: &BareJid,
-    room: &Room,
-    to: &Jid,
-    history: Option<History>,
-) {
-    for (nick, standing) in &room.occupants {
-        if let Some(from) = stanzas::occupant_text(&room.jid, nick) {
-            stanzas::send_occupant(gw, &from, to, false, *standing);
-        }
-    }
-    let mut statuses = vec![Status::SelfPresence, Status::ConfigRoomLoggingEnabled];
-    if room.renamed {
-        statuses.push(Status::AssignedNick);
-    }
-    if let Some(from) = occupant(&room.jid, &room.nick) {
-        gw.send(stanzas::presence(
-            from,
-            to.clone(),
-            Type::None,
-            room.own,
-            statuses,
-            |i| i,
-        ));
-    }
-    let (by, text) = room
-        .subject
-        .as_ref()
-        .map(|(by, text)| (by.as_deref(), text.as_str()))
-        .unwrap_or((None, ""));
-    let subject = stanzas::subject(&room.jid, by, to.clone(), text);
-    let Some(key) = gw.jid_of(&room.address).map(|j| key(&j)) else {
-        return;
-    };
-    tokio::spawn(super::history::send_history_then_subject(
-        gw.clone(),
-        user.clone(),
-        room.jid.clone(),
-        key,
-        to.clone(),
-        history,
-        subject,
-    ));
-}
+use crate::stanzas::text_of;
 
 /// The `<history/>` a join presence asks for.
 fn history_of(presence: &Presence) -> Option<History> {
@@ -127,7 +80,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                         reason: None,
                     },
                 );
-                end_session_if_idle(gw, &user);
+                gw.end_session_if_idle(&user);
             }
         }
         (Type::None, Some(room)) if room.resources.contains(&from) => {
@@ -213,16 +166,6 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
 
 /// Ends a user's session when nothing needs it: no resource online with the
 /// bridge and no room.
-pub fn end_session_if_idle(gw: &Gateway, user: &BareJid) {
-    if !gw.online_users().contains(user) && !gw.rooms.has_any(user) {
-        gw.sessions.stop(user, "no longer needed");
-    }
-}
-
-fn text_of(message: &Message) -> Text {
-    crate::services::message::text_of(message)
-}
-
 pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message: Message) {
     let user = from.to_bare();
     let refuse = |condition: Condition, text: &str| {
@@ -302,7 +245,7 @@ fn room_info(address: &Address) -> Element {
 /// Answers a MAM query on a room, from the asker's own archive.
 pub fn mam(
     gw: &Arc<Gateway>,
-    reply: crate::services::iq::Reply,
+    reply: crate::services::reply::Reply,
     address: &Address,
     payload: Element,
 ) {

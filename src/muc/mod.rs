@@ -4,12 +4,11 @@
 //! kicks, subjects and self-ping from here.
 
 pub mod archive;
-mod events;
+pub mod events;
 mod handlers;
 pub mod history;
 pub mod ledger;
 mod stanzas;
 
-pub use events::{event, gone};
-pub use handlers::{end_session_if_idle, iq, mam, message, presence};
-
+pub use events::gone;
+pub use handlers::{iq, mam, message, presence};

@@ -12,8 +12,8 @@ use xmpp_parsers::ns;
 use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::StanzaError;
 
-use super::iq::Reply;
 use super::presence;
+use super::reply::Reply;
 use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 

@@ -14,7 +14,7 @@ use ferry_bridge::{Address, SessionContext, SessionHandle};
 use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::gateway::Gateway;
-pub use deliver::{body, deliver, failure_condition, message};
+pub use deliver::deliver;
 use registry::Delivering;
 use storage::UserStorage;
 
@@ -88,4 +88,3 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool
     ));
     true
 }
-

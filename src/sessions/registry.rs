@@ -87,7 +87,9 @@ pub enum Refused {
 }
 
 impl Sessions {
-    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BareJid, channel::Sender<Intent>>> {
+    pub(super) fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<BareJid, channel::Sender<Intent>>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 

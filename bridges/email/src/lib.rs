@@ -1,6 +1,7 @@
 //! ferry's e-mail backend: addressing and registration. Sending and
 //! receiving mail follow the same contract.
 
+mod account;
 mod address;
 mod compose;
 pub mod config;
