@@ -198,4 +198,11 @@ impl Gateway {
             self.sessions.stop(user, "no longer needed");
         }
     }
+
+    /// The key of a room address: its canonical JID as the bridge folds
+    /// room names.
+    pub fn room_key(&self, address: &Address) -> Option<String> {
+        self.jid_of(address)
+            .map(|jid| self.bridge.room_key(jid.as_str()))
+    }
 }

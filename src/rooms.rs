@@ -194,12 +194,6 @@ impl Ledger {
     }
 }
 
-/// The key of a room: its canonical JID, lowercased (room names compare
-/// case-insensitively on every backend we have).
-pub fn key(canonical: &Jid) -> String {
-    canonical.to_string().to_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

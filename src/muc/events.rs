@@ -12,7 +12,7 @@ use xmpp_parsers::stanza_id::StanzaId;
 use super::history::send_state;
 use super::stanzas::{self, occupant};
 use crate::gateway::Gateway;
-use crate::rooms::{key, NickChange, Room};
+use crate::rooms::{NickChange, Room};
 use crate::stanza_error;
 use crate::stanzas::failure_condition;
 use crate::store::Archived;
@@ -26,17 +26,15 @@ fn with_room<R>(
     address: &Address,
     f: impl FnOnce(&mut Room) -> R,
 ) -> Option<R> {
-    let canonical = gw.jid_of(address)?;
+    let key = gw.room_key(address)?;
     let mut rooms = gw.rooms.lock();
-    rooms
-        .get_mut(&(user.clone(), key(&canonical)))
-        .map(|room| f(room))
+    rooms.get_mut(&(user.clone(), key)).map(|room| f(room))
 }
 
 fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Box<Room>> {
-    let canonical = gw.jid_of(address)?;
+    let key = gw.room_key(address)?;
     gw.rooms.ledger.changed(user);
-    gw.rooms.lock().remove(&(user.clone(), key(&canonical)))
+    gw.rooms.lock().remove(&(user.clone(), key))
 }
 
 /// A group chat message to every resource in the room: the user's own
@@ -215,7 +213,7 @@ fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
             text,
             own,
         } => {
-            let Some(room_key) = gw.jid_of(&room).map(|j| key(&j)) else {
+            let Some(room_key) = gw.room_key(&room) else {
                 return;
             };
             with_room(gw, user, &room, |r| {

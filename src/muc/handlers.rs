@@ -17,7 +17,7 @@ use xmpp_parsers::stanza_error::StanzaError;
 use super::history::send_state;
 use super::stanzas::{self, occupant};
 use crate::gateway::Gateway;
-use crate::rooms::{key, NickChange, Room};
+use crate::rooms::{NickChange, Room};
 use crate::sessions;
 use crate::sessions::registry::Refused;
 use crate::stanza_error::{self, Condition};
@@ -37,16 +37,11 @@ fn error_presence(gw: &Gateway, from: Jid, to: Jid, condition: Condition, text: 
     gw.send(p);
 }
 
-/// The canonical key of a room address.
-fn room_key(gw: &Gateway, address: &Address) -> Option<String> {
-    gw.jid_of(address).map(|j| key(&j))
-}
-
 pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presence: Presence) {
     let Some(nick) = to.resource().map(|r| r.to_string()) else {
         return; // presence to the bare room JID: nothing to do
     };
-    let Some(room_key) = room_key(gw, &address) else {
+    let Some(room_key) = gw.room_key(&address) else {
         return;
     };
     let user = from.to_bare();
@@ -173,7 +168,7 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
             gw.send(reply);
         }
     };
-    let Some(room_key) = room_key(gw, &address) else {
+    let Some(room_key) = gw.room_key(&address) else {
         return;
     };
     let joined = gw
@@ -215,12 +210,12 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
 const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
 
 /// disco#info of a room (XEP-0045 §6.4).
-fn room_info(address: &Address) -> Element {
+fn room_info(gw: &Gateway, address: &Address) -> Element {
     DiscoInfoResult {
         node: None,
         identities: vec![Identity::new(
             "conference",
-            "irc",
+            gw.bridge.room_type(),
             "en",
             address.name.clone(),
         )],
@@ -249,7 +244,7 @@ pub fn mam(
     address: &Address,
     payload: Element,
 ) {
-    let Some(room_key) = room_key(gw, address) else {
+    let Some(room_key) = gw.room_key(address) else {
         return reply.send(gw, Err(stanza_error::error(Condition::ItemNotFound, "")));
     };
     let room = reply.us.to_bare();
@@ -272,11 +267,11 @@ pub fn iq(
     set: bool,
 ) -> Option<Result<Option<Element>, StanzaError>> {
     let user = from.to_bare();
-    let room_key = room_key(gw, address)?;
+    let room_key = gw.room_key(address)?;
     let rooms = gw.rooms.lock();
     let room = rooms.get(&(user.clone(), room_key));
     match (payload.ns().as_str(), payload.name(), set, to.resource()) {
-        (ns::DISCO_INFO, "query", false, None) => Some(Ok(Some(room_info(address)))),
+        (ns::DISCO_INFO, "query", false, None) => Some(Ok(Some(room_info(gw, address)))),
         // XEP-0410: a ping to one's own occupant JID says whether one is in.
         (ns::PING, "ping", false, Some(nick)) => {
             let inside =

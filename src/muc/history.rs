@@ -21,7 +21,7 @@ use xmpp_parsers::stanza_id::StanzaId;
 
 use super::stanzas::{self, occupant};
 use crate::gateway::Gateway;
-use crate::rooms::{key, Room};
+use crate::rooms::Room;
 use crate::stanza_error::{self, Condition};
 use crate::store::{Archived, Filter};
 
@@ -309,7 +309,7 @@ pub fn send_state(
         .map(|(by, text)| (by.as_deref(), text.as_str()))
         .unwrap_or((None, ""));
     let subject = stanzas::subject(&room.jid, by, to.clone(), text);
-    let Some(key) = gw.jid_of(&room.address).map(|j| key(&j)) else {
+    let Some(key) = gw.room_key(&room.address) else {
         return;
     };
     tokio::spawn(send_history_then_subject(

@@ -61,6 +61,17 @@ impl Bridge for IrcBridge {
         vec!["http://jabber.org/protocol/muc"]
     }
 
+    fn room_type(&self) -> &'static str {
+        "irc"
+    }
+
+    /// Channel names compare by RFC 1459 case mapping, the widest of the
+    /// CASEMAPPING values servers announce: `#Rust[1]` and `#rust{1}` are
+    /// one room (the domain part is plain ASCII, folded alike).
+    fn room_key(&self, jid: &str) -> String {
+        isupport::Support::default().fold(jid)
+    }
+
     fn directory(&self) -> Vec<Address> {
         let all = &self.shared.networks.all;
         all.iter().map(|n| Address::network(&n.host)).collect()
