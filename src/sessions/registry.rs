@@ -3,11 +3,11 @@
 //! Plain state the gateway holds; starting a session is `sessions::ensure`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ferry_bridge::channel;
 use ferry_bridge::Intent;
+use tokio::sync::watch;
 use xmpp_parsers::jid::{BareJid, Jid};
 
 #[derive(Default)]
@@ -24,22 +24,38 @@ pub struct Sessions {
     /// Tasks turning sessions' events into stanzas: a stop waits for them
     /// too, so that a session's last words (the network JID going
     /// offline) are sent before the links close.
-    pub(super) delivering: Arc<AtomicUsize>,
+    pub(super) delivering: Count,
+}
+
+/// How many delivering tasks live, watched: a stop waits for zero
+/// without looking again and again.
+pub(super) struct Count(Arc<watch::Sender<usize>>);
+
+impl Default for Count {
+    fn default() -> Self {
+        Count(Arc::new(watch::channel(0).0))
+    }
+}
+
+impl Count {
+    async fn zero(&self) {
+        let _ = self.0.subscribe().wait_for(|n| *n == 0).await;
+    }
 }
 
 /// Counts a delivering task for as long as it lives.
-pub(super) struct Delivering(Arc<AtomicUsize>);
+pub(super) struct Delivering(Arc<watch::Sender<usize>>);
 
 impl Delivering {
-    pub(super) fn new(count: &Arc<AtomicUsize>) -> Delivering {
-        count.fetch_add(1, Ordering::SeqCst);
-        Delivering(count.clone())
+    pub(super) fn new(count: &Count) -> Delivering {
+        count.0.send_modify(|n| *n += 1);
+        Delivering(count.0.clone())
     }
 }
 
 impl Drop for Delivering {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.send_modify(|n| *n -= 1);
     }
 }
 
@@ -162,16 +178,9 @@ impl Sessions {
                 })
                 .await;
         }
-        // A session drops its intents when it has finished; a stop is rare
-        // enough that looking every few milliseconds costs nothing.
-        for (_, tx) in all {
-            while !tx.is_closed() {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        }
-        while self.delivering.load(Ordering::SeqCst) > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        // A session's delivering task ends once the session has finished
+        // and its last events are stanzas.
+        self.delivering.zero().await;
     }
 }
 
@@ -190,7 +199,7 @@ mod tests {
         let started = std::time::Instant::now();
         sessions.stop_all("test").await;
         assert!(started.elapsed() >= std::time::Duration::from_millis(40));
-        assert_eq!(sessions.delivering.load(Ordering::SeqCst), 0);
+        assert_eq!(*sessions.delivering.0.borrow(), 0);
         task.await.unwrap();
     }
 }
