@@ -3,30 +3,13 @@
 
 mod harness;
 
-use harness::client::{error_condition, error_text, presence_from, TestClient, NS};
+use harness::client::{error_condition, error_text};
 use harness::ircd::IrcClient;
-use harness::stanzas::{body, register_and_subscribe, stanza};
-use harness::{World, IRC};
+use harness::stanzas::{body, online_on_irc, stanza};
+use harness::World;
 use tokio_xmpp::parsers::minidom::Element;
 
-const NET: &str = "127.0.0.1@irc.localhost";
 const CAROL: &str = "carol%127.0.0.1@irc.localhost";
-
-/// `user` registers `user` as nick and waits until the IRC connection
-/// is up.
-async fn online(w: &World, user: &str) -> TestClient {
-    let mut c = TestClient::connect(user, "localhost", "pw", w.prosody.c2s).await;
-    c.available().await;
-    register_and_subscribe(&mut c, IRC, &[("nick", user)]).await;
-    c.expect("connected on the network JID", |el| {
-        presence_from(el, NET, None)
-            && el
-                .get_child("status", NS)
-                .is_some_and(|s| s.text().starts_with("Connected"))
-    })
-    .await;
-    c
-}
 
 fn chat(to: &str, id: &str, text: &str) -> Element {
     stanza(
@@ -49,8 +32,8 @@ async fn a_fast_sender_is_refused_alone() {
     })
     .await;
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
-    let mut alice = online(&w, "alice").await;
-    let mut bob = online(&w, "bob").await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
+    let mut bob = online_on_irc(&w, "bob", "bob").await.0;
     for i in 0..40 {
         alice
             .send(chat(CAROL, &format!("a{i}"), &format!("alice {i}")))
@@ -110,7 +93,7 @@ async fn an_oversized_body_is_refused_whole() {
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
     carol.send("JOIN #chan").await;
     carol.expect("carol's join", |l| l.contains(" 366 ")).await;
-    let mut alice = online(&w, "alice").await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
     let room = "#chan%127.0.0.1@irc.localhost";
     alice
         .send(stanza(
