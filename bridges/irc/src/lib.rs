@@ -5,6 +5,7 @@ mod address;
 mod channels;
 pub mod config;
 mod connection;
+mod fit;
 mod isupport;
 mod line;
 mod numerics;
