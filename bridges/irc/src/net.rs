@@ -70,18 +70,9 @@ impl Net {
     /// Queues every line of one message, or none of them: a message is
     /// never half sent.
     pub(crate) fn queue_all(&self, lines: Vec<String>) -> Result<(), Unqueued> {
-        let most = self.handle.queue;
-        if lines.len() > most {
-            return Err(Unqueued::TooMany {
-                lines: lines.len(),
-                most,
-            });
-        }
         // The session is the queue's only sender: the room seen now is
         // there for the whole batch.
-        if lines.len() > self.handle.lines.free() {
-            return Err(Unqueued::Full);
-        }
+        fits(lines.len(), self.handle.lines.free(), self.handle.queue)?;
         for line in lines {
             if !self.queue(line) {
                 return Err(Unqueued::Full);
@@ -124,6 +115,17 @@ impl Net {
                 }
             })
             .collect()
+    }
+}
+
+/// Whether `lines` lines fit a queue of `most` with `free` room now.
+fn fits(lines: usize, free: usize, most: usize) -> Result<(), Unqueued> {
+    if lines > most {
+        Err(Unqueued::TooMany { lines, most })
+    } else if lines > free {
+        Err(Unqueued::Full)
+    } else {
+        Ok(())
     }
 }
 
@@ -271,6 +273,20 @@ mod tests {
         assert!(lines[0].starts_with("ISON alice contact000 "));
         let asked: Vec<&str> = lines.iter().flat_map(|l| l.split(' ').skip(1)).collect();
         assert_eq!(asked.len(), 101);
+    }
+
+    proptest::proptest! {
+        /// A batch is taken only when all of it fits now; one that could
+        /// never fit says so, whatever the queue holds.
+        #[test]
+        fn a_batch_fits_whole_or_not_at_all(lines in 0usize..600, most in 1usize..300, used in 0usize..300) {
+            let free = most.saturating_sub(used);
+            match fits(lines, free, most) {
+                Ok(()) => proptest::prop_assert!(lines <= free),
+                Err(Unqueued::Full) => proptest::prop_assert!(lines > free && lines <= most),
+                Err(Unqueued::TooMany { .. }) => proptest::prop_assert!(lines > most),
+            }
+        }
     }
 
     #[test]
