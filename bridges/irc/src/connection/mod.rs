@@ -91,8 +91,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(120);
-/// Automatic lines that may wait; more are dropped, not queued.
-const AUTO_QUEUE: usize = 8;
+/// Automatic lines that may wait; more are dropped, not queued. Room for
+/// a poll of a big roster (an ISON line asks for ~40 nicks): CTCP answers
+/// are few anyway (`autoreply`), and an empty queue takes no memory.
+const AUTO_QUEUE: usize = 64;
 
 pub fn spawn<K: Clone + Send + Sync + 'static>(
     params: Params,
