@@ -55,7 +55,7 @@ async fn join(c: &mut TestClient, room: &str, nick: &str) {
     .await;
 }
 
-/// An error presence from `room` (a join's error carries no id).
+/// An error presence from `room`.
 fn refused_by(room: &str) -> impl Fn(&Element) -> bool + '_ {
     move |el| {
         el.name() == "presence"
@@ -191,6 +191,7 @@ async fn room_nicks_the_server_cannot_take_are_not_acceptable() {
     for (id, nick) in [("long", long.as_str()), ("space", "bob by")] {
         bob.send(join_presence(CHAN, nick, id)).await;
         let refused = bob.expect(id, refused_by(CHAN)).await;
+        assert_eq!(refused.attr("id"), Some(id));
         assert_eq!(error_condition(&refused), "not-acceptable", "{id}");
         assert_eq!(refused.attr("from").map(bare), Some(CHAN));
     }

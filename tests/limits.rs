@@ -242,6 +242,7 @@ async fn channels_over_irc_channels_are_refused_alone() {
     alice.send(join_presence(&rooms[2], "alice", "j3")).await;
     bob.send(join_presence(&rooms[2], "bob", "j3")).await;
     let refused = alice.expect("refused", join_answer(&rooms[2])).await;
+    assert_eq!(refused.attr("id"), Some("j3"));
     assert_eq!(error_condition(&refused), "policy-violation");
     assert!(error_text(&refused).contains("irc_channels"), "{refused:?}");
     let own = bob.expect("bob joined", join_answer(&rooms[2])).await;
@@ -287,6 +288,7 @@ async fn networks_over_irc_networks_are_refused_alone() {
     alice.send(join_presence(room, "alice", "j")).await;
     bob.send(join_presence(room, "bob", "j")).await;
     let refused = alice.expect("refused", join_answer(room)).await;
+    assert_eq!(refused.attr("id"), Some("j"));
     assert_eq!(error_condition(&refused), "policy-violation");
     assert!(error_text(&refused).contains("irc_networks"), "{refused:?}");
     let own = bob.expect("bob joined", join_answer(room)).await;
