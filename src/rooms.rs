@@ -25,8 +25,8 @@ pub struct Room {
     /// Resources in the room.
     pub resources: Resources,
     /// Resources waiting for the join to complete, with the history each
-    /// asked for.
-    pub pending: Vec<(Jid, Option<History>)>,
+    /// asked for and the id of its join presence (a refusal echoes it).
+    pub pending: Vec<(Jid, Option<History>, Option<String>)>,
     pub occupants: Occupants,
     pub own: (Role, Affiliation),
     pub subject: Option<(Option<String>, String)>,

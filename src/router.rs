@@ -106,17 +106,31 @@ impl Gateway {
     }
 
     /// Answers a stanza that failed to parse with `bad-request`, when its
-    /// header says who sent it and it is not itself a result or error.
+    /// header says who sent it and it is not itself a result or error. A
+    /// `to` that is no JID (the XMPP server's checks are laxer than ours:
+    /// an unassigned code point in a room nick) gets `jid-malformed`, from
+    /// the bare JID if that is one, else from the bridge JID.
     fn answer_invalid(&self, error: StreamElementError) {
         let StreamElementError::InvalidStanza { name, header, .. } = error else {
             return;
         };
-        let parse = |j: &Option<String>| j.as_deref().and_then(|s| Jid::new(s).ok());
-        let (Some(from), to) = (parse(&header.from), parse(&header.to)) else {
+        let parse = |j: Option<&str>| j.and_then(|s| Jid::new(s).ok());
+        let Some(from) = parse(header.from.as_deref()) else {
             return;
         };
+        let (to, e) = match (header.to.as_deref(), parse(header.to.as_deref())) {
+            (Some(raw), None) => {
+                let bare = raw.split_once('/').map_or(raw, |(bare, _)| bare);
+                let to = parse(Some(bare)).unwrap_or_else(|| self.jid.clone());
+                let text = "the address is not a valid JID";
+                (Some(to), stanza_error::error(Condition::JidMalformed, text))
+            }
+            (_, to) => (
+                to,
+                stanza_error::error(Condition::BadRequest, "malformed stanza"),
+            ),
+        };
         let type_ = header.type_.as_deref().unwrap_or("");
-        let e = stanza_error::error(Condition::BadRequest, "malformed stanza");
         let reply: Stanza = match name.to_string().as_str() {
             "iq" => {
                 if !matches!(type_, "get" | "set") {

@@ -21,6 +21,7 @@ pub fn failure_condition(failure: Failure) -> Condition {
         Failure::ItemNotFound => Condition::ItemNotFound,
         Failure::NotAcceptable => Condition::NotAcceptable,
         Failure::NotAuthorized => Condition::NotAuthorized,
+        Failure::PolicyViolation => Condition::PolicyViolation,
         Failure::RecipientUnavailable => Condition::RecipientUnavailable,
         Failure::RegistrationRequired => Condition::RegistrationRequired,
         Failure::RemoteServerTimeout => Condition::RemoteServerTimeout,

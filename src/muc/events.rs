@@ -169,7 +169,7 @@ fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
                 }
                 // Taken whole: a drained Vec would keep its slots for good.
                 let pending = std::mem::take(&mut r.pending);
-                for (resource, history) in pending {
+                for (resource, history, _) in pending {
                     r.resources.insert(resource.clone());
                     send_state(gw, user, r, &resource, history);
                 }
@@ -182,11 +182,16 @@ fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
         } => {
             if let Some(r) = remove_room(gw, user, &room) {
                 let from = occupant(&r.jid, &r.nick).unwrap_or_else(|| Jid::from(r.jid.clone()));
-                for resource in r.pending.iter().map(|(r, _)| r).chain(r.resources.iter()) {
+                // A waiting resource's error echoes its join's id, so
+                // that the client knows which join it answers.
+                let waiting = r.pending.iter().map(|(r, _, id)| (r, id.clone()));
+                let joined = r.resources.iter().map(|r| (r, None));
+                for (resource, id) in waiting.chain(joined) {
                     let mut p = xmpp_parsers::presence::Presence::error()
                         .with_payload(stanza_error::error(failure_condition(failure), &text));
                     p.from = Some(from.clone());
                     p.to = Some(resource.clone());
+                    p.id = id;
                     gw.send(p);
                 }
             }

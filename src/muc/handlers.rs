@@ -49,7 +49,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
     let entry = rooms.get_mut(&(user.clone(), room_key.clone()));
     match (presence.type_.clone(), entry) {
         (Type::Unavailable, Some(room)) => {
-            room.pending.retain(|(r, _)| *r != from);
+            room.pending.retain(|(r, _, _)| *r != from);
             if room.resources.remove(&from) {
                 if let Some(own) = occupant(&room.jid, &room.nick) {
                     gw.send(stanzas::presence(
@@ -116,8 +116,8 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
             if room.joined {
                 room.resources.insert(from.clone());
                 send_state(gw, &user, room, &from, history);
-            } else if !room.pending.iter().any(|(r, _)| *r == from) {
-                room.pending.push((from, history));
+            } else if !room.pending.iter().any(|(r, _, _)| *r == from) {
+                room.pending.push((from, history, presence.id.clone()));
             }
         }
         (Type::None, None) => {
@@ -128,7 +128,8 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                 .and_then(|x| x.get_child("password", ns::MUC))
                 .map(|p| p.text());
             let mut room = Box::new(Room::new(address.clone(), to.to_bare(), nick.clone()));
-            room.pending.push((from.clone(), history_of(&presence)));
+            let id = presence.id.clone();
+            room.pending.push((from.clone(), history_of(&presence), id));
             rooms.insert((user.clone(), room_key.clone()), room);
             drop(rooms);
             // In the user's lane: a direct message sent after the join

@@ -33,6 +33,13 @@ fn named(host: &str, name: &str) -> Result<Address, AddressError> {
     if name.is_empty() {
         return Err(AddressError::Malformed("empty nick or channel".into()));
     }
+    if name.len() > crate::fit::NAME_MAX {
+        // No IRC line could carry it (with a message after it).
+        return Err(AddressError::Malformed(format!(
+            "an IRC name is at most {} bytes",
+            crate::fit::NAME_MAX
+        )));
+    }
     if name.contains(|c: char| c == ' ' || c == ',' || c.is_control()) {
         return Err(AddressError::Malformed(format!(
             "`{name}` is not an IRC name"
@@ -96,6 +103,14 @@ mod tests {
             parse(&n, "irc.libera.chat").unwrap(),
             Address::network("irc.libera.chat")
         );
+    }
+
+    #[test]
+    fn names_no_line_could_carry_are_malformed() {
+        let n = networks();
+        let long = format!("#{}", "c".repeat(crate::fit::NAME_MAX));
+        assert!(matches!(parse(&n, &long), Err(AddressError::Malformed(_))));
+        assert!(parse(&n, &long[1..]).is_ok());
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! with one connection task per network.
 
 mod address;
+mod autoreply;
 mod channels;
 pub mod config;
 mod connection;
+mod fit;
 mod isupport;
 mod line;
+mod net;
 mod numerics;
 mod registration;
 mod session;
