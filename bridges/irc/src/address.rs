@@ -3,10 +3,7 @@
 use ferry_bridge::{Address, AddressError, AddressKind};
 
 use crate::config::Networks;
-
-/// Channel prefixes assumed before a server has told us its CHANTYPES;
-/// none of them may start a nick, so the guess is never wrong for nicks.
-pub const DEFAULT_CHANTYPES: &str = "#&+!";
+use crate::isupport::DEFAULT_CHANTYPES;
 
 pub fn parse(networks: &Networks, localpart: &str) -> Result<Address, AddressError> {
     if localpart.is_empty() {

@@ -1,7 +1,9 @@
 //! What a server told us in RPL_ISUPPORT (005) and CAP: channel types,
 //! case mapping, membership prefixes, MONITOR, name lengths.
 
-use crate::address::DEFAULT_CHANTYPES;
+/// Channel prefixes assumed before a server has told us its CHANTYPES;
+/// none of them may start a nick, so the guess is never wrong for nicks.
+pub const DEFAULT_CHANTYPES: &str = "#&+!";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseMapping {
