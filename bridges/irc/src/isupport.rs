@@ -12,6 +12,22 @@ pub enum CaseMapping {
     StrictRfc1459,
 }
 
+impl CaseMapping {
+    /// Folds a nick or channel name for comparison.
+    pub fn fold(self, name: &str) -> String {
+        name.chars()
+            .map(|c| match (self, c) {
+                (_, 'A'..='Z') => c.to_ascii_lowercase(),
+                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '[') => '{',
+                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, ']') => '}',
+                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '\\') => '|',
+                (CaseMapping::Rfc1459, '~') => '^',
+                _ => c,
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Support {
     pub chantypes: String,
@@ -83,16 +99,7 @@ impl Support {
 
     /// Folds a nick or channel name for comparison, per CASEMAPPING.
     pub fn fold(&self, name: &str) -> String {
-        name.chars()
-            .map(|c| match (self.casemapping, c) {
-                (_, 'A'..='Z') => c.to_ascii_lowercase(),
-                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '[') => '{',
-                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, ']') => '}',
-                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '\\') => '|',
-                (CaseMapping::Rfc1459, '~') => '^',
-                _ => c,
-            })
-            .collect()
+        self.casemapping.fold(name)
     }
 
     pub fn is_channel(&self, name: &str) -> bool {

@@ -72,7 +72,7 @@ impl Bridge for IrcBridge {
     /// CASEMAPPING values servers announce: `#Rust[1]` and `#rust{1}` are
     /// one room (the domain part is plain ASCII, folded alike).
     fn room_key(&self, jid: &str) -> String {
-        isupport::Support::default().fold(jid)
+        isupport::CaseMapping::Rfc1459.fold(jid)
     }
 
     fn directory(&self) -> Vec<Address> {
