@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of it
 
 pub mod client;
+pub mod ejabberd;
 pub mod inspircd;
 pub mod ircd;
 pub mod mail;
@@ -197,11 +198,17 @@ pub struct Ferry {
 /// The sample config (deploy/ferry.toml, the SPEC's minimal shape),
 /// pointed at `prosody` and a database in `dir`.
 pub fn minimal_config(dir: &Path, prosody: &Prosody) -> String {
+    config_for(dir, prosody.component)
+}
+
+/// The sample config pointed at the component listener on `port` of any
+/// XMPP server, and a database in `dir`.
+pub fn config_for(dir: &Path, port: u16) -> String {
     let sample = include_str!("../../deploy/ferry.toml");
     assert!(sample.contains("port = 5347") && sample.contains("sqlite://ferry.db"));
     assert!(sample.contains(IRC_SECRET) && sample.contains(MAIL_SECRET));
     sample
-        .replace("port = 5347", &format!("port = {}", prosody.component))
+        .replace("port = 5347", &format!("port = {port}"))
         .replace(
             "sqlite://ferry.db",
             &format!("sqlite://{}", dir.join("ferry.db").display()),
