@@ -12,6 +12,7 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::Message;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
+use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::address;
 use crate::component::{LinkEvent, Outbound};
@@ -108,14 +109,7 @@ impl Gateway {
 
     /// The target of `to`, or the address error for it.
     pub fn target(&self, to: &Jid) -> Result<Target, AddressError> {
-        match to.node() {
-            None => Ok(Target::Bridge),
-            Some(node) => {
-                let local = address::unescape(node.as_str())
-                    .map_err(|e| AddressError::Malformed(e.to_string()))?;
-                self.bridge.parse_address(&local).map(Target::Foreign)
-            }
-        }
+        target_of(self.bridge.as_ref(), to)
     }
 
     /// The JID naming `address` on this bridge.
@@ -124,8 +118,7 @@ impl Gateway {
         if let Some(jid) = lock().get(address) {
             return Some(jid.clone());
         }
-        let local = address::escape(&self.bridge.format_address(address)).ok()?;
-        let jid = Jid::new(&format!("{local}@{}", self.name())).ok()?;
+        let jid = jid_for(self.bridge.as_ref(), self.name(), address)?;
         let mut jids = lock();
         if jids.len() >= JIDS_REMEMBERED {
             jids.clear();
@@ -261,64 +254,94 @@ impl Gateway {
     /// Answers a stanza of a user over a rate or with a full queue with
     /// `resource-constraint`; the answer may exceed their quota by one.
     fn refuse_flood(&self, stanza: &Stanza, text: &str) {
-        let e = || stanza_error::error(Condition::ResourceConstraint, text);
-        let reply: Option<Stanza> = match stanza {
-            Stanza::Iq(Iq::Get { from, to, id, .. }) | Stanza::Iq(Iq::Set { from, to, id, .. }) => {
-                Some(stanza_error::iq(to.clone(), from.clone(), id.clone(), e()).into())
-            }
-            Stanza::Iq(_) => None,
-            Stanza::Message(m) => stanza_error::message(m, e()).map(Into::into),
-            Stanza::Presence(p) => stanza_error::presence(p, e()).map(Into::into),
-        };
-        if let Some(reply) = reply {
+        let e = stanza_error::error(Condition::ResourceConstraint, text);
+        if let Some(reply) = error_reply(stanza, e) {
             if let Err(err) = self.out.push_reply(reply) {
                 tracing::warn!(%err, "flood answer dropped");
             }
         }
     }
 
-    /// Answers a stanza that failed to parse with `bad-request`, when its
-    /// header says who sent it and it is not itself a result or error.
+    /// Answers a stanza that failed to parse.
     fn answer_invalid(&self, error: StreamElementError) {
-        let StreamElementError::InvalidStanza { name, header, .. } = error else {
-            return;
-        };
-        let parse = |j: &Option<String>| j.as_deref().and_then(|s| Jid::new(s).ok());
-        let (Some(from), to) = (parse(&header.from), parse(&header.to)) else {
-            return;
-        };
-        let type_ = header.type_.as_deref().unwrap_or("");
-        let e = stanza_error::error(Condition::BadRequest, "malformed stanza");
-        let reply: Stanza = match name.to_string().as_str() {
-            "iq" => {
-                if !matches!(type_, "get" | "set") {
-                    return;
-                }
-                let Some(id) = header.id else { return };
-                stanza_error::iq(to, Some(from), id, e).into()
-            }
-            "message" => {
-                if type_ == "error" {
-                    return;
-                }
-                let mut m = Message::error(Some(from));
-                m.from = to;
-                m.id = header.id.map(xmpp_parsers::message::Id);
-                m.with_payload(e).into()
-            }
-            _ => {
-                if type_ == "error" {
-                    return;
-                }
-                let mut p = Presence::error().with_payload(e);
-                p.from = to;
-                p.to = Some(from);
-                p.id = header.id;
-                p.into()
-            }
-        };
-        self.send(reply);
+        if let Some(reply) = invalid_reply(error) {
+            self.send(reply);
+        }
     }
+}
+
+/// The error answer to any stanza, or `None` for one that gets none (a
+/// result or an error).
+pub fn error_reply(stanza: &Stanza, e: StanzaError) -> Option<Stanza> {
+    match stanza {
+        Stanza::Iq(Iq::Get { from, to, id, .. }) | Stanza::Iq(Iq::Set { from, to, id, .. }) => {
+            Some(stanza_error::iq(to.clone(), from.clone(), id.clone(), e).into())
+        }
+        Stanza::Iq(_) => None,
+        Stanza::Message(m) => stanza_error::message(m, e).map(Into::into),
+        Stanza::Presence(p) => stanza_error::presence(p, e).map(Into::into),
+    }
+}
+
+/// The JID naming `address` on `bridge`, served at `domain`; `None` when
+/// the address has no JID (its escaped form is not a valid localpart).
+pub fn jid_for(bridge: &dyn Bridge, domain: &str, address: &Address) -> Option<Jid> {
+    let local = address::escape(&bridge.format_address(address)).ok()?;
+    Jid::new(&format!("{local}@{domain}")).ok()
+}
+
+/// The target of `to` on `bridge`: the bridge itself without a localpart,
+/// else the foreign address the unescaped localpart names.
+pub fn target_of(bridge: &dyn Bridge, to: &Jid) -> Result<Target, AddressError> {
+    match to.node() {
+        None => Ok(Target::Bridge),
+        Some(node) => {
+            let local = address::unescape(node.as_str())
+                .map_err(|e| AddressError::Malformed(e.to_string()))?;
+            bridge.parse_address(&local).map(Target::Foreign)
+        }
+    }
+}
+
+/// The `bad-request` answer to a stanza that failed to parse, when its
+/// header says who sent it and it is not itself a result or error.
+pub fn invalid_reply(error: StreamElementError) -> Option<Stanza> {
+    let StreamElementError::InvalidStanza { name, header, .. } = error else {
+        return None;
+    };
+    let parse = |j: &Option<String>| j.as_deref().and_then(|s| Jid::new(s).ok());
+    let (Some(from), to) = (parse(&header.from), parse(&header.to)) else {
+        return None;
+    };
+    let type_ = header.type_.as_deref().unwrap_or("");
+    let e = stanza_error::error(Condition::BadRequest, "malformed stanza");
+    Some(match name.to_string().as_str() {
+        "iq" => {
+            if !matches!(type_, "get" | "set") {
+                return None;
+            }
+            stanza_error::iq(to, Some(from), header.id?, e).into()
+        }
+        "message" => {
+            if type_ == "error" {
+                return None;
+            }
+            let mut m = Message::error(Some(from));
+            m.from = to;
+            m.id = header.id.map(xmpp_parsers::message::Id);
+            m.with_payload(e).into()
+        }
+        _ => {
+            if type_ == "error" {
+                return None;
+            }
+            let mut p = Presence::error().with_payload(e);
+            p.from = to;
+            p.to = Some(from);
+            p.id = header.id;
+            p.into()
+        }
+    })
 }
 
 fn iq_from(iq: &Iq) -> Option<&Jid> {
