@@ -11,6 +11,8 @@ mod address;
 mod bridges;
 mod component;
 mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod lanes;
 mod limits;
 mod muc;

@@ -18,6 +18,9 @@ use crate::shared::Shared;
 use crate::split;
 use crate::text::{ctcp, strip_formatting};
 
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzz;
+
 /// How long a session waits for its connections' QUITs to be written.
 const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
