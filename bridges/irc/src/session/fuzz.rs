@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use bytes::BytesMut;
-use ferry_bridge::channel;
+use ferry_bridge::{channel, Event};
 use futures::FutureExt;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -19,7 +19,9 @@ use crate::isupport::Support;
 use crate::line::LineCodec;
 use crate::shared::Shared;
 
-const HOST: &str = "irc.example";
+/// The sample config's network (deploy/ferry.toml), which the core's side of
+/// the fuzz targets knows too.
+const HOST: &str = "127.0.0.1";
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -30,10 +32,11 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Feeds `data`, as a server would send it, to a fresh session. Panics
-/// when the session queues a line the codec would refuse to write: the
-/// connection would drop and retry that line after every reconnect.
-pub fn server_bytes(data: &[u8]) {
+/// Feeds `data`, as a server would send it, to a fresh session; returns
+/// the events the session sent the core. Panics when the session queues a
+/// line the codec would refuse to write: the connection would drop and
+/// retry that line after every reconnect.
+pub fn server_bytes(data: &[u8]) -> Vec<Event> {
     runtime().block_on(async {
         let config = IrcConfig {
             networks: vec![format!("{HOST}:6667")],
@@ -84,18 +87,22 @@ pub fn server_bytes(data: &[u8]) {
             events,
             up_tx,
         };
+        let mut seen = Vec::new();
         let mut codec = LineCodec::default();
         let mut buf = BytesMut::from(data);
         while let Some(line) = codec.decode_eof(&mut buf).expect("decoding never fails") {
             if let Read::Line(message) = Read::of(&line) {
                 session.line(HOST, *message).await;
             }
-            while let Some(Some(_)) = events_rx.recv().now_or_never() {}
+            while let Some(Some(event)) = events_rx.recv().now_or_never() {
+                seen.push(event);
+            }
             while let Some(Some(queued)) = lines_rx.recv().now_or_never() {
                 LineCodec::default()
                     .encode(queued.clone(), &mut BytesMut::new())
                     .unwrap_or_else(|e| panic!("queued {queued:?}: {e}"));
             }
         }
-    });
+        seen
+    })
 }
