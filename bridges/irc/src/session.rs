@@ -616,16 +616,10 @@ impl Session {
                         };
                         emit(&events, Event::DirectMessage { from, text }).await;
                     }
-                    Some(("VERSION", _)) => {
-                        let reply = format!(
-                            "NOTICE {nick} :\x01VERSION ferry {}\x01",
-                            env!("CARGO_PKG_VERSION")
-                        );
-                        Self::queue(net, reply);
-                    }
-                    Some(("PING", token)) => {
-                        let token = token.replace(['\r', '\n'], "");
-                        Self::queue(net, format!("NOTICE {nick} :\x01PING {token}\x01"));
+                    Some((command @ ("VERSION" | "PING"), args)) => {
+                        if let Some(reply) = ctcp_reply(&nick, command, args) {
+                            Self::queue(net, reply);
+                        }
                     }
                     Some(_) => {}
                     None => {
@@ -924,6 +918,21 @@ fn ison_lines<'a>(nicks: impl IntoIterator<Item = &'a str>) -> Vec<String> {
 /// Why `nick` cannot go into a NICK line as it is, if it cannot: a space
 /// would end the parameter (`NICK a b` asks for `a`), a line break would
 /// start a command of its own.
+/// The NOTICE answering a CTCP VERSION or PING from `nick`; `None` when
+/// the nick cannot be written back. A line the codec refuses would drop
+/// the connection, and the retry after the reconnect would drop it again.
+fn ctcp_reply(nick: &str, command: &str, args: &str) -> Option<String> {
+    if unsendable_nick(nick).is_some() {
+        return None;
+    }
+    let args = match command {
+        "VERSION" => format!("ferry {}", env!("CARGO_PKG_VERSION")),
+        // PING's token comes back as sent, less what would end the line.
+        _ => args.replace(['\r', '\n', '\0'], ""),
+    };
+    Some(format!("NOTICE {nick} :\x01{command} {args}\x01"))
+}
+
 fn unsendable_nick(nick: &str) -> Option<&'static str> {
     if nick.is_empty() || nick.starts_with(':') {
         Some("not a valid IRC nick")
@@ -1051,6 +1060,20 @@ mod tests {
         for bad in ["", "a b", ":alice", "a\r\nQUIT", "a\0"] {
             assert!(unsendable_nick(bad).is_some(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn ctcp_replies_never_break_the_line() {
+        assert_eq!(
+            ctcp_reply("bob", "PING", "1\02\r3").as_deref(),
+            Some("NOTICE bob :\x01PING 123\x01")
+        );
+        assert!(ctcp_reply("bob", "VERSION", "")
+            .unwrap()
+            .starts_with("NOTICE bob :\x01VERSION ferry "));
+        // Found by fuzzing: a server passed NULs in a nick's prefix.
+        assert_eq!(ctcp_reply("d\0\0e", "VERSION", ""), None);
+        assert_eq!(ctcp_reply("d\0e", "PING", "562"), None);
     }
 
     #[test]
