@@ -14,6 +14,9 @@ fuzz_target!(|data: &[u8]| {
     // attachments follows it.
     let cut_note = "\n[… the rest of this mail is not shown]";
     let shown = text.body.find("[attachment: ").unwrap_or(text.body.len());
-    assert!(shown <= 64 * 1024 + cut_note.len() + 2, "{shown} bytes shown");
+    assert!(
+        shown <= 64 * 1024 + cut_note.len() + 2,
+        "{shown} bytes shown"
+    );
     ferry::fuzzing::named("email", &from);
 });
