@@ -1065,7 +1065,7 @@ mod tests {
     #[test]
     fn ctcp_replies_never_break_the_line() {
         assert_eq!(
-            ctcp_reply("bob", "PING", "1\02\r3").as_deref(),
+            ctcp_reply("bob", "PING", "1\u{0}2\r3").as_deref(),
             Some("NOTICE bob :\x01PING 123\x01")
         );
         assert!(ctcp_reply("bob", "VERSION", "")
