@@ -1,44 +1,46 @@
-//! The backends ferry knows, by config kind.
+//! The backends ferry knows. Adding one: its crate, a workspace line, and
+//! a line in `BACKENDS`.
 
 use std::sync::Arc;
 
 use ferry_bridge::Bridge;
+use serde::de::DeserializeOwned;
 
 use crate::config::{BridgeConfig, ConfigError};
 
-pub const KINDS: [&str; 2] = ["irc", "email"];
+/// How a backend is built from its own config section.
+type Build = fn(config::Value) -> Result<Arc<dyn Bridge>, String>;
+
+/// Every backend, by config kind.
+const BACKENDS: &[(&str, Build)] = &[
+    ("irc", |s| backend(s, ferry_irc::IrcBridge::new)),
+    ("email", |s| backend(s, ferry_email::EmailBridge::new)),
+];
+
+/// Reads a backend's section as its own config type (which names unknown
+/// keys), then builds the backend from it.
+fn backend<C: DeserializeOwned, B: Bridge>(
+    section: config::Value,
+    new: fn(&C) -> Result<B, String>,
+) -> Result<Arc<dyn Bridge>, String> {
+    let config: C = section.try_deserialize().map_err(|e| e.to_string())?;
+    Ok(Arc::new(new(&config)?))
+}
 
 /// Builds the backend a `[[bridge]]` entry names, checking its section.
 pub fn build(config: &BridgeConfig) -> Result<Arc<dyn Bridge>, ConfigError> {
-    let section = |name: &str| {
-        config.section().cloned().ok_or_else(|| {
-            ConfigError::Invalid(format!("bridge {}: [bridge.{name}] is missing", config.jid))
-        })
-    };
-    let wrap = |e: String| ConfigError::Invalid(format!("bridge {}: {e}", config.jid));
-    let wrap_cfg = |e: config::ConfigError| {
-        ConfigError::Invalid(format!(
-            "bridge {} [bridge.{}]: {e}",
-            config.jid, config.kind
-        ))
-    };
-    match config.kind.as_str() {
-        "irc" => {
-            let section: ferry_irc::IrcConfig =
-                section("irc")?.try_deserialize().map_err(wrap_cfg)?;
-            Ok(Arc::new(ferry_irc::IrcBridge::new(&section).map_err(wrap)?))
-        }
-        "email" => {
-            let section: ferry_email::EmailConfig =
-                section("email")?.try_deserialize().map_err(wrap_cfg)?;
-            Ok(Arc::new(
-                ferry_email::EmailBridge::new(&section).map_err(wrap)?,
-            ))
-        }
-        other => Err(ConfigError::Invalid(format!(
-            "bridge {}: unknown bridge kind `{other}` (known: {})",
+    let kind = config.kind.as_str();
+    let Some((_, build)) = BACKENDS.iter().find(|(k, _)| *k == kind) else {
+        let known: Vec<&str> = BACKENDS.iter().map(|(k, _)| *k).collect();
+        return Err(ConfigError::Invalid(format!(
+            "bridge {}: unknown bridge kind `{kind}` (known: {})",
             config.jid,
-            KINDS.join(", ")
-        ))),
-    }
+            known.join(", ")
+        )));
+    };
+    let section = config.section().cloned().ok_or_else(|| {
+        ConfigError::Invalid(format!("bridge {}: [bridge.{kind}] is missing", config.jid))
+    })?;
+    build(section)
+        .map_err(|e| ConfigError::Invalid(format!("bridge {} [bridge.{kind}]: {e}", config.jid)))
 }

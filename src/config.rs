@@ -123,8 +123,10 @@ impl AccessConfig {
     }
 }
 
+/// A `[[bridge]]` entry. Its backend's section (`[bridge.<kind>]`) stays an
+/// opaque table that the backend's crate reads and checks; `validate`
+/// refuses any other key, so unknown keys are still errors.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BridgeConfig {
     pub kind: String,
     /// The component JID.
@@ -133,11 +135,8 @@ pub struct BridgeConfig {
     pub secret: Option<String>,
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
-    /// The backend's own section, checked by the backend.
-    #[serde(default)]
-    pub irc: Option<config::Value>,
-    #[serde(default)]
-    pub email: Option<config::Value>,
+    #[serde(flatten)]
+    pub sections: HashMap<String, config::Value>,
 }
 
 impl BridgeConfig {
@@ -164,11 +163,7 @@ impl BridgeConfig {
 
     /// The backend section named after `kind`, if present.
     pub fn section(&self) -> Option<&config::Value> {
-        match self.kind.as_str() {
-            "irc" => self.irc.as_ref(),
-            "email" => self.email.as_ref(),
-            _ => None,
-        }
+        self.sections.get(&self.kind)
     }
 }
 
@@ -251,13 +246,12 @@ impl Config {
                 return invalid(format!("bridge jid `{}` is configured twice", bridge.jid));
             }
             seen.push(&bridge.jid);
-            for (name, present) in [("irc", &bridge.irc), ("email", &bridge.email)] {
-                if present.is_some() && name != bridge.kind {
-                    return invalid(format!(
-                        "bridge {}: section [bridge.{name}] does not belong to kind `{}`",
-                        bridge.jid, bridge.kind
-                    ));
-                }
+            if let Some(other) = bridge.sections.keys().find(|k| **k != bridge.kind) {
+                return invalid(format!(
+                    "bridge {}: unknown key `bridge.{other}` (a bridge of kind `{}` \
+                     has its settings under [bridge.{}])",
+                    bridge.jid, bridge.kind, bridge.kind
+                ));
             }
             bridge.secret()?;
         }
@@ -360,6 +354,13 @@ mod tests {
         let dup = MINIMAL.replace("jid = \"mail.localhost\"", "jid = \"irc.localhost\"");
         assert!(load(&dup, &[]).unwrap_err().to_string().contains("twice"));
         let wrong = MINIMAL.replace("[bridge.email]", "[bridge.irc]");
-        assert!(load(&wrong, &[]).is_err());
+        let err = load(&wrong, &[]).unwrap_err().to_string();
+        assert!(err.contains("bridge.irc"), "{err}");
+        let typo = MINIMAL.replace(
+            "secret = \"irc-secret\"",
+            "secret = \"irc-secret\"\nsecrte = 1",
+        );
+        let err = load(&typo, &[]).unwrap_err().to_string();
+        assert!(err.contains("bridge.secrte"), "{err}");
     }
 }

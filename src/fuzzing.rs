@@ -8,16 +8,22 @@ use ferry_bridge::{Address, Bridge};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::xmlstream::{FallibleStreamElement, XmppStreamElement};
 use tokio_xmpp::Stanza;
+use xmpp_parsers::jid::Jid;
 
 pub use crate::address::{escape, unescape};
 use crate::config::Config;
-use crate::router::{self, Target};
-use crate::services::{iq::address_error, message};
+use crate::gateway::{jid_for, target_of, Target};
+use crate::router;
+use crate::services::reply::address_error;
 use crate::stanza_error::{self, Condition};
+use crate::stanzas;
 
-/// The sample config's bridges (IRC and e-mail), with their domains.
-fn bridges() -> &'static [(String, Arc<dyn Bridge>)] {
-    static BRIDGES: OnceLock<Vec<(String, Arc<dyn Bridge>)>> = OnceLock::new();
+/// A bridge of the sample config: its kind, its domain, its backend.
+type Sample = (String, String, Arc<dyn Bridge>);
+
+/// The sample config's bridges (IRC and e-mail).
+fn bridges() -> &'static [Sample] {
+    static BRIDGES: OnceLock<Vec<Sample>> = OnceLock::new();
     BRIDGES.get_or_init(|| {
         let config = Config::parse(include_str!("../deploy/ferry.toml"), std::iter::empty())
             .expect("the sample config loads");
@@ -26,7 +32,7 @@ fn bridges() -> &'static [(String, Arc<dyn Bridge>)] {
             .iter()
             .map(|b| {
                 let bridge = crate::bridges::build(b).expect("the sample's bridges build");
-                (b.jid.clone(), bridge)
+                (b.kind.clone(), b.jid.clone(), bridge)
             })
             .collect()
     })
@@ -34,11 +40,10 @@ fn bridges() -> &'static [(String, Arc<dyn Bridge>)] {
 
 /// The backend named by its config kind, with its domain.
 fn bridge(kind: &str) -> (&'static str, &'static dyn Bridge) {
-    let i = crate::bridges::KINDS
+    let (_, domain, bridge) = bridges()
         .iter()
-        .position(|k| *k == kind)
+        .find(|(k, _, _)| k == kind)
         .expect("a known kind");
-    let (domain, bridge) = &bridges()[i];
     (domain, bridge.as_ref())
 }
 
@@ -54,7 +59,9 @@ pub fn stanza(bytes: &[u8]) {
         FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)) => stanza,
         FallibleStreamElement::Ok(_) => return,
         FallibleStreamElement::Err(error) => {
-            if let Some(reply) = router::invalid_reply(error) {
+            let (domain, _) = bridge("irc");
+            let jid = Jid::new(domain).expect("the sample's bridge JID");
+            if let Some(reply) = router::invalid_reply(error, &jid) {
                 sent_and_read_back(&reply);
             }
             return;
@@ -66,8 +73,8 @@ pub fn stanza(bytes: &[u8]) {
     }
     let to = match &stanza {
         Stanza::Message(m) => {
-            let _ = message::text_of(m);
-            let _ = message::is_encrypted(m);
+            let _ = stanzas::text_of(m);
+            let _ = stanzas::is_encrypted(m);
             m.to.clone()
         }
         Stanza::Presence(p) => p.to.clone(),
@@ -75,8 +82,8 @@ pub fn stanza(bytes: &[u8]) {
         Stanza::Iq(_) => None,
     };
     let Some(to) = to else { return };
-    for kind in crate::bridges::KINDS {
-        match router::target_of(bridge(kind).1, &to) {
+    for (kind, _, _) in bridges() {
+        match target_of(bridge(kind).1, &to) {
             Ok(Target::Foreign(address)) => named(kind, &address),
             Ok(Target::Bridge) => {}
             Err(e) => {
@@ -93,12 +100,12 @@ pub fn stanza(bytes: &[u8]) {
 /// addresses are mostly case-insensitive too.
 pub fn named(kind: &str, address: &Address) {
     let (domain, bridge) = bridge(kind);
-    let Some(jid) = router::jid_for(bridge, domain, address) else {
+    let Some(jid) = jid_for(bridge, domain, address) else {
         return;
     };
-    match router::target_of(bridge, &jid) {
+    match target_of(bridge, &jid) {
         Ok(Target::Foreign(back)) => {
-            let again = router::jid_for(bridge, domain, &back);
+            let again = jid_for(bridge, domain, &back);
             assert_eq!(again.as_ref(), Some(&jid), "{back:?} from {address:?}");
         }
         Ok(Target::Bridge) => panic!("{jid} names the bridge, not {address:?}"),

@@ -13,13 +13,17 @@ mod component;
 mod config;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod gateway;
 mod lanes;
 mod limits;
 mod muc;
+mod rooms;
 mod router;
 mod services;
 mod sessions;
+mod shutdown;
 mod stanza_error;
+mod stanzas;
 mod store;
 mod xml_bytes;
 mod xml_clean;
@@ -28,19 +32,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use xmpp_parsers::jid::Jid;
 
 use crate::component::{LinkConfig, Outbound};
 pub use crate::config::Config;
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 use crate::store::Store;
-
-/// How long shutdown waits for foreign sessions, then for the links: the
-/// whole stays under the 5 s an admin's service manager may allow.
-const SESSIONS_GRACE: Duration = Duration::from_millis(2500);
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(2000);
 
 pub fn load(
     path: &std::path::Path,
@@ -97,40 +95,8 @@ pub async fn run(
         tokio::spawn(gateway.clone().run(events_rx));
         gateways.push(gateway);
     }
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-    }
-    for gateway in &gateways {
-        services::presence::rooms_shut_down(gateway);
-    }
-    // Foreign sessions say goodbye (IRC QUIT) in parallel, within a bound,
-    // so that the users' unavailable presences still go out in time.
-    let sessions = futures::future::join_all(
-        gateways
-            .iter()
-            .map(|g| g.sessions.stop_all("ferry is shutting down")),
-    );
-    if tokio::time::timeout(SESSIONS_GRACE, sessions)
-        .await
-        .is_err()
-    {
-        tracing::warn!("some foreign sessions did not end in time");
-    }
-    let goodbye = async {
-        for gateway in &gateways {
-            services::presence::goodbye_all(gateway).await;
-        }
-        let _ = stop_tx.send(true);
-        for link in links {
-            let _ = link.await;
-        }
-    };
-    if tokio::time::timeout(SHUTDOWN_GRACE, goodbye).await.is_err() {
-        tracing::warn!("links did not close in time");
-    }
+    shutdown::signalled().await?;
+    shutdown::run(&gateways, stop_tx, links).await;
     Ok(())
 }
 

@@ -250,6 +250,76 @@ async fn a_mail_being_retried_is_sent_after_its_user_leaves() {
     assert!(inbox[0].contains("sent while alice was away"));
 }
 
+#[tokio::test]
+async fn a_mail_left_waiting_goes_out_after_a_restart_without_its_user() {
+    let mut w = World::start_mail().await;
+    let alice = registered_alice(&w).await;
+    w.mail.as_mut().unwrap().stop_postfix();
+    alice
+        .send(mail_to("w1", "waiting through a restart", vec![]))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(alice);
+    w.ferry.kill();
+    w.mail.as_mut().unwrap().start_postfix();
+    w.ferry.launch();
+    let mail = w.mail.as_ref().unwrap();
+    let inbox = mail.wait_inbox("bob", 1, Duration::from_secs(30)).await;
+    assert!(inbox[0].contains("waiting through a restart"));
+}
+
+#[tokio::test]
+async fn a_full_outbox_refuses_its_user_alone() {
+    let mut w = World::start_mail_with(|c| c.replace("# outbox = 1000", "outbox = 2")).await;
+    let mut alice = registered_alice(&w).await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    bob.available().await;
+    register_and_subscribe(
+        &mut bob,
+        MAIL,
+        &[("email", "bob@example.org"), ("password", "pw")],
+    )
+    .await;
+    w.mail.as_mut().unwrap().stop_postfix();
+    for i in 0..3 {
+        alice
+            .send(mail_to(&format!("o{i}"), &format!("waiting {i}"), vec![]))
+            .await;
+    }
+    let to_alice = stanza(
+        "message",
+        &[
+            ("to", "alice\\40example.org@mail.localhost"),
+            ("type", "chat"),
+            ("id", "b1"),
+        ],
+        vec![body("from bob")],
+    );
+    bob.send(to_alice).await;
+    let refused = alice
+        .expect("the third mail refused", |el| {
+            el.attr("id") == Some("o2") && el.attr("type") == Some("error")
+        })
+        .await;
+    assert_eq!(error_condition(&refused), "resource-constraint");
+    assert!(
+        error_text(&refused).contains("limits.outbox"),
+        "{refused:?}"
+    );
+    assert!(
+        !bob.arrives(Duration::from_secs(2), |el| el.attr("type")
+            == Some("error"))
+            .await,
+        "bob was refused"
+    );
+    w.mail.as_mut().unwrap().start_postfix();
+    let mail = w.mail.as_ref().unwrap();
+    let inbox = mail.wait_inbox("alice", 1, Duration::from_secs(30)).await;
+    assert!(inbox[0].contains("from bob"));
+    let inbox = mail.wait_inbox("bob", 2, Duration::from_secs(30)).await;
+    assert!(inbox.iter().all(|m| !m.contains("waiting 2")));
+}
+
 fn from_carol(el: &Element) -> bool {
     el.name() == "message"
         && el.attr("from").map(harness::client::bare) == Some("carol\\40example.net@mail.localhost")

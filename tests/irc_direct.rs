@@ -5,7 +5,7 @@ mod harness;
 use harness::client::result;
 use harness::client::{error_condition, presence_from, TestClient, NS};
 use harness::ircd::{IrcClient, Ngircd};
-use harness::stanzas::{body, register_and_subscribe, register_form, stanza};
+use harness::stanzas::{body, online_on_irc, register_and_subscribe, register_form, stanza};
 use harness::{World, IRC};
 use tokio_xmpp::parsers::minidom::Element;
 
@@ -31,27 +31,11 @@ fn message_from<'a>(from: &'a str) -> impl Fn(&Element) -> bool + 'a {
     move |el| el.name() == "message" && el.attr("from").map(harness::client::bare) == Some(from)
 }
 
-/// alice registers `nick`, comes online and waits until her IRC
-/// connection is up (the network JID's presence says so).
-async fn online(w: &World, nick: &str) -> TestClient {
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
-    c.available().await;
-    register_and_subscribe(&mut c, IRC, &[("nick", nick)]).await;
-    c.expect("connected on the network JID", |el| {
-        presence_from(el, NET, None)
-            && el
-                .get_child("status", NS)
-                .is_some_and(|s| s.text().starts_with("Connected"))
-    })
-    .await;
-    c
-}
-
 #[tokio::test]
 async fn chat_both_ways_with_splitting_encodings_and_actions() {
     let w = World::start_irc().await;
     let mut bob = IrcClient::connect(w.irc_port(), "bob").await;
-    let mut alice = online(&w, "alice").await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
 
     alice.send(chat(&contact("bob"), "m1", "hello bob")).await;
     assert_eq!(
@@ -205,7 +189,7 @@ async fn unregistered_users_get_registration_required() {
 async fn resources_share_one_connection_and_shutdown_quits() {
     let mut w = World::start_irc().await;
     let mut bob = IrcClient::connect(w.irc_port(), "bob").await;
-    let mut first = online(&w, "alice").await;
+    let mut first = online_on_irc(&w, "alice", "alice").await.0;
     let mut second = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
     second.available().await;
     second
@@ -265,7 +249,7 @@ async fn resources_share_one_connection_and_shutdown_quits() {
 #[tokio::test]
 async fn irc_server_restart_reconnects_without_losing_a_queued_line() {
     let mut w = World::start_irc().await;
-    let mut alice = online(&w, "alice").await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
     w.ircd().kill();
     alice
         .expect("told about the reconnect", |el| {
@@ -314,7 +298,7 @@ fn over_tls(config: String, ircd: &Ngircd, trust: bool) -> String {
 async fn tls_with_the_test_ca() {
     let w = World::start_irc_with(|c, ircd| over_tls(c, ircd, true)).await;
     let mut bob = IrcClient::connect(w.irc_port(), "bob").await;
-    let alice = online(&w, "alice").await;
+    let alice = online_on_irc(&w, "alice", "alice").await.0;
     alice.send(chat(&contact("bob"), "t1", "over TLS")).await;
     assert_eq!(
         bob.next_message(false).await,
@@ -346,7 +330,7 @@ async fn tls_refused_without_the_ca() {
 #[tokio::test]
 async fn short_jids_and_network_jid_registration() {
     let w = World::start_irc().await;
-    let mut alice = online(&w, "alice").await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
     // `dave@irc.localhost` (default network): replies come from that JID.
     let short = "dave@irc.localhost";
     alice.presence(Some(short), Some("subscribe")).await;
@@ -415,7 +399,7 @@ async fn quit_logged_times(w: &mut World, nick: &str, times: usize, within: std:
 #[tokio::test]
 async fn a_user_gone_during_an_xmpp_outage_is_disconnected_from_irc() {
     let mut w = World::start_irc().await;
-    let alice = online(&w, "alice").await;
+    let alice = online_on_irc(&w, "alice", "alice").await.0;
     drop(alice);
     // Prosody dies with alice's client, so ferry never hears that she
     // left; she never comes back, and her probe goes unanswered.
@@ -431,7 +415,7 @@ async fn a_frozen_server_is_detected_by_lag_and_reconnected() {
         c.replace("# ping_interval = 120", "ping_interval = 1")
     })
     .await;
-    let mut alice = online(&w, "alice").await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
     w.ircd().freeze(true);
     let lost = alice
         .expect("the ping timeout", |el| {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use harness::client::{bare, error_condition, error_text, presence_from, TestClient, NS};
 use harness::ircd::IrcClient;
-use harness::stanzas::{body, register_and_subscribe, stanza};
-use harness::{World, IRC};
+use harness::stanzas::{body, muc_statuses, online_on_irc, stanza};
+use harness::World;
 use tokio_xmpp::parsers::minidom::Element;
 
 const NET: &str = "127.0.0.1@irc.localhost";
@@ -23,17 +23,6 @@ const RECLAIM_WITHIN: Duration = Duration::from_secs(30);
 
 fn occupant(room: &str, nick: &str) -> String {
     format!("{room}/{nick}")
-}
-
-fn statuses(el: &Element) -> Vec<String> {
-    el.get_child("x", MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn item_nick(el: &Element) -> Option<String> {
@@ -62,14 +51,7 @@ fn from_occupant(el: &Element, room: &str, nick: &str, type_: Option<&str>) -> b
 /// alice registers `nick`, comes online, and waits for the network JID
 /// to say she is connected; returns that status.
 async fn online(w: &World, nick: &str) -> (TestClient, String) {
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
-    c.available().await;
-    register_and_subscribe(&mut c, IRC, &[("nick", nick)]).await;
-    let connected = c
-        .expect("connected on the network JID", |el| {
-            presence_from(el, NET, None) && status_of(el).starts_with("Connected")
-        })
-        .await;
+    let (c, connected) = online_on_irc(w, "alice", nick).await;
     (c, status_of(&connected))
 }
 
@@ -89,7 +71,7 @@ async fn join(c: &mut TestClient, room: &str, nick: &str) -> Element {
                 el.attr("from").map(bare) == Some(room)
             })
             .await;
-        if el.name() == "presence" && statuses(&el).contains(&"110".to_owned()) {
+        if el.name() == "presence" && muc_statuses(&el).contains(&"110".to_owned()) {
             own = Some(el);
         } else if el.name() == "message" && el.get_child("subject", NS).is_some() {
             return own.expect("a self-presence before the subject");
@@ -200,7 +182,7 @@ async fn a_refused_nick_change_answers_only_the_room_that_asked() {
             let mut renamed = renamed.borrow_mut();
             for room in [CHAN, OTHER] {
                 if from_occupant(el, room, "alice", Some("unavailable")) {
-                    assert!(statuses(el).contains(&"303".to_owned()));
+                    assert!(muc_statuses(el).contains(&"303".to_owned()));
                     assert_eq!(item_nick(el).as_deref(), Some("alice2"));
                     renamed.push(room);
                 }
@@ -258,7 +240,7 @@ async fn registered_nick_taken_back(w: &World) {
     );
     let own = join(&mut alice, CHAN, "alice").await;
     assert_eq!(own.attr("from"), Some(occupant(CHAN, "alice_").as_str()));
-    assert!(statuses(&own).contains(&"210".to_owned()));
+    assert!(muc_statuses(&own).contains(&"210".to_owned()));
 
     holder.send("QUIT :freeing the nick").await;
     let gone = alice
@@ -267,7 +249,7 @@ async fn registered_nick_taken_back(w: &World) {
         })
         .await
         .expect("the registered nick taken back within 30 s");
-    let codes = statuses(&gone);
+    let codes = muc_statuses(&gone);
     assert!(
         codes.contains(&"303".to_owned()) && codes.contains(&"110".to_owned()),
         "{codes:?}"

@@ -3,30 +3,13 @@
 
 mod harness;
 
-use harness::client::{error_condition, error_text, presence_from, TestClient, NS};
+use harness::client::{error_condition, error_text, TestClient};
 use harness::ircd::IrcClient;
-use harness::stanzas::{body, register_and_subscribe, stanza};
-use harness::{World, IRC};
+use harness::stanzas::{body, online_on_irc, stanza};
+use harness::World;
 use tokio_xmpp::parsers::minidom::Element;
 
-const NET: &str = "127.0.0.1@irc.localhost";
 const CAROL: &str = "carol%127.0.0.1@irc.localhost";
-
-/// `user` registers `user` as nick and waits until the IRC connection
-/// is up.
-async fn online(w: &World, user: &str) -> TestClient {
-    let mut c = TestClient::connect(user, "localhost", "pw", w.prosody.c2s).await;
-    c.available().await;
-    register_and_subscribe(&mut c, IRC, &[("nick", user)]).await;
-    c.expect("connected on the network JID", |el| {
-        presence_from(el, NET, None)
-            && el
-                .get_child("status", NS)
-                .is_some_and(|s| s.text().starts_with("Connected"))
-    })
-    .await;
-    c
-}
 
 fn chat(to: &str, id: &str, text: &str) -> Element {
     stanza(
@@ -49,8 +32,8 @@ async fn a_fast_sender_is_refused_alone() {
     })
     .await;
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
-    let mut alice = online(&w, "alice").await;
-    let mut bob = online(&w, "bob").await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
+    let mut bob = online_on_irc(&w, "bob", "bob").await.0;
     for i in 0..40 {
         alice
             .send(chat(CAROL, &format!("a{i}"), &format!("alice {i}")))
@@ -110,7 +93,7 @@ async fn an_oversized_body_is_refused_whole() {
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
     carol.send("JOIN #chan").await;
     carol.expect("carol's join", |l| l.contains(" 366 ")).await;
-    let mut alice = online(&w, "alice").await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
     let room = "#chan%127.0.0.1@irc.localhost";
     alice
         .send(stanza(
@@ -147,4 +130,161 @@ async fn an_oversized_body_is_refused_whole() {
         })
         .await;
     assert!(line.ends_with(":just this"), "{line}");
+}
+
+fn join_presence(room: &str, nick: &str, id: &str) -> Element {
+    stanza(
+        "presence",
+        &[("to", &format!("{room}/{nick}")), ("id", id)],
+        vec![Element::builder("x", "http://jabber.org/protocol/muc").build()],
+    )
+}
+
+/// Whether a room presence carries status 110 (it is the user's own).
+fn is_own(el: &Element) -> bool {
+    let user = "http://jabber.org/protocol/muc#user";
+    el.get_child("x", user).is_some_and(|x| {
+        x.children()
+            .any(|c| c.name() == "status" && c.attr("code") == Some("110"))
+    })
+}
+
+/// The self-presence (status 110) of a join, or its error.
+fn join_answer(room: &str) -> impl Fn(&Element) -> bool + '_ {
+    move |el| {
+        el.name() == "presence"
+            && el.attr("from").map(harness::client::bare) == Some(room)
+            && (el.attr("type") == Some("error") || el.attr("type").is_none() && is_own(el))
+    }
+}
+
+#[tokio::test]
+async fn a_body_longer_than_the_line_queue_is_refused_whole() {
+    // The default throttle: a body of 300 lines cannot wait for IRC at
+    // once (a connection queues 256); none of it may go.
+    let w = World::start_irc().await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    carol.send("JOIN #chan").await;
+    carol.expect("carol's join", |l| l.contains(" 366 ")).await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
+    let room = "#chan%127.0.0.1@irc.localhost";
+    alice.send(join_presence(room, "alice", "j")).await;
+    alice.expect("joined", join_answer(room)).await;
+    let long: String = (0..300).map(|i| format!("line {i}\n")).collect();
+    alice.send(chat(CAROL, "many-direct", &long)).await;
+    alice
+        .send(stanza(
+            "message",
+            &[("to", room), ("type", "groupchat"), ("id", "many-room")],
+            vec![body(&long)],
+        ))
+        .await;
+    for id in ["many-direct", "many-room"] {
+        let e = alice.expect(id, error_for(id)).await;
+        assert_eq!(error_condition(&e), "resource-constraint", "{e:?}");
+    }
+    alice
+        .send(stanza(
+            "message",
+            &[("to", room), ("type", "groupchat"), ("id", "small")],
+            vec![body("just this")],
+        ))
+        .await;
+    let line = carol
+        .expect("a line from alice", |l| {
+            l.starts_with(":alice!") && l.contains("PRIVMSG")
+        })
+        .await;
+    assert!(line.ends_with(":just this"), "{line}");
+    // The refused one was never reflected: the next own message is "small".
+    let own_jid = format!("{room}/alice");
+    let own = alice
+        .expect("a reflection", |el| {
+            el.name() == "message" && el.attr("from") == Some(own_jid.as_str())
+        })
+        .await;
+    assert_eq!(own.attr("id"), Some("small"), "{own:?}");
+}
+
+#[tokio::test]
+async fn channels_over_irc_channels_are_refused_alone() {
+    let w =
+        World::start_irc_with(|c, _| c.replace("# irc_channels = 100", "irc_channels = 2")).await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
+    let mut bob = online_on_irc(&w, "bob", "bob").await.0;
+    let rooms: Vec<String> = ["#a", "#b", "#c"]
+        .iter()
+        .map(|r| format!("{r}%127.0.0.1@irc.localhost"))
+        .collect();
+    for room in &rooms[..2] {
+        alice.send(join_presence(room, "alice", "j")).await;
+        let own = alice.expect("joined", join_answer(room)).await;
+        assert_eq!(own.attr("type"), None);
+    }
+    // alice's third and bob's first at the same moment.
+    alice.send(join_presence(&rooms[2], "alice", "j3")).await;
+    bob.send(join_presence(&rooms[2], "bob", "j3")).await;
+    let refused = alice.expect("refused", join_answer(&rooms[2])).await;
+    assert_eq!(refused.attr("id"), Some("j3"));
+    assert_eq!(error_condition(&refused), "policy-violation");
+    assert!(error_text(&refused).contains("irc_channels"), "{refused:?}");
+    let own = bob.expect("bob joined", join_answer(&rooms[2])).await;
+    assert_eq!(own.attr("type"), None, "{own:?}");
+    // A channel left makes room for another.
+    alice
+        .send(stanza(
+            "presence",
+            &[
+                ("to", &format!("{}/alice", rooms[0])),
+                ("type", "unavailable"),
+            ],
+            vec![],
+        ))
+        .await;
+    alice.send(join_presence(&rooms[2], "alice", "j4")).await;
+    let own = alice.expect("joined at last", join_answer(&rooms[2])).await;
+    assert_eq!(own.attr("type"), None, "{own:?}");
+}
+
+#[tokio::test]
+async fn networks_over_irc_networks_are_refused_alone() {
+    let second_dir = tempfile::tempdir().unwrap();
+    let second =
+        harness::ircd::Ngircd::start_on(second_dir.path(), "127.0.0.2", harness::free_port());
+    let w = World::start_irc_with(|c, ircd| {
+        c.replace("# irc_networks = 10", "irc_networks = 1")
+            .replace(
+                &format!("networks = [\"{}\"]", ircd.network()),
+                &format!(
+                    "networks = [\"{}\", \"{}\"]",
+                    ircd.network(),
+                    second.network()
+                ),
+            )
+    })
+    .await;
+    let mut alice = online_on_irc(&w, "alice", "alice").await.0;
+    // bob has no identity: his first network is the second one.
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    bob.available().await;
+    let room = "#chan%127.0.0.2@irc.localhost";
+    alice.send(join_presence(room, "alice", "j")).await;
+    bob.send(join_presence(room, "bob", "j")).await;
+    let refused = alice.expect("refused", join_answer(room)).await;
+    assert_eq!(refused.attr("id"), Some("j"));
+    assert_eq!(error_condition(&refused), "policy-violation");
+    assert!(error_text(&refused).contains("irc_networks"), "{refused:?}");
+    let own = bob.expect("bob joined", join_answer(room)).await;
+    assert_eq!(own.attr("type"), None, "{own:?}");
+    // An identity on a second network is refused too, with the same key.
+    let answer = alice
+        .iq(
+            "127.0.0.2@irc.localhost",
+            true,
+            harness::stanzas::register_form(&[("nick", "alice")]),
+        )
+        .await;
+    assert_eq!(answer.attr("type"), Some("error"), "{answer:?}");
+    assert_eq!(error_condition(&answer), "policy-violation");
+    assert!(error_text(&answer).contains("irc_networks"), "{answer:?}");
 }

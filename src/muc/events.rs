@@ -9,12 +9,12 @@ use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::presence::Type;
 use xmpp_parsers::stanza_id::StanzaId;
 
-use super::handlers::{end_session_if_idle, send_state};
+use super::history::send_state;
 use super::stanzas::{self, occupant};
-use super::{key, NickChange, Room};
-use crate::router::Gateway;
-use crate::sessions::failure_condition;
+use crate::gateway::Gateway;
+use crate::rooms::{NickChange, Room};
 use crate::stanza_error;
+use crate::stanzas::failure_condition;
 use crate::store::Archived;
 use crate::xml_bytes::{MessageParts, Template};
 use std::sync::Arc;
@@ -26,16 +26,15 @@ fn with_room<R>(
     address: &Address,
     f: impl FnOnce(&mut Room) -> R,
 ) -> Option<R> {
-    let canonical = gw.jid_of(address)?;
+    let key = gw.room_key(address)?;
     let mut rooms = gw.rooms.lock();
-    rooms
-        .get_mut(&(user.clone(), key(&canonical)))
-        .map(|room| f(room))
+    rooms.get_mut(&(user.clone(), key)).map(|room| f(room))
 }
 
 fn remove_room(gw: &Gateway, user: &BareJid, address: &Address) -> Option<Box<Room>> {
-    let canonical = gw.jid_of(address)?;
-    gw.rooms.lock().remove(&(user.clone(), key(&canonical)))
+    let key = gw.room_key(address)?;
+    gw.rooms.ledger.changed(user);
+    gw.rooms.lock().remove(&(user.clone(), key))
 }
 
 /// A group chat message to every resource in the room: the user's own
@@ -57,7 +56,7 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
             from: &from,
             type_: "groupchat",
             id,
-            body: &crate::sessions::body(text),
+            body: &crate::stanzas::body(text),
             origin_id,
             stanza_id: Some((&seq, &by)),
         });
@@ -70,7 +69,7 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
         return;
     };
     for to in &room.resources {
-        let mut m = crate::sessions::message(from.clone(), to.clone(), text);
+        let mut m = crate::stanzas::message(from.clone(), to.clone(), text);
         m.type_ = MessageType::Groupchat;
         m.id = id.map(|id| xmpp_parsers::message::Id(id.to_owned()));
         if let Some(origin_id) = origin_id {
@@ -92,7 +91,66 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
     }
 }
 
-pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
+/// Takes a session's event: room events become the room's stanzas here;
+/// anything else (and a connection or failure event once its rooms' part
+/// is done) is given back for direct delivery.
+pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) -> Option<Event> {
+    match event {
+        Event::Connection {
+            network: Some(network),
+            state: state @ ferry_bridge::Connection::Reconnecting { .. },
+        } => {
+            gw.rooms.connection_lost(user, &network);
+            Some(Event::Connection {
+                network: Some(network),
+                state,
+            })
+        }
+        Event::Failed {
+            to,
+            id,
+            failure,
+            text,
+        } => {
+            // A nick change refused by the network: XEP-0045 §7.6's error
+            // presence, from the occupant JID asked for in the room as the
+            // user wrote it, with the request's id.
+            let change = with_room(gw, user, &to, |r| {
+                r.nick_change.take().map(|c| (c, r.jid.clone()))
+            });
+            if let Some(Some((change, jid))) = change {
+                let NickChange { resource, nick, id } = *change;
+                let mut p = xmpp_parsers::presence::Presence::error()
+                    .with_payload(stanza_error::error(failure_condition(failure), &text));
+                p.from = occupant(&jid, &nick);
+                p.to = Some(resource);
+                p.id = id;
+                gw.send(p);
+                None
+            } else {
+                Some(Event::Failed {
+                    to,
+                    id,
+                    failure,
+                    text,
+                })
+            }
+        }
+        Event::Occupant { .. }
+        | Event::Joined { .. }
+        | Event::JoinFailed { .. }
+        | Event::Subject { .. }
+        | Event::RoomMessage { .. }
+        | Event::PrivateMessage { .. }
+        | Event::Left { .. } => {
+            room_event(gw, user, event);
+            None
+        }
+        other => Some(other),
+    }
+}
+
+fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
     match event {
         Event::Occupant { room, nick, change } => occupant_changed(gw, user, &room, nick, change),
         Event::Joined {
@@ -105,12 +163,13 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
                 r.nick = nick;
                 r.renamed = renamed;
                 r.joined = true;
+                gw.rooms.ledger.changed(user);
                 if let Some(stale) = r.stale.take() {
                     resync(gw, r, stale);
                 }
                 // Taken whole: a drained Vec would keep its slots for good.
                 let pending = std::mem::take(&mut r.pending);
-                for (resource, history) in pending {
+                for (resource, history, _) in pending {
                     r.resources.insert(resource.clone());
                     send_state(gw, user, r, &resource, history);
                 }
@@ -123,15 +182,20 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
         } => {
             if let Some(r) = remove_room(gw, user, &room) {
                 let from = occupant(&r.jid, &r.nick).unwrap_or_else(|| Jid::from(r.jid.clone()));
-                for resource in r.pending.iter().map(|(r, _)| r).chain(r.resources.iter()) {
+                // A waiting resource's error echoes its join's id, so
+                // that the client knows which join it answers.
+                let waiting = r.pending.iter().map(|(r, _, id)| (r, id.clone()));
+                let joined = r.resources.iter().map(|r| (r, None));
+                for (resource, id) in waiting.chain(joined) {
                     let mut p = xmpp_parsers::presence::Presence::error()
                         .with_payload(stanza_error::error(failure_condition(failure), &text));
                     p.from = Some(from.clone());
                     p.to = Some(resource.clone());
+                    p.id = id;
                     gw.send(p);
                 }
             }
-            end_session_if_idle(gw, user);
+            gw.end_session_if_idle(user);
         }
         Event::Subject { room, by, subject } => {
             with_room(gw, user, &room, |r| {
@@ -154,7 +218,7 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
             text,
             own,
         } => {
-            let Some(room_key) = gw.jid_of(&room).map(|j| key(&j)) else {
+            let Some(room_key) = gw.room_key(&room) else {
                 return;
             };
             with_room(gw, user, &room, |r| {
@@ -177,7 +241,7 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
                     return;
                 };
                 for to in &r.resources {
-                    let mut m = crate::sessions::message(from.clone(), to.clone(), &text);
+                    let mut m = crate::stanzas::message(from.clone(), to.clone(), &text);
                     // XEP-0045 §7.5: private messages carry an empty <x/>.
                     m.payloads
                         .push(xmpp_parsers::muc::user::MucUser::new().into());
@@ -189,56 +253,9 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
             if let Some(r) = remove_room(gw, user, &room) {
                 self_gone(gw, &r, vec![Status::SelfPresence], reason.as_deref());
             }
-            end_session_if_idle(gw, user);
+            gw.end_session_if_idle(user);
         }
-        Event::Connection {
-            network: Some(network),
-            state: state @ ferry_bridge::Connection::Reconnecting { .. },
-        } => {
-            gw.rooms.connection_lost(user, &network);
-            crate::sessions::deliver(
-                gw,
-                user,
-                Event::Connection {
-                    network: Some(network),
-                    state,
-                },
-            );
-        }
-        Event::Failed {
-            to,
-            id,
-            failure,
-            text,
-        } => {
-            // A nick change refused by the network: XEP-0045 §7.6's error
-            // presence, from the occupant JID asked for in the room as the
-            // user wrote it, with the request's id.
-            let change = with_room(gw, user, &to, |r| {
-                r.nick_change.take().map(|c| (c, r.jid.clone()))
-            });
-            if let Some(Some((change, jid))) = change {
-                let NickChange { resource, nick, id } = *change;
-                let mut p = xmpp_parsers::presence::Presence::error()
-                    .with_payload(stanza_error::error(failure_condition(failure), &text));
-                p.from = occupant(&jid, &nick);
-                p.to = Some(resource);
-                p.id = id;
-                gw.send(p);
-            } else {
-                crate::sessions::deliver(
-                    gw,
-                    user,
-                    Event::Failed {
-                        to,
-                        id,
-                        failure,
-                        text,
-                    },
-                );
-            }
-        }
-        other => crate::sessions::deliver(gw, user, other),
+        _ => {}
     }
 }
 
@@ -253,7 +270,7 @@ pub fn gone(gw: &Gateway, room: &Room, status: Option<Status>) {
 /// After a rejoin: occupants who left while the connection was down are
 /// shown leaving; everyone present is announced again (an update for
 /// clients that already knew them).
-fn resync(gw: &Gateway, r: &Room, stale: super::Occupants) {
+fn resync(gw: &Gateway, r: &Room, stale: crate::rooms::Occupants) {
     for to in &r.resources {
         for (nick, standing) in &stale {
             if r.occupants.contains_key(nick) || *nick == r.nick.as_str() {
@@ -451,6 +468,7 @@ fn occupant_changed(
                     None,
                 );
                 if own {
+                    gw.rooms.ledger.changed(user);
                     r.nick = to.clone();
                     r.nick_change = None;
                 } else {
@@ -463,7 +481,7 @@ fn occupant_changed(
     });
     if kicked_self == Some(true) {
         remove_room(gw, user, address);
-        end_session_if_idle(gw, user);
+        gw.end_session_if_idle(user);
     }
 }
 

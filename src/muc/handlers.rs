@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{Address, Intent, Text};
+use ferry_bridge::{Address, Intent};
 use xmpp_parsers::disco::{DiscoInfoResult, Identity};
-use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::muc::muc::History;
@@ -14,60 +14,14 @@ use xmpp_parsers::ns;
 use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza_error::StanzaError;
 
+use super::history::send_state;
 use super::stanzas::{self, occupant};
-use super::{key, NickChange, Room};
-use crate::router::Gateway;
-use crate::sessions::{self, Refused};
+use crate::gateway::Gateway;
+use crate::rooms::{NickChange, Room};
+use crate::sessions;
+use crate::sessions::registry::Refused;
 use crate::stanza_error::{self, Condition};
-
-/// Sends the room's state to one resource, in XEP-0045's order: the other
-/// occupants, the self-presence, the history, then the subject (always,
-/// empty when there is none: clients take it as the end of the join).
-pub(super) fn send_state(
-    gw: &Arc<Gateway>,
-    user: &BareJid,
-    room: &Room,
-    to: &Jid,
-    history: Option<History>,
-) {
-    for (nick, standing) in &room.occupants {
-        if let Some(from) = stanzas::occupant_text(&room.jid, nick) {
-            stanzas::send_occupant(gw, &from, to, false, *standing);
-        }
-    }
-    let mut statuses = vec![Status::SelfPresence, Status::ConfigRoomLoggingEnabled];
-    if room.renamed {
-        statuses.push(Status::AssignedNick);
-    }
-    if let Some(from) = occupant(&room.jid, &room.nick) {
-        gw.send(stanzas::presence(
-            from,
-            to.clone(),
-            Type::None,
-            room.own,
-            statuses,
-            |i| i,
-        ));
-    }
-    let (by, text) = room
-        .subject
-        .as_ref()
-        .map(|(by, text)| (by.as_deref(), text.as_str()))
-        .unwrap_or((None, ""));
-    let subject = stanzas::subject(&room.jid, by, to.clone(), text);
-    let Some(key) = gw.jid_of(&room.address).map(|j| key(&j)) else {
-        return;
-    };
-    tokio::spawn(super::history::send_history_then_subject(
-        gw.clone(),
-        user.clone(),
-        room.jid.clone(),
-        key,
-        to.clone(),
-        history,
-        subject,
-    ));
-}
+use crate::stanzas::text_of;
 
 /// The `<history/>` a join presence asks for.
 fn history_of(presence: &Presence) -> Option<History> {
@@ -83,16 +37,11 @@ fn error_presence(gw: &Gateway, from: Jid, to: Jid, condition: Condition, text: 
     gw.send(p);
 }
 
-/// The canonical key of a room address.
-fn room_key(gw: &Gateway, address: &Address) -> Option<String> {
-    gw.jid_of(address).map(|j| key(&j))
-}
-
 pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presence: Presence) {
     let Some(nick) = to.resource().map(|r| r.to_string()) else {
         return; // presence to the bare room JID: nothing to do
     };
-    let Some(room_key) = room_key(gw, &address) else {
+    let Some(room_key) = gw.room_key(&address) else {
         return;
     };
     let user = from.to_bare();
@@ -100,7 +49,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
     let entry = rooms.get_mut(&(user.clone(), room_key.clone()));
     match (presence.type_.clone(), entry) {
         (Type::Unavailable, Some(room)) => {
-            room.pending.retain(|(r, _)| *r != from);
+            room.pending.retain(|(r, _, _)| *r != from);
             if room.resources.remove(&from) {
                 if let Some(own) = occupant(&room.jid, &room.nick) {
                     gw.send(stanzas::presence(
@@ -117,6 +66,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
             if room.resources.is_empty() && room.pending.is_empty() {
                 let address = room.address.clone();
                 rooms.remove(&(user.clone(), room_key));
+                gw.rooms.ledger.changed(&user);
                 drop(rooms);
                 let _ = gw.sessions.send(
                     &user,
@@ -125,7 +75,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                         reason: None,
                     },
                 );
-                end_session_if_idle(gw, &user);
+                gw.end_session_if_idle(&user);
             }
         }
         (Type::None, Some(room)) if room.resources.contains(&from) => {
@@ -166,8 +116,8 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
             if room.joined {
                 room.resources.insert(from.clone());
                 send_state(gw, &user, room, &from, history);
-            } else if !room.pending.iter().any(|(r, _)| *r == from) {
-                room.pending.push((from, history));
+            } else if !room.pending.iter().any(|(r, _, _)| *r == from) {
+                room.pending.push((from, history, presence.id.clone()));
             }
         }
         (Type::None, None) => {
@@ -178,7 +128,8 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                 .and_then(|x| x.get_child("password", ns::MUC))
                 .map(|p| p.text());
             let mut room = Box::new(Room::new(address.clone(), to.to_bare(), nick.clone()));
-            room.pending.push((from.clone(), history_of(&presence)));
+            let id = presence.id.clone();
+            room.pending.push((from.clone(), history_of(&presence), id));
             rooms.insert((user.clone(), room_key.clone()), room);
             drop(rooms);
             // In the user's lane: a direct message sent after the join
@@ -211,16 +162,6 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
 
 /// Ends a user's session when nothing needs it: no resource online with the
 /// bridge and no room.
-pub fn end_session_if_idle(gw: &Gateway, user: &BareJid) {
-    if !gw.online_users().contains(user) && !gw.rooms.has_any(user) {
-        gw.sessions.stop(user, "no longer needed");
-    }
-}
-
-fn text_of(message: &Message) -> Text {
-    crate::services::message::text_of(message)
-}
-
 pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message: Message) {
     let user = from.to_bare();
     let refuse = |condition: Condition, text: &str| {
@@ -228,7 +169,7 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
             gw.send(reply);
         }
     };
-    let Some(room_key) = room_key(gw, &address) else {
+    let Some(room_key) = gw.room_key(&address) else {
         return;
     };
     let joined = gw
@@ -270,12 +211,12 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
 const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
 
 /// disco#info of a room (XEP-0045 §6.4).
-fn room_info(address: &Address) -> Element {
+fn room_info(gw: &Gateway, address: &Address) -> Element {
     DiscoInfoResult {
         node: None,
         identities: vec![Identity::new(
             "conference",
-            "irc",
+            gw.bridge.room_type(),
             "en",
             address.name.clone(),
         )],
@@ -300,11 +241,11 @@ fn room_info(address: &Address) -> Element {
 /// Answers a MAM query on a room, from the asker's own archive.
 pub fn mam(
     gw: &Arc<Gateway>,
-    reply: crate::services::iq::Reply,
+    reply: crate::services::reply::Reply,
     address: &Address,
     payload: Element,
 ) {
-    let Some(room_key) = room_key(gw, address) else {
+    let Some(room_key) = gw.room_key(address) else {
         return reply.send(gw, Err(stanza_error::error(Condition::ItemNotFound, "")));
     };
     let room = reply.us.to_bare();
@@ -327,11 +268,11 @@ pub fn iq(
     set: bool,
 ) -> Option<Result<Option<Element>, StanzaError>> {
     let user = from.to_bare();
-    let room_key = room_key(gw, address)?;
+    let room_key = gw.room_key(address)?;
     let rooms = gw.rooms.lock();
     let room = rooms.get(&(user.clone(), room_key));
     match (payload.ns().as_str(), payload.name(), set, to.resource()) {
-        (ns::DISCO_INFO, "query", false, None) => Some(Ok(Some(room_info(address)))),
+        (ns::DISCO_INFO, "query", false, None) => Some(Ok(Some(room_info(gw, address)))),
         // XEP-0410: a ping to one's own occupant JID says whether one is in.
         (ns::PING, "ping", false, Some(nick)) => {
             let inside =

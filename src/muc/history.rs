@@ -12,13 +12,16 @@ use xmpp_parsers::mam::{Fin, Query};
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::muc::muc::History;
+use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::ns;
+use xmpp_parsers::presence::Type;
 use xmpp_parsers::rsm::{First, SetResult};
 use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::stanza_id::StanzaId;
 
-use super::stanzas::occupant;
-use crate::router::Gateway;
+use super::stanzas::{self, occupant};
+use crate::gateway::Gateway;
+use crate::rooms::Room;
 use crate::stanza_error::{self, Condition};
 use crate::store::{Archived, Filter};
 
@@ -44,8 +47,7 @@ fn archived_message(room: &BareJid, row: &Archived, to: Option<Jid>) -> Option<M
         action: row.action,
         ..Text::default()
     };
-    let mut m =
-        crate::sessions::message(from, to.unwrap_or_else(|| Jid::from(room.clone())), &text);
+    let mut m = crate::stanzas::message(from, to.unwrap_or_else(|| Jid::from(room.clone())), &text);
     m.type_ = MessageType::Groupchat;
     m.payloads.push(
         StanzaId {
@@ -270,4 +272,53 @@ pub async fn query(
         count: None,
     };
     Ok(Some(Fin { complete, set }.into()))
+}
+
+/// Sends the room's state to one resource, in XEP-0045's order: the other
+/// occupants, the self-presence, the history, then the subject (always,
+/// empty when there is none: clients take it as the end of the join).
+pub fn send_state(
+    gw: &Arc<Gateway>,
+    user: &BareJid,
+    room: &Room,
+    to: &Jid,
+    history: Option<History>,
+) {
+    for (nick, standing) in &room.occupants {
+        if let Some(from) = stanzas::occupant_text(&room.jid, nick) {
+            stanzas::send_occupant(gw, &from, to, false, *standing);
+        }
+    }
+    let mut statuses = vec![Status::SelfPresence, Status::ConfigRoomLoggingEnabled];
+    if room.renamed {
+        statuses.push(Status::AssignedNick);
+    }
+    if let Some(from) = occupant(&room.jid, &room.nick) {
+        gw.send(stanzas::presence(
+            from,
+            to.clone(),
+            Type::None,
+            room.own,
+            statuses,
+            |i| i,
+        ));
+    }
+    let (by, text) = room
+        .subject
+        .as_ref()
+        .map(|(by, text)| (by.as_deref(), text.as_str()))
+        .unwrap_or((None, ""));
+    let subject = stanzas::subject(&room.jid, by, to.clone(), text);
+    let Some(key) = gw.room_key(&room.address) else {
+        return;
+    };
+    tokio::spawn(send_history_then_subject(
+        gw.clone(),
+        user.clone(),
+        room.jid.clone(),
+        key,
+        to.clone(),
+        history,
+        subject,
+    ));
 }

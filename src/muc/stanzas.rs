@@ -82,7 +82,7 @@ fn spell_out_none(item: &mut Element) {
 /// An occupant's presence without status codes, written from bytes
 /// (`xml_bytes::occupant_presence`).
 pub fn send_occupant(
-    gw: &crate::router::Gateway,
+    gw: &crate::gateway::Gateway,
     from: &str,
     to: &Jid,
     unavailable: bool,

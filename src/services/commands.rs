@@ -12,10 +12,10 @@ use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::StanzaError;
 
-use super::iq::Reply;
 use super::register;
+use super::reply::Reply;
 use super::xep0050::{Actions, Command, Note, NS};
-use crate::router::Gateway;
+use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 
 struct Spec {

@@ -5,8 +5,8 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::StanzaError;
 use xso::{AsXml, FromXml};
 
-use super::iq::address_error;
-use crate::router::Gateway;
+use super::reply::address_error;
+use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 
 pub const NS: &str = "jabber:iq:gateway";

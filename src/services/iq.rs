@@ -3,53 +3,17 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{AddressError, AddressKind};
+use ferry_bridge::AddressKind;
 use xmpp_parsers::disco::DiscoInfoQuery;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
-use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
-use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::version::VersionResult;
 
-use super::{commands, disco, forms, gateway_iq, register, xep0050};
-use crate::router::{Gateway, Target};
+use super::reply::{address_error, Reply};
+use super::{commands, disco, gateway_iq, register, xep0050};
+use crate::gateway::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
-
-/// Where an answer goes: from the JID the request was sent to, back to
-/// its sender, with its id.
-pub struct Reply {
-    pub us: Jid,
-    pub them: Jid,
-    pub id: String,
-}
-
-impl Reply {
-    pub fn send(self, gw: &Gateway, answer: Result<Option<Element>, StanzaError>) {
-        let iq = match answer {
-            Ok(mut payload) => {
-                if let Some(payload) = &mut payload {
-                    forms::type_every_field(payload);
-                }
-                Iq::Result {
-                    from: Some(self.us),
-                    to: Some(self.them),
-                    id: self.id,
-                    payload,
-                }
-            }
-            Err(e) => stanza_error::iq(Some(self.us), Some(self.them), self.id, e),
-        };
-        gw.send(iq);
-    }
-}
-
-pub fn address_error(e: &AddressError) -> StanzaError {
-    match e {
-        AddressError::Malformed(text) => stanza_error::error(Condition::JidMalformed, text),
-        AddressError::Unknown(text) => stanza_error::error(Condition::ItemNotFound, text),
-    }
-}
 
 pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
     let (to, id, payload, set) = match iq {

@@ -2,65 +2,20 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{AddressKind, Intent, Text};
+use ferry_bridge::{AddressKind, Intent};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
-use xmpp_parsers::ns;
 
-use super::iq::address_error;
-use crate::router::{Gateway, Target};
-use crate::sessions::{self, Refused};
+use super::reply::address_error;
+use crate::gateway::{Gateway, Target};
+use crate::sessions;
+use crate::sessions::registry::Refused;
 use crate::stanza_error::{self, Condition};
-
-/// End-to-end encryption payloads: their fallback body is a note for
-/// clients without the feature, and bridging it would mislead both sides.
-const ENCRYPTED: [(&str, &str); 5] = [
-    ("encrypted", "eu.siacs.conversations.axolotl"),
-    ("encrypted", "urn:xmpp:omemo:2"),
-    ("openpgp", "urn:xmpp:openpgp:0"),
-    ("x", "jabber:x:encrypted"),
-    ("encryption", "urn:xmpp:eme:0"),
-];
-
-pub fn is_encrypted(message: &Message) -> bool {
-    message
-        .payloads
-        .iter()
-        .any(|p| ENCRYPTED.iter().any(|(name, ns)| p.is(*name, *ns)))
-}
+use crate::stanzas::{is_encrypted, text_of};
 
 fn refuse(gw: &Gateway, message: &Message, condition: Condition, text: &str) {
     if let Some(reply) = stanza_error::message(message, stanza_error::error(condition, text)) {
         gw.send(reply);
-    }
-}
-
-/// What the user wrote, for a session: the body, `/me` as an action.
-pub fn text_of(message: &Message) -> Text {
-    let body = message
-        .bodies
-        .get("")
-        .or_else(|| message.bodies.values().next())
-        .cloned()
-        .unwrap_or_default();
-    let (action, body) = match body.strip_prefix("/me ") {
-        Some(rest) => (true, rest.to_owned()),
-        None => (false, body),
-    };
-    let origin_id = message
-        .payloads
-        .iter()
-        .find(|p| p.is("origin-id", ns::SID))
-        .and_then(|p| p.attr("id"))
-        .map(str::to_owned);
-    Text {
-        id: message.id.as_ref().map(|id| id.0.clone()),
-        origin_id,
-        body,
-        subject: message.subjects.values().next().cloned(),
-        thread: message.thread.as_ref().map(|t| t.id.clone()),
-        action,
-        sent_at: None,
     }
 }
 
@@ -160,25 +115,4 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
             );
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use xmpp_parsers::minidom::Element;
-
-    #[test]
-    fn omemo_and_pgp_are_encrypted_receipts_are_not() {
-        let mut m = Message::chat(None);
-        m.payloads
-            .push(Element::builder("request", "urn:xmpp:receipts").build());
-        assert!(!is_encrypted(&m));
-        m.payloads
-            .push(Element::builder("encrypted", "eu.siacs.conversations.axolotl").build());
-        assert!(is_encrypted(&m));
-        let mut m = Message::chat(None);
-        m.payloads
-            .push(Element::builder("openpgp", "urn:xmpp:openpgp:0").build());
-        assert!(is_encrypted(&m));
-    }
 }

@@ -8,4 +8,5 @@ pub mod iq;
 pub mod message;
 pub mod presence;
 mod register;
+pub mod reply;
 mod xep0050;

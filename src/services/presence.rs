@@ -7,11 +7,11 @@ use ferry_bridge::{Address, Intent};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::{Presence, Type};
 
-use crate::router::{Gateway, Target};
+use crate::gateway::{Gateway, Target};
 use crate::sessions;
 use crate::stanza_error;
 
-use super::iq::address_error;
+use super::reply::address_error;
 
 /// Sends a probe to every registered user, so that online users get
 /// their sessions back after any restart of ferry or the server.
@@ -156,7 +156,7 @@ fn track(gw: &Gateway, from: &Jid, type_: &Type) -> bool {
                         .with_from(gw.jid.clone())
                         .with_to(from.clone()),
                 );
-                crate::muc::end_session_if_idle(gw, &from.to_bare());
+                gw.end_session_if_idle(&from.to_bare());
             }
             false
         }

@@ -12,9 +12,9 @@ use xmpp_parsers::ns;
 use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::StanzaError;
 
-use super::iq::Reply;
 use super::presence;
-use crate::router::Gateway;
+use super::reply::Reply;
+use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 
 /// XEP-0077's own field names: only these may appear as legacy fields.
@@ -213,6 +213,9 @@ async fn register(
                 stanza_error::error(Condition::RemoteServerTimeout, &text)
             }
         })?;
+    if let Some(network) = registration.get("network") {
+        check_networks(gw, user, scope, network).await?;
+    }
     let first = gw
         .store
         .save_registration(gw.name(), user.as_str(), scope, &registration)
@@ -233,6 +236,35 @@ async fn register(
     }
     tracing::info!(bridge = gw.name(), user = %user, first, "registered");
     Ok(first)
+}
+
+/// Refuses an identity on one network more than `[limits] irc_networks`
+/// allows; a new identity on a network already held, or an edit, passes.
+async fn check_networks(
+    gw: &Gateway,
+    user: &BareJid,
+    scope: &str,
+    network: &str,
+) -> Result<(), StanzaError> {
+    let held = gw
+        .store
+        .registrations(gw.name(), user.as_str())
+        .await
+        .map_err(internal)?;
+    let networks: std::collections::HashSet<&str> = held
+        .iter()
+        .filter(|(s, _)| s != scope)
+        .filter_map(|(_, r)| r.get("network"))
+        .collect();
+    let most = gw.limits.irc_networks;
+    if networks.contains(network) || networks.len() < most {
+        return Ok(());
+    }
+    let text = format!(
+        "you hold identities on {} IRC networks, the most allowed (irc_networks = {most})",
+        networks.len()
+    );
+    Err(stanza_error::error(Condition::PolicyViolation, &text))
 }
 
 async fn remove(gw: &Gateway, user: &BareJid) -> (Answer, Vec<Stanza>) {

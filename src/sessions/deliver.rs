@@ -2,40 +2,21 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{Address, Connection, ContactStatus, Event, Failure, Text};
-use xmpp_parsers::date::DateTime;
-use xmpp_parsers::delay::Delay;
+use ferry_bridge::{Address, Connection, ContactStatus, Event, Text};
 use xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_parsers::message::{Lang, Message, MessageType, Thread};
+use xmpp_parsers::message::{Lang, Message};
 use xmpp_parsers::presence::{Presence, Show, Type};
 
-use crate::router::Gateway;
-use crate::stanza_error::{self, Condition};
+use crate::gateway::Gateway;
+use crate::stanza_error;
+use crate::stanzas::{failure_condition, message};
 use crate::xml_clean::clean;
-
-/// The one table from backend failures to XMPP error conditions.
-pub fn failure_condition(failure: Failure) -> Condition {
-    match failure {
-        Failure::BadRequest => Condition::BadRequest,
-        Failure::Conflict => Condition::Conflict,
-        Failure::Forbidden => Condition::Forbidden,
-        Failure::ItemNotFound => Condition::ItemNotFound,
-        Failure::NotAcceptable => Condition::NotAcceptable,
-        Failure::NotAuthorized => Condition::NotAuthorized,
-        Failure::RecipientUnavailable => Condition::RecipientUnavailable,
-        Failure::RegistrationRequired => Condition::RegistrationRequired,
-        Failure::RemoteServerTimeout => Condition::RemoteServerTimeout,
-        Failure::ResourceConstraint => Condition::ResourceConstraint,
-        Failure::ServiceUnavailable => Condition::ServiceUnavailable,
-        Failure::InternalServerError => Condition::InternalServerError,
-    }
-}
 
 pub(super) async fn run(
     gw: Arc<Gateway>,
     user: BareJid,
     mut events: ferry_bridge::channel::Receiver<Event>,
-    _counted: super::Delivering,
+    _counted: super::registry::Delivering,
 ) {
     let charged = user.to_string();
     while let Some(event) = events.recv_boxed().await {
@@ -43,57 +24,17 @@ pub(super) async fn run(
         // burst) holds their own session back; nothing is dropped.
         gw.out.wait_room(&charged).await;
         gw.archiver.wait_room().await;
-        crate::component::admitted(|| crate::muc::event(&gw, &user, *event));
+        crate::component::admitted(|| {
+            if let Some(direct) = crate::muc::events::event(&gw, &user, *event) {
+                deliver(&gw, &user, direct);
+            }
+        });
     }
     // The session is gone: so are its rooms.
     for room in gw.rooms.forget_user(&user) {
-        crate::muc::gone(&gw, &room, None);
+        crate::muc::events::gone(&gw, &room, None);
     }
     tracing::info!(bridge = gw.name(), user = %user, "session ended");
-}
-
-/// The body as XMPP shows it: `/me ` for actions, cleaned for XML.
-pub fn body(text: &Text) -> String {
-    if text.action {
-        clean(&format!("/me {}", text.body)).into_owned()
-    } else {
-        clean(&text.body).into_owned()
-    }
-}
-
-/// A foreign message as an XMPP message: `chat`, or `normal` when it has
-/// a subject (mail); foreign text is cleaned for XML.
-pub fn message(from: Jid, to: Jid, text: &Text) -> Message {
-    let type_ = if text.subject.is_some() {
-        MessageType::Normal
-    } else {
-        MessageType::Chat
-    };
-    let mut m = Message::new_with_type(type_, Some(to));
-    m.from = Some(from.clone());
-    m.bodies.insert(Lang::default(), body(text));
-    if let Some(subject) = &text.subject {
-        m.subjects
-            .insert(Lang::default(), clean(subject).into_owned());
-    }
-    m.thread = text.thread.as_ref().map(|id| Thread {
-        parent: None,
-        id: clean(id).into_owned(),
-    });
-    if let Some(stamp) = text
-        .sent_at
-        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-    {
-        m.payloads.push(
-            Delay {
-                from: Some(from.to_bare().into()),
-                stamp: DateTime(stamp.fixed_offset()),
-                data: None,
-            }
-            .into(),
-        );
-    }
-    m
 }
 
 fn contact_presence(from: Jid, to: Jid, status: &ContactStatus) -> Presence {
@@ -203,12 +144,9 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
         | Event::JoinFailed { .. }
         | Event::Subject { .. }
         | Event::Left { .. } => {
-            // Rooms are the MUC core's (src/muc/), which no backend feeds
-            // yet; a backend must not report rooms before it exists.
-            tracing::warn!(
-                bridge = gw.name(),
-                "room event without the MUC core, dropped"
-            );
+            // Room events are the MUC core's: `run` hands every event to
+            // `muc::events` first, which gives back only the others.
+            tracing::debug!(bridge = gw.name(), "room event outside the MUC core");
         }
     }
 }
@@ -219,29 +157,6 @@ mod tests {
 
     fn jid(s: &str) -> Jid {
         Jid::new(s).unwrap()
-    }
-
-    #[test]
-    fn foreign_text_is_cleaned_and_actions_and_mail_shaped() {
-        let text = Text {
-            body: "hi\u{1}there\u{0}".into(),
-            action: true,
-            ..Text::default()
-        };
-        let m = message(jid("a%h@gw"), jid("u@d"), &text);
-        assert_eq!(m.type_, MessageType::Chat);
-        assert_eq!(m.bodies[&Lang::default()], "/me hithere");
-        let mail = Text {
-            body: "b".into(),
-            subject: Some("s".into()),
-            thread: Some("<id@x>".into()),
-            sent_at: Some(1_700_000_000),
-            ..Text::default()
-        };
-        let m = message(jid("b\\40x.org@gw"), jid("u@d"), &mail);
-        assert_eq!(m.type_, MessageType::Normal);
-        assert_eq!(m.thread.unwrap().id, "<id@x>");
-        assert!(m.payloads.iter().any(|p| p.is("delay", "urn:xmpp:delay")));
     }
 
     #[test]
@@ -270,14 +185,5 @@ mod tests {
             &ContactStatus::Away(Some("lunch".into())),
         );
         assert_eq!(p.show, Some(Show::Away));
-    }
-
-    #[test]
-    fn every_failure_has_a_condition() {
-        assert_eq!(
-            failure_condition(Failure::ItemNotFound),
-            Condition::ItemNotFound
-        );
-        assert_eq!(failure_condition(Failure::Forbidden), Condition::Forbidden);
     }
 }

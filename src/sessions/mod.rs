@@ -3,182 +3,20 @@
 //! stanzas. One session per (bridge, bare JID); all resources share it.
 
 mod deliver;
+pub mod registry;
+pub mod resume;
 mod storage;
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ferry_bridge::channel;
-use ferry_bridge::{Address, Intent, SessionContext, SessionHandle};
+use ferry_bridge::{Address, SessionContext, SessionHandle};
 use xmpp_parsers::jid::{BareJid, Jid};
 
-use crate::router::Gateway;
-pub use deliver::{body, deliver, failure_condition, message};
+use crate::gateway::Gateway;
+pub use deliver::deliver;
+use registry::Delivering;
 use storage::UserStorage;
-
-#[derive(Default)]
-pub struct Sessions {
-    running: Mutex<HashMap<BareJid, channel::Sender<Intent>>>,
-    /// Which resource sent a message id, so that a foreign failure reaches
-    /// it: servers drop error messages addressed to a bare JID (RFC 6121
-    /// §8.5.2.1.1).
-    senders: Mutex<Recent<(BareJid, String), Jid>>,
-    /// The JID a user used for a foreign address when it is not the
-    /// canonical one (`bob@irc.gw` for `bob%host@irc.gw`): traffic from
-    /// that address comes from the JID the user knows.
-    aliases: Mutex<Recent<(BareJid, Jid), Jid>>,
-    /// Tasks turning sessions' events into stanzas: a stop waits for them
-    /// too, so that a session's last words (the network JID going
-    /// offline) are sent before the links close.
-    delivering: Arc<AtomicUsize>,
-}
-
-/// Counts a delivering task for as long as it lives.
-struct Delivering(Arc<AtomicUsize>);
-
-impl Delivering {
-    fn new(count: &Arc<AtomicUsize>) -> Delivering {
-        count.fetch_add(1, Ordering::SeqCst);
-        Delivering(count.clone())
-    }
-}
-
-impl Drop for Delivering {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// A bounded map that forgets its oldest entries first.
-struct Recent<K, V> {
-    map: HashMap<K, V>,
-    order: VecDeque<K>,
-}
-
-impl<K, V> Default for Recent<K, V> {
-    fn default() -> Self {
-        Recent {
-            map: HashMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-}
-
-impl<K: std::hash::Hash + Eq + Clone, V> Recent<K, V> {
-    fn insert(&mut self, key: K, value: V) {
-        if self.map.insert(key.clone(), value).is_none() {
-            self.order.push_back(key);
-        }
-        while self.order.len() > REMEMBERED {
-            if let Some(old) = self.order.pop_front() {
-                self.map.remove(&old);
-            }
-        }
-    }
-}
-
-const REMEMBERED: usize = 10_000;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Why an intent did not reach a session.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Refused {
-    /// The backend has no sessions, or the user has no registration.
-    Unsupported,
-    /// The user's session is behind: `resource-constraint`.
-    Busy,
-}
-
-impl Sessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BareJid, channel::Sender<Intent>>> {
-        self.running.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn get(&self, user: &BareJid) -> Option<channel::Sender<Intent>> {
-        self.lock().get(user).filter(|tx| !tx.is_closed()).cloned()
-    }
-
-    pub fn is_running(&self, user: &BareJid) -> bool {
-        self.get(user).is_some()
-    }
-
-    /// Sends an intent to the user's running session, if any.
-    pub fn send(&self, user: &BareJid, intent: Intent) -> Result<(), Refused> {
-        let tx = self.get(user).ok_or(Refused::Unsupported)?;
-        match tx.try_send(intent) {
-            Ok(()) => Ok(()),
-            Err(channel::TrySendError::Full(_)) => Err(Refused::Busy),
-            Err(channel::TrySendError::Closed(_)) => Err(Refused::Unsupported),
-        }
-    }
-
-    /// Remembers that `from` sent the message `id`.
-    pub fn remember_sender(&self, from: &Jid, id: &str) {
-        lock(&self.senders).insert((from.to_bare(), id.to_owned()), from.clone());
-    }
-
-    /// The resource that sent `id`, if remembered.
-    pub fn sender_of(&self, user: &BareJid, id: &str) -> Option<Jid> {
-        lock(&self.senders)
-            .map
-            .get(&(user.clone(), id.to_owned()))
-            .cloned()
-    }
-
-    /// Remembers that `user` calls the address whose canonical JID is
-    /// `canonical` by `used`.
-    pub fn remember_alias(&self, user: &BareJid, canonical: &Jid, used: &Jid) {
-        if canonical != used {
-            lock(&self.aliases).insert((user.clone(), canonical.clone()), used.clone());
-        }
-    }
-
-    /// The JID `user` knows `canonical` by.
-    pub fn alias(&self, user: &BareJid, canonical: Jid) -> Jid {
-        lock(&self.aliases)
-            .map
-            .get(&(user.clone(), canonical.clone()))
-            .cloned()
-            .unwrap_or(canonical)
-    }
-
-    /// Ends the user's session, if any.
-    pub fn stop(&self, user: &BareJid, reason: &str) {
-        if let Some(tx) = self.lock().remove(user) {
-            let _ = tx.try_send(Intent::Shutdown {
-                reason: reason.to_owned(),
-            });
-        }
-    }
-
-    /// Ends every session (ferry is stopping) and waits until they have
-    /// finished, each having said goodbye on its network, and their last
-    /// events have become stanzas.
-    pub async fn stop_all(&self, reason: &str) {
-        let all: Vec<_> = self.lock().drain().collect();
-        for (_, tx) in &all {
-            let _ = tx
-                .send(Intent::Shutdown {
-                    reason: reason.to_owned(),
-                })
-                .await;
-        }
-        // A session drops its intents when it has finished; a stop is rare
-        // enough that looking every few milliseconds costs nothing.
-        for (_, tx) in all {
-            while !tx.is_closed() {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        }
-        while self.delivering.load(Ordering::SeqCst) > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    }
-}
 
 /// Starts the user's session unless one runs; false when the backend
 /// cannot start one, or the user is not registered and `rooms_only` (a
@@ -201,7 +39,7 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool
             .iter()
             .filter_map(|j| j.parse::<Jid>().ok())
             .filter_map(|used| match gw.target(&used) {
-                Ok(crate::router::Target::Foreign(a)) => {
+                Ok(crate::gateway::Target::Foreign(a)) => {
                     if let Some(canonical) = gw.jid_of(&a) {
                         gw.sessions.remember_alias(user, &canonical, &used);
                     }
@@ -249,24 +87,4 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool
         delivering,
     ));
     true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_stop_waits_for_the_delivering_tasks() {
-        let sessions = Sessions::default();
-        let counted = Delivering::new(&sessions.delivering);
-        let task = tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            drop(counted);
-        });
-        let started = std::time::Instant::now();
-        sessions.stop_all("test").await;
-        assert!(started.elapsed() >= std::time::Duration::from_millis(40));
-        assert_eq!(sessions.delivering.load(Ordering::SeqCst), 0);
-        task.await.unwrap();
-    }
 }

@@ -396,6 +396,39 @@ impl Store {
         Ok(())
     }
 
+    /// Users with items in the outbox.
+    pub async fn outbox_users(&self, bridge: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT DISTINCT user_jid FROM outbox WHERE bridge = $1")
+            .bind(bridge)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Every user's value under `key`, deleted as it is read.
+    pub async fn state_take_all(
+        &self,
+        bridge: &str,
+        key: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows =
+            sqlx::query("SELECT user_jid, value FROM bridge_state WHERE bridge = $1 AND key = $2")
+                .bind(bridge)
+                .bind(key)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM bridge_state WHERE bridge = $1 AND key = $2")
+            .bind(bridge)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// Commits an outbox item; `None` when the user already has `limit`.
     pub async fn outbox_push(
         &self,

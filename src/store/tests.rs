@@ -136,6 +136,48 @@ async fn exercise(store: &Store) {
             .len(),
         1
     );
+    // One key for every user, taken once: read and gone.
+    for (user, value) in [("a@localhost", "1"), ("c@localhost", "2")] {
+        store
+            .state_put("irc.gw", user, "rooms", value)
+            .await
+            .unwrap();
+    }
+    store
+        .state_put("mail.gw", "a@localhost", "rooms", "3")
+        .await
+        .unwrap();
+    let mut taken = store.state_take_all("irc.gw", "rooms").await.unwrap();
+    taken.sort();
+    assert_eq!(
+        taken,
+        [
+            ("a@localhost".into(), "1".into()),
+            ("c@localhost".into(), "2".into())
+        ]
+    );
+    assert!(store
+        .state_take_all("irc.gw", "rooms")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .state_get("irc.gw", "a@localhost", "uidnext")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("43"),
+        "other keys stay"
+    );
+    assert_eq!(
+        store
+            .state_take_all("mail.gw", "rooms")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     store
         .state_delete("irc.gw", "a@localhost", "uidnext")
         .await

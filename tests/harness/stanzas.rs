@@ -57,3 +57,36 @@ pub async fn register_and_subscribe(
     })
     .await
 }
+
+/// The network JID of the harness's IRC server.
+pub const IRC_NET: &str = "127.0.0.1@irc.localhost";
+
+/// `user` (password "pw") registers `nick` on the IRC bridge, comes online
+/// and waits until the network JID says the connection is up; returns the
+/// client and that presence.
+pub async fn online_on_irc(w: &super::World, user: &str, nick: &str) -> (TestClient, Element) {
+    let mut c = TestClient::connect(user, "localhost", "pw", w.prosody.c2s).await;
+    c.available().await;
+    register_and_subscribe(&mut c, super::IRC, &[("nick", nick)]).await;
+    let connected = c
+        .expect("connected on the network JID", |el| {
+            presence_from(el, IRC_NET, None)
+                && el
+                    .get_child("status", NS)
+                    .is_some_and(|s| s.text().starts_with("Connected"))
+        })
+        .await;
+    (c, connected)
+}
+
+/// The status codes of a MUC presence.
+pub fn muc_statuses(el: &Element) -> Vec<String> {
+    el.get_child("x", "http://jabber.org/protocol/muc#user")
+        .map(|x| {
+            x.children()
+                .filter(|c| c.name() == "status")
+                .filter_map(|c| c.attr("code").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

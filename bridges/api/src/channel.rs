@@ -54,6 +54,13 @@ impl<T> Sender<T> {
     pub fn is_closed(&self) -> bool {
         self.0.is_disconnected()
     }
+
+    /// Items that may be sent now without waiting: a sender that is the
+    /// only one can check that a batch fits before sending any of it.
+    pub fn free(&self) -> usize {
+        let capacity = self.0.capacity().unwrap_or(usize::MAX);
+        capacity.saturating_sub(self.0.len())
+    }
 }
 
 impl<T> Receiver<T> {
@@ -79,7 +86,9 @@ mod tests {
         tx.send("a".into()).await.unwrap();
         tx.try_send("b".into()).unwrap();
         assert!(matches!(tx.try_send("c".into()), Err(TrySendError::Full(c)) if c == "c"));
+        assert_eq!(tx.free(), 0);
         assert_eq!(rx.recv().await.as_deref(), Some("a"));
+        assert_eq!(tx.free(), 1);
         assert_eq!(rx.recv().await.as_deref(), Some("b"));
         drop(rx);
         assert!(tx.is_closed());

@@ -82,6 +82,23 @@ pub trait Bridge: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The disco identity type of its group chats (`conference/<type>`),
+    /// for a backend that has them.
+    fn room_type(&self) -> &'static str {
+        "text"
+    }
+
+    /// The key under which two spellings of one group chat's JID compare
+    /// equal (rooms and their archives are kept by it). Default: lowercase.
+    fn room_key(&self, jid: &str) -> String {
+        jid.to_lowercase()
+    }
+
+    /// Works what a user left in the durable outbox, without a session:
+    /// called at start for each user with items there, online or not. The
+    /// context's events carry only failures to report.
+    fn resume_outbox(&self, _context: SessionContext) {}
+
     /// What disco#items of the bridge JID lists, so that clients can
     /// browse to it (IRC: each network's JID).
     fn directory(&self) -> Vec<Address> {

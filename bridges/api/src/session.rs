@@ -131,6 +131,9 @@ pub enum Failure {
     ItemNotFound,
     NotAcceptable,
     NotAuthorized,
+    /// Over a count or size the gateway's config allows (`[limits]`); the
+    /// text names the key.
+    PolicyViolation,
     RecipientUnavailable,
     RegistrationRequired,
     RemoteServerTimeout,
@@ -243,9 +246,10 @@ pub struct Limits {
     pub events: usize,
     /// Items one user may have in the durable outbox.
     pub outbox: usize,
-    /// Foreign networks one user may be connected to at once.
+    /// Foreign networks one user may be connected to at once (the config
+    /// key `irc_networks`, which a refusal names).
     pub networks: usize,
-    /// Group chats one user may be in, over all networks.
+    /// Group chats one user may be in, over all networks (`irc_channels`).
     pub channels: usize,
 }
 

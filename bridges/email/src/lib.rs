@@ -1,6 +1,7 @@
 //! ferry's e-mail backend: addressing and registration. Sending and
 //! receiving mail follow the same contract.
 
+mod account;
 mod address;
 mod compose;
 pub mod config;
@@ -196,6 +197,10 @@ impl Bridge for EmailBridge {
 
     fn start_session(&self, context: SessionContext) -> Option<SessionHandle> {
         session::start(self.config.clone(), &self.senders, context)
+    }
+
+    fn resume_outbox(&self, context: SessionContext) {
+        session::resume(self.config.clone(), &self.senders, context);
     }
 
     fn contacts_always_available(&self) -> bool {

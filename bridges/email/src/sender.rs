@@ -5,14 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferry_bridge::{Address, Failure};
 use tokio::sync::Notify;
 
+use crate::account::Account;
 use crate::compose::{self, Outgoing};
 use crate::servers::{self, Protocol};
-use crate::session::{backoff, now, Session};
 use crate::smtp::{self, SendError};
 
 /// Attempts before a temporary failure counts as permanent.
@@ -20,10 +20,22 @@ const MAX_ATTEMPTS: u32 = 8;
 /// How often the outbox is looked at when nothing wakes it.
 const OUTBOX_TICK: Duration = Duration::from_secs(5);
 
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Seconds to wait after `attempts` failures: 2, 4, 8… up to 10 minutes.
+fn backoff(attempts: u32) -> i64 {
+    2i64.saturating_pow(attempts.min(10) + 1).min(600)
+}
+
 struct Sender {
     wake: Arc<Notify>,
     /// The newest session's credentials and channels.
-    session: Arc<Session>,
+    session: Arc<Account>,
     /// Sessions running; the sender may end only when none is.
     attached: usize,
 }
@@ -41,7 +53,7 @@ impl Senders {
 
     /// A session of `user` starts: the sender uses its credentials from
     /// now on, and starts if none is running. Returns what wakes it.
-    pub fn attach(self: &Arc<Self>, user: &str, session: Arc<Session>) -> Arc<Notify> {
+    pub fn attach(self: &Arc<Self>, user: &str, session: Arc<Account>) -> Arc<Notify> {
         let mut running = self.lock();
         if let Some(sender) = running.get_mut(user) {
             sender.session = session;
@@ -107,7 +119,7 @@ async fn run(senders: Arc<Senders>, user: String, wake: Arc<Notify>) {
 /// or reported. Mails to one recipient go in the order sent: one
 /// waiting for a retry holds back the later ones to the same address.
 /// Returns whether mails are left waiting.
-async fn flush_outbox(session: &Session) -> bool {
+async fn flush_outbox(session: &Account) -> bool {
     let (due, all) = match (
         session.storage.outbox_due(now()).await,
         session.storage.outbox_due(i64::MAX).await,
@@ -178,4 +190,16 @@ async fn flush_outbox(session: &Session) -> bool {
         }
     }
     waiting
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        assert_eq!(backoff(0), 2);
+        assert_eq!(backoff(1), 4);
+        assert_eq!(backoff(20), 600);
+    }
 }

@@ -3,10 +3,7 @@
 use ferry_bridge::{Address, AddressError, AddressKind};
 
 use crate::config::Networks;
-
-/// Channel prefixes assumed before a server has told us its CHANTYPES;
-/// none of them may start a nick, so the guess is never wrong for nicks.
-pub const DEFAULT_CHANTYPES: &str = "#&+!";
+use crate::isupport::DEFAULT_CHANTYPES;
 
 pub fn parse(networks: &Networks, localpart: &str) -> Result<Address, AddressError> {
     if localpart.is_empty() {
@@ -32,6 +29,13 @@ pub fn parse(networks: &Networks, localpart: &str) -> Result<Address, AddressErr
 fn named(host: &str, name: &str) -> Result<Address, AddressError> {
     if name.is_empty() {
         return Err(AddressError::Malformed("empty nick or channel".into()));
+    }
+    if name.len() > crate::fit::NAME_MAX {
+        // No IRC line could carry it (with a message after it).
+        return Err(AddressError::Malformed(format!(
+            "an IRC name is at most {} bytes",
+            crate::fit::NAME_MAX
+        )));
     }
     if name.contains(|c: char| c == ' ' || c == ',' || c.is_control()) {
         return Err(AddressError::Malformed(format!(
@@ -96,6 +100,14 @@ mod tests {
             parse(&n, "irc.libera.chat").unwrap(),
             Address::network("irc.libera.chat")
         );
+    }
+
+    #[test]
+    fn names_no_line_could_carry_are_malformed() {
+        let n = networks();
+        let long = format!("#{}", "c".repeat(crate::fit::NAME_MAX));
+        assert!(matches!(parse(&n, &long), Err(AddressError::Malformed(_))));
+        assert!(parse(&n, &long[1..]).is_ok());
     }
 
     #[test]

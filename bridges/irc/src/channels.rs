@@ -112,6 +112,16 @@ impl Channels {
         !self.by_name.is_empty()
     }
 
+    /// Channels joined or being joined.
+    pub fn count(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Whether `name` is joined or being joined.
+    pub fn has(&self, support: &Support, name: &str) -> bool {
+        self.by_name.contains_key(&support.fold(name))
+    }
+
     /// The user asked to join `name` as `wanted`; false if already asked.
     pub fn joining(
         &mut self,

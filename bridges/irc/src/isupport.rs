@@ -1,13 +1,31 @@
 //! What a server told us in RPL_ISUPPORT (005) and CAP: channel types,
-//! case mapping, membership prefixes, MONITOR.
+//! case mapping, membership prefixes, MONITOR, name lengths.
 
-use crate::address::DEFAULT_CHANTYPES;
+/// Channel prefixes assumed before a server has told us its CHANTYPES;
+/// none of them may start a nick, so the guess is never wrong for nicks.
+pub const DEFAULT_CHANTYPES: &str = "#&+!";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseMapping {
     Ascii,
     Rfc1459,
     StrictRfc1459,
+}
+
+impl CaseMapping {
+    /// Folds a nick or channel name for comparison.
+    pub fn fold(self, name: &str) -> String {
+        name.chars()
+            .map(|c| match (self, c) {
+                (_, 'A'..='Z') => c.to_ascii_lowercase(),
+                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '[') => '{',
+                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, ']') => '}',
+                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '\\') => '|',
+                (CaseMapping::Rfc1459, '~') => '^',
+                _ => c,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -18,6 +36,9 @@ pub struct Support {
     pub prefix: Vec<(char, char)>,
     /// MONITOR's target limit, when the server has MONITOR.
     pub monitor: Option<usize>,
+    /// The longest nick and channel name the server takes, when it says.
+    pub nicklen: Option<usize>,
+    pub channellen: Option<usize>,
 }
 
 impl Default for Support {
@@ -27,6 +48,8 @@ impl Default for Support {
             casemapping: CaseMapping::Rfc1459,
             prefix: vec![('o', '@'), ('v', '+')],
             monitor: None,
+            nicklen: None,
+            channellen: None,
         }
     }
 }
@@ -38,6 +61,12 @@ impl Support {
         for token in tokens {
             let (key, value) = token.split_once('=').unwrap_or((token, ""));
             match key {
+                // An empty value would say the server has no channels; but
+                // no nick may start with any of the default channel types,
+                // so keeping them can never take a nick for a channel, and
+                // a server that sends `#` lines after all still has them
+                // read as channel lines, not as private chats.
+                "CHANTYPES" if value.is_empty() => {}
                 "CHANTYPES" => self.chantypes = value.to_owned(),
                 "CASEMAPPING" => {
                     self.casemapping = match value {
@@ -56,6 +85,13 @@ impl Support {
                     }
                 }
                 "MONITOR" => self.monitor = Some(value.parse().unwrap_or(100)),
+                // The larger of the two: MAXNICKLEN may exceed NICKLEN.
+                "NICKLEN" | "MAXNICKLEN" => {
+                    if let Some(n) = value.parse().ok().filter(|n| *n > 0) {
+                        self.nicklen = Some(self.nicklen.map_or(n, |m: usize| m.max(n)));
+                    }
+                }
+                "CHANNELLEN" => self.channellen = value.parse().ok().filter(|n| *n > 0),
                 _ => {}
             }
         }
@@ -63,16 +99,7 @@ impl Support {
 
     /// Folds a nick or channel name for comparison, per CASEMAPPING.
     pub fn fold(&self, name: &str) -> String {
-        name.chars()
-            .map(|c| match (self.casemapping, c) {
-                (_, 'A'..='Z') => c.to_ascii_lowercase(),
-                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '[') => '{',
-                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, ']') => '}',
-                (CaseMapping::Rfc1459 | CaseMapping::StrictRfc1459, '\\') => '|',
-                (CaseMapping::Rfc1459, '~') => '^',
-                _ => c,
-            })
-            .collect()
+        self.casemapping.fold(name)
     }
 
     pub fn is_channel(&self, name: &str) -> bool {
@@ -103,5 +130,16 @@ mod tests {
         assert_eq!(s.monitor, Some(64));
         assert_eq!(s.fold("nick[a]"), s.fold("NICK{A}"));
         assert!(s.is_channel("#rust") && !s.is_channel("rust"));
+        assert_eq!(s.nicklen, Some(30));
+    }
+
+    #[test]
+    fn an_empty_chantypes_keeps_channels_channels() {
+        let mut s = Support::default();
+        s.absorb(["CHANTYPES="]);
+        assert!(s.is_channel("#rust") && s.is_channel("&local"));
+        assert!(!s.is_channel("rust"));
+        s.absorb(["CHANTYPES=#"]);
+        assert!(s.is_channel("#rust") && !s.is_channel("&local"));
     }
 }

@@ -2,11 +2,14 @@
 //! with one connection task per network.
 
 mod address;
+mod autoreply;
 mod channels;
 pub mod config;
 mod connection;
+mod fit;
 mod isupport;
 mod line;
+mod net;
 mod numerics;
 mod registration;
 mod session;
@@ -62,6 +65,17 @@ impl Bridge for IrcBridge {
 
     fn features(&self) -> Vec<&'static str> {
         vec!["http://jabber.org/protocol/muc"]
+    }
+
+    fn room_type(&self) -> &'static str {
+        "irc"
+    }
+
+    /// Channel names compare by RFC 1459 case mapping, the widest of the
+    /// CASEMAPPING values servers announce: `#Rust[1]` and `#rust{1}` are
+    /// one room (the domain part is plain ASCII, folded alike).
+    fn room_key(&self, jid: &str) -> String {
+        isupport::CaseMapping::Rfc1459.fold(jid)
     }
 
     fn directory(&self) -> Vec<Address> {

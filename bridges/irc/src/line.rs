@@ -9,6 +9,8 @@ use tokio_util::codec::{Decoder, Encoder};
 
 /// 512 bytes of message plus 8191 of IRCv3 tags.
 pub const MAX_LINE: usize = 512 + 8191;
+/// What we send: 512 bytes with the CR LF (we send no tags).
+const MAX_OUT: usize = 510;
 
 #[derive(Debug, Default)]
 pub struct LineCodec {
@@ -85,6 +87,15 @@ impl Encoder<String> for LineCodec {
         if line.contains(['\r', '\n', '\0']) {
             return Err(EncodeError::Injection);
         }
+        // The last guard against a line the server would refuse or close
+        // the connection over (ngircd: "Request too long"): whatever
+        // built it, it goes cut (a topic, a reason, an away note).
+        let line = if line.len() > MAX_OUT {
+            tracing::warn!(bytes = line.len(), "overlong IRC line cut to 512 bytes");
+            crate::fit::cut(&line, MAX_OUT)
+        } else {
+            &line
+        };
         buf.reserve(line.len() + 2);
         buf.extend_from_slice(line.as_bytes());
         buf.extend_from_slice(b"\r\n");
@@ -146,6 +157,12 @@ mod tests {
             .is_err());
         codec.encode("PRIVMSG a :x".into(), &mut buf).unwrap();
         assert_eq!(&buf[..], b"PRIVMSG a :x\r\n");
+        let mut buf = BytesMut::new();
+        codec
+            .encode(format!("TOPIC #c :{}", "é".repeat(400)), &mut buf)
+            .unwrap();
+        assert!(buf.len() <= 512 && buf.ends_with(b"\r\n"), "{}", buf.len());
+        assert!(std::str::from_utf8(&buf).is_ok());
     }
 
     proptest! {

@@ -1,6 +1,7 @@
 use ferry_bridge::{FormValues, Registration, RegistrationError};
 
 use crate::config::Networks;
+use crate::fit;
 
 /// Characters a nick may not contain: they delimit IRC messages or
 /// prefixes, so letting them through would corrupt the protocol.
@@ -9,8 +10,8 @@ fn nick_error(nick: &str) -> Option<&'static str> {
     if first.is_ascii_digit() || first == '-' {
         return Some("must not start with a digit or '-'");
     }
-    if nick.len() > 64 {
-        return Some("is too long");
+    if nick.len() > fit::NICK_MAX {
+        return Some("is too long for IRC");
     }
     let ok = nick
         .chars()
@@ -18,10 +19,17 @@ fn nick_error(nick: &str) -> Option<&'static str> {
     (!ok).then_some("may contain only letters, digits and []\\`_^{|}-")
 }
 
-fn field_error(value: &str, allow_space: bool) -> bool {
-    value
-        .chars()
-        .any(|c| c.is_control() || (!allow_space && (c == ' ' || c == '@')))
+/// Why a username or real name cannot go into a `USER` line, if it
+/// cannot: each must leave room for the other within 512 bytes.
+fn field_error(value: &str, allow_space: bool, most: usize) -> Option<String> {
+    let bad = |c: char| c.is_control() || (!allow_space && (c == ' ' || c == '@'));
+    if value.chars().any(bad) || (!allow_space && value.starts_with(':')) {
+        Some("contains forbidden characters".into())
+    } else if value.len() > most {
+        Some(format!("is too long for IRC (at most {most} bytes)"))
+    } else {
+        None
+    }
 }
 
 pub fn check(
@@ -37,13 +45,14 @@ pub fn check(
     }
     let mut out = Registration::default();
     out.fields.insert("nick".into(), nick.into());
-    for (var, allow_space) in [("username", false), ("realname", true)] {
+    let fields = [
+        ("username", false, fit::USERNAME_MAX),
+        ("realname", true, fit::REALNAME_MAX),
+    ];
+    for (var, allow_space, most) in fields {
         if let Some(value) = values.get(var) {
-            if field_error(value, allow_space) {
-                return Err(RegistrationError::invalid(
-                    var,
-                    "contains forbidden characters",
-                ));
+            if let Some(reason) = field_error(value, allow_space, most) {
+                return Err(RegistrationError::invalid(var, reason));
             }
             out.fields.insert(var.into(), value.into());
         }
@@ -73,6 +82,10 @@ pub fn check(
                 "password",
                 "contains forbidden characters",
             ));
+        }
+        if password.expose().len() > fit::PASSWORD_MAX {
+            let reason = format!("is too long for IRC (at most {} bytes)", fit::PASSWORD_MAX);
+            return Err(RegistrationError::invalid("password", reason));
         }
         out.secrets.insert("password".into(), password.clone());
     }
@@ -134,5 +147,39 @@ mod tests {
         assert!(matches!(err, RegistrationError::Invalid { ref field, .. } if field == "network"));
         let err = check(&n, &values(&[("nick", "ok"), ("username", "a@b")]), None).unwrap_err();
         assert!(matches!(err, RegistrationError::Invalid { ref field, .. } if field == "username"));
+    }
+
+    #[test]
+    fn fields_that_cannot_fit_a_line_name_the_field() {
+        let n = networks();
+        let huge = "x".repeat(100_000);
+        for field in ["nick", "username", "realname", "password"] {
+            let pairs = [("nick", "ok"), (field, huge.as_str())];
+            let pairs = if field == "nick" {
+                &pairs[1..]
+            } else {
+                &pairs[..]
+            };
+            let err = check(&n, &values(pairs), None).unwrap_err();
+            assert!(
+                matches!(err, RegistrationError::Invalid { field: ref f, .. } if f == field),
+                "{field}: {err:?}"
+            );
+        }
+        let at_most = |n: usize| "y".repeat(n);
+        let fits = [
+            ("nick", "ok".to_owned()),
+            ("username", at_most(fit::USERNAME_MAX)),
+            ("realname", at_most(fit::REALNAME_MAX)),
+            ("password", at_most(fit::PASSWORD_MAX)),
+        ];
+        let pairs: Vec<(&str, &str)> = fits.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = check(&n, &values(&pairs), None).unwrap();
+        let user = format!(
+            "USER {} 0 * :{}",
+            r.get("username").unwrap(),
+            r.get("realname").unwrap()
+        );
+        assert!(user.len() + 2 <= 512);
     }
 }

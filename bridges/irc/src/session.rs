@@ -6,16 +6,19 @@ use std::sync::Arc;
 
 use ferry_bridge::{
     channel, Address, AddressKind, Availability, Connection, ContactStatus, Event, Failure, Intent,
-    Registration, SessionContext, SessionHandle, Text,
+    Limits, Registration, SessionContext, SessionHandle, Text,
 };
 use irc_proto::{Command, Message, Prefix};
 
 use crate::channels::Channels;
 use crate::connection::{self, Control, Params, Up};
+use crate::fit;
 use crate::isupport::Support;
+use crate::net::{
+    online_state, poll_away, poll_ison, reconcile, stop_reclaim, take_back, Net, Unqueued,
+};
 use crate::numerics;
 use crate::shared::Shared;
-use crate::split;
 use crate::text::{ctcp, strip_formatting};
 
 #[cfg(feature = "fuzzing")]
@@ -24,47 +27,10 @@ pub(crate) mod fuzz;
 /// How long a session waits for its connections' QUITs to be written.
 const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// One network of the session.
-struct Net {
-    handle: connection::Handle,
-    nick: String,
-    username: String,
-    support: Support,
-    registered: bool,
-    /// Contacts to follow: folded nick → nick as the user wrote it.
-    watched: BTreeMap<String, String>,
-    /// Folded nicks we reported online.
-    online: HashSet<String>,
-    /// Folded nicks of online contacts known to be away, with the note.
-    away: HashMap<String, String>,
-    /// Contacts whose WHOIS (asked for away status) showed RPL_AWAY.
-    whois_away: HashSet<String>,
-    /// Where the next round of away checks starts.
-    whois_next: usize,
-    /// The id of the last message the user sent to each folded target,
-    /// so an IRC error can name what failed.
-    last_id: HashMap<String, String>,
-    channels: Channels,
-    /// A NICK we sent and await the answer to, with the room whose
-    /// occupant asked for it (None: ferry taking back the registered
-    /// nick): a refusal goes to that room alone.
-    pending_nick: Option<(String, Option<Address>)>,
-    /// The registered nick while the connection has a fallback for it
-    /// (it was taken at connect): watched, and taken back once free.
-    reclaim: Option<String>,
-    /// SASL was refused at connect (the network JID's status says so).
-    sasl_failed: bool,
-    /// Folded nicks the user wrote to through a room: their answers come
-    /// from the room's occupant JID.
-    pm_rooms: HashMap<String, Address>,
-    /// Opened for rooms by a user without an identity on the network.
-    room_only: bool,
-}
-
 struct Session {
     shared: Arc<Shared>,
     user: String,
-    queue: usize,
+    limits: Limits,
     /// Boxed: a `Net` is large, and a map keeps room for several.
     nets: HashMap<String, Box<Net>>,
     events: channel::Sender<Event>,
@@ -90,22 +56,19 @@ pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
     let mut session = Session {
         shared,
         user: context.user.clone(),
-        queue: context.limits.intents,
+        limits: context.limits,
         nets: HashMap::new(),
         events: context.events.clone(),
         up_tx,
     };
     for (scope, registration) in &context.registrations {
         if let Some((host, nick, username, realname)) = identity(scope, registration) {
-            session.open(
-                &host,
-                nick,
-                username,
-                realname,
-                registration,
-                context.limits.intents,
-                false,
-            );
+            if session.nets.len() >= context.limits.networks {
+                // Registered before the limit was lowered.
+                tracing::warn!(user = %context.user, network = host, "over irc_networks: not connected");
+                continue;
+            }
+            session.open(&host, nick, username, realname, registration, false);
         }
     }
     for contact in &context.contacts {
@@ -118,7 +81,6 @@ pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
 }
 
 impl Session {
-    #[allow(clippy::too_many_arguments)]
     fn open(
         &mut self,
         host: &str,
@@ -126,7 +88,6 @@ impl Session {
         username: String,
         realname: String,
         registration: &Registration,
-        queue: usize,
         room_only: bool,
     ) {
         let Some(network) = self.shared.networks.find(host).cloned() else {
@@ -147,6 +108,7 @@ impl Session {
             ping_every: self.shared.ping_every,
             fallback_nick: !room_only,
         };
+        let queue = self.limits.intents;
         let handle = connection::spawn(params, queue, network.host.clone(), self.up_tx.clone());
         self.nets.insert(
             network.host.clone(),
@@ -168,6 +130,7 @@ impl Session {
                 sasl_failed: false,
                 pm_rooms: HashMap::new(),
                 room_only,
+                replies: Default::default(),
             }),
         );
     }
@@ -240,11 +203,6 @@ impl Session {
         fail(&self.events, to, id, failure, text).await;
     }
 
-    /// Queues a line on a network; false when the queue is full.
-    fn queue(net: &Net, line: String) -> bool {
-        net.handle.lines.try_send(line).is_ok()
-    }
-
     async fn intent(&mut self, intent: Intent) {
         match intent {
             Intent::SendDirect { to, text } => self.send_direct(to, text).await,
@@ -252,7 +210,7 @@ impl Session {
                 self.watch(&contact);
                 if let Some(net) = contact.network.as_ref().and_then(|h| self.nets.get(h)) {
                     if net.registered && net.support.monitor.is_some() {
-                        Self::queue(net, format!("MONITOR + {}", contact.name));
+                        net.queue(format!("MONITOR + {}", contact.name));
                     }
                 }
             }
@@ -262,7 +220,7 @@ impl Session {
                     net.watched.remove(&folded);
                     net.online.remove(&folded);
                     if net.registered && net.support.monitor.is_some() {
-                        Self::queue(net, format!("MONITOR - {}", contact.name));
+                        net.queue(format!("MONITOR - {}", contact.name));
                     }
                 }
             }
@@ -277,7 +235,7 @@ impl Session {
                     }
                 };
                 for net in self.nets.values() {
-                    Self::queue(net, line.clone());
+                    net.queue(line.clone());
                 }
             }
             Intent::Reconnect => {
@@ -307,7 +265,7 @@ impl Session {
                     return;
                 };
                 let reason = reason.unwrap_or_default().replace(['\r', '\n'], " ");
-                Self::queue(net, format!("PART {} :{reason}", room.name));
+                net.queue(format!("PART {} :{reason}", room.name));
                 net.channels.left(&net.support, &room.name);
                 if net.room_only && !net.channels.has_any() {
                     let _ = net.handle.control.try_send(Control::Quit("Leaving".into()));
@@ -315,7 +273,8 @@ impl Session {
                 }
             }
             Intent::ChangeNick { room, nick } => {
-                if let Some(reason) = unsendable_nick(&nick) {
+                let net = room.network.as_ref().and_then(|h| self.nets.get(h));
+                if let Some(reason) = fit::nick_problem(&nick, net.map(|n| &n.support)) {
                     let text = format!("{nick}: {reason}");
                     return self.fail(room, None, Failure::NotAcceptable, &text).await;
                 }
@@ -327,20 +286,20 @@ impl Session {
                     if net.reclaim.as_ref().is_some_and(other) {
                         stop_reclaim(net);
                     }
-                    Self::queue(net, format!("NICK {nick}"));
+                    net.queue(format!("NICK {nick}"));
                     net.pending_nick = Some((nick, Some(room)));
                 }
             }
             Intent::SetSubject { room, subject } => {
                 if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get(h)) {
                     let subject = subject.replace(['\r', '\n'], " ");
-                    Self::queue(net, format!("TOPIC {} :{subject}", room.name));
+                    net.queue(format!("TOPIC {} :{subject}", room.name));
                 }
             }
             Intent::Kick { room, nick, reason } => {
                 if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get(h)) {
                     let reason = reason.unwrap_or_default().replace(['\r', '\n'], " ");
-                    Self::queue(net, format!("KICK {} {nick} :{reason}", room.name));
+                    net.queue(format!("KICK {} {nick} :{reason}", room.name));
                 }
             }
         }
@@ -352,31 +311,19 @@ impl Session {
         let Some(host) = room.network.clone() else {
             return;
         };
+        if let Some((failure, text)) = self.join_refusal(&host, &room, &nick) {
+            return self
+                .emit(Event::JoinFailed {
+                    room,
+                    failure,
+                    text,
+                })
+                .await;
+        }
         if !self.nets.contains_key(&host) {
-            if self
-                .shared
-                .networks
-                .find(&host)
-                .is_none_or(|n| n.host != host)
-            {
-                let text = "not a network of this gateway";
-                return self
-                    .emit(Event::JoinFailed {
-                        room,
-                        failure: Failure::ItemNotFound,
-                        text: text.into(),
-                    })
-                    .await;
-            }
-            self.open(
-                &host,
-                nick.clone(),
-                nick.clone(),
-                nick.clone(),
-                &Registration::default(),
-                self.queue,
-                true,
-            );
+            let ident = fit::ident(&nick);
+            let registration = &Registration::default();
+            self.open(&host, nick.clone(), ident, nick.clone(), registration, true);
         }
         let Some(net) = self.nets.get_mut(&host) else {
             return;
@@ -387,8 +334,56 @@ impl Session {
             .joining(&net.support, &room.name, &nick, key.clone())
             && net.registered
         {
-            Self::queue(net, Channels::join_line(&room.name, key.as_deref()));
+            net.queue(Channels::join_line(&room.name, key.as_deref()));
         }
+    }
+
+    /// Why a join cannot be made, if it cannot: a network or channel over
+    /// the user's limits (the refusal names the config key), a network
+    /// not configured, a name no IRC line carries, or a nick for a new
+    /// connection that the server could not take.
+    fn join_refusal(&self, host: &str, room: &Address, nick: &str) -> Option<(Failure, String)> {
+        let net = self.nets.get(host);
+        let support = net.map(|n| &n.support);
+        let known = net.is_some_and(|n| n.channels.has(&n.support, &room.name));
+        let channels: usize = self.nets.values().map(|n| n.channels.count()).sum();
+        let limits = &self.limits;
+        if !known && channels >= limits.channels {
+            let text = format!(
+                "you are in {channels} IRC channels, the most allowed (irc_channels = {})",
+                limits.channels
+            );
+            return Some((Failure::PolicyViolation, text));
+        }
+        if let Some(problem) =
+            fit::channel_problem(&room.name, support.unwrap_or(&Default::default()))
+        {
+            return Some((Failure::NotAcceptable, problem));
+        }
+        if net.is_some() {
+            return None;
+        }
+        if self
+            .shared
+            .networks
+            .find(host)
+            .is_none_or(|n| n.host != host)
+        {
+            return Some((
+                Failure::ItemNotFound,
+                "not a network of this gateway".into(),
+            ));
+        }
+        if self.nets.len() >= limits.networks {
+            let text = format!(
+                "you are on {} IRC networks, the most allowed (irc_networks = {})",
+                self.nets.len(),
+                limits.networks
+            );
+            return Some((Failure::PolicyViolation, text));
+        }
+        // The room nick becomes the new connection's IRC nick.
+        fit::nick_problem(nick, None).map(|p| (Failure::NotAcceptable, format!("{nick}: {p}")))
     }
 
     /// Sends to a channel, and reflects the message to the user at once:
@@ -404,17 +399,11 @@ impl Session {
                 )
                 .await;
         };
-        for line in privmsg_lines(net, &room.name, &text) {
-            if !Self::queue(net, line) {
-                return self
-                    .fail(
-                        room,
-                        text.id,
-                        Failure::ResourceConstraint,
-                        "too many lines waiting for IRC",
-                    )
-                    .await;
-            }
+        if let Err(unqueued) = net.queue_all(net.privmsg_lines(&room.name, &text)) {
+            let text_of = unqueued_text(&unqueued);
+            return self
+                .fail(room, text.id, Failure::ResourceConstraint, &text_of)
+                .await;
         }
         let nick = net.nick.clone();
         self.emit(Event::RoomMessage {
@@ -444,24 +433,14 @@ impl Session {
                 .await;
         };
         let target = to.name.clone();
+        if let Err(unqueued) = net.queue_all(net.privmsg_lines(&target, &text)) {
+            let reason = unqueued_text(&unqueued);
+            return self
+                .fail(to, text.id, Failure::ResourceConstraint, &reason)
+                .await;
+        }
         if let Some(id) = &text.id {
             net.last_id.insert(net.support.fold(&target), id.clone());
-        }
-        let mut full = false;
-        for line in privmsg_lines(net, &target, &text) {
-            if !Self::queue(net, line) {
-                full = true;
-                break;
-            }
-        }
-        if full {
-            self.fail(
-                to,
-                text.id,
-                Failure::ResourceConstraint,
-                "too many lines waiting for IRC",
-            )
-            .await;
         }
     }
 
@@ -500,7 +479,7 @@ impl Session {
                     .then_some(wanted);
                 net.nick = nick;
                 for line in net.channels.rejoin() {
-                    Self::queue(net, line);
+                    net.queue(line);
                 }
                 let state = online_state(net);
                 self.emit(Event::Connection { network, state }).await;
@@ -531,13 +510,12 @@ impl Session {
                 };
                 self.emit(Event::Connection { network, state }).await;
             }
-            Up::Refused { reason } => {
+            Up::Refused { reason, failure } => {
                 let rooms = match self.nets.remove(host) {
                     Some(mut net) => net.channels.drain(host),
                     None => Vec::new(),
                 };
                 for room in rooms {
-                    let failure = Failure::Conflict;
                     self.emit(Event::JoinFailed {
                         room,
                         failure,
@@ -616,9 +594,12 @@ impl Session {
                         };
                         emit(&events, Event::DirectMessage { from, text }).await;
                     }
-                    Some((command @ ("VERSION" | "PING"), args)) => {
-                        if let Some(reply) = ctcp_reply(&nick, command, args) {
-                            Self::queue(net, reply);
+                    Some((request @ ("VERSION" | "PING"), token)) => {
+                        let now = std::time::Instant::now();
+                        if let Some(reply) = ctcp_reply(&nick, request, token) {
+                            if net.replies.admit(&net.support.fold(&nick), now) {
+                                net.queue_auto(reply);
+                            }
                         }
                     }
                     Some(_) => {}
@@ -689,10 +670,10 @@ impl Session {
                     let nicks: Vec<&String> = net.watched.values().collect();
                     for chunk in nicks.chunks(limit.clamp(1, 50)) {
                         let list: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
-                        Self::queue(net, format!("MONITOR + {}", list.join(",")));
+                        net.queue(format!("MONITOR + {}", list.join(",")));
                     }
                     if let Some(wanted) = &net.reclaim {
-                        Self::queue(net, format!("MONITOR + {wanted}"));
+                        net.queue(format!("MONITOR + {wanted}"));
                     }
                 }
                 // ISON immediately rather than at the next tick.
@@ -718,7 +699,7 @@ impl Session {
                 };
                 for (nick, online) in changes {
                     if online {
-                        Self::queue(net, format!("WHOIS {nick}"));
+                        net.queue_auto(format!("WHOIS {nick}"));
                     } else {
                         net.away.remove(&net.support.fold(&nick));
                     }
@@ -773,7 +754,7 @@ impl Session {
                     };
                     if changed {
                         if online {
-                            Self::queue(net, format!("WHOIS {nick}"));
+                            net.queue_auto(format!("WHOIS {nick}"));
                         }
                         contact(&events, host, &nick, online).await;
                     }
@@ -852,215 +833,37 @@ async fn contact(events: &channel::Sender<Event>, host: &str, nick: &str, online
     .await;
 }
 
-/// The PRIVMSG lines of a text to `target`: one per line of the body, each
-/// split to fit IRC's 512 bytes once relayed, `/me` as CTCP ACTION.
-fn privmsg_lines(net: &Net, target: &str, text: &Text) -> Vec<String> {
-    let wrapper = if text.action {
-        "\x01ACTION \x01".len()
-    } else {
-        0
-    };
-    let max = split::budget(
-        "PRIVMSG",
-        target,
-        split::prefix_room(&net.nick, &net.username),
-        wrapper,
-    );
-    split::body(&text.body, max)
-        .into_iter()
-        .map(|piece| {
-            if text.action {
-                format!("PRIVMSG {target} :\x01ACTION {piece}\x01")
-            } else {
-                format!("PRIVMSG {target} :{piece}")
-            }
-        })
-        .collect()
-}
-
-/// Asks a server without MONITOR which watched nicks are online; and any
-/// server whether the registered nick is free while we have a fallback
-/// for it (behind MONITOR, in case a NICK on its word was refused).
-fn poll_ison(net: &Net) {
-    if !net.registered {
-        return;
-    }
-    let wanted = net
-        .reclaim
-        .as_deref()
-        .filter(|_| net.pending_nick.is_none());
-    let contacts = match net.support.monitor {
-        Some(_) => None,
-        None => Some(net.watched.values().map(String::as_str)),
-    };
-    for line in ison_lines(wanted.into_iter().chain(contacts.into_iter().flatten())) {
-        Session::queue(net, line);
-    }
-}
-
-/// ISON lines asking for `nicks`, each under 400 bytes.
-fn ison_lines<'a>(nicks: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::from("ISON");
-    for nick in nicks {
-        if line.len() + nick.len() + 1 > 400 {
-            lines.push(std::mem::replace(&mut line, String::from("ISON")));
-        }
-        line.push(' ');
-        line.push_str(nick);
-    }
-    if line.len() > "ISON".len() {
-        lines.push(line);
-    }
-    lines
-}
-
-/// Why `nick` cannot go into a NICK line as it is, if it cannot: a space
-/// would end the parameter (`NICK a b` asks for `a`), a line break would
-/// start a command of its own.
-/// The NOTICE answering a CTCP VERSION or PING from `nick`; `None` when
-/// the nick cannot be written back. A line the codec refuses would drop
-/// the connection, and the retry after the reconnect would drop it again.
-fn ctcp_reply(nick: &str, command: &str, args: &str) -> Option<String> {
-    if unsendable_nick(nick).is_some() {
+/// The answer to a CTCP VERSION or PING request from `nick`; `None` when
+/// the nick cannot be written back as the NOTICE's target (empty, a
+/// leading `:`, a space, or what the codec refuses: CR, LF, NUL). A line
+/// the codec refuses would drop the connection, and each reconnect would
+/// meet the same request again (found by fuzzing).
+fn ctcp_reply(nick: &str, request: &str, token: &str) -> Option<String> {
+    if nick.is_empty() || nick.starts_with(':') || nick.contains([' ', '\r', '\n', '\0']) {
         return None;
     }
-    let args = match command {
+    let answer = match request {
         "VERSION" => format!("ferry {}", env!("CARGO_PKG_VERSION")),
-        // PING's token comes back as sent, less what would end the line.
-        _ => args.replace(['\r', '\n', '\0'], ""),
+        // The token comes back as sent, within what a line carries and
+        // without what would end the CTCP or be refused by the codec.
+        _ => fit::cut(token, 100).replace(|c: char| c.is_control(), ""),
     };
-    Some(format!("NOTICE {nick} :\x01{command} {args}\x01"))
+    Some(format!("NOTICE {nick} :\x01{request} {answer}\x01"))
 }
 
-fn unsendable_nick(nick: &str) -> Option<&'static str> {
-    if nick.is_empty() || nick.starts_with(':') {
-        Some("not a valid IRC nick")
-    } else if nick.contains([' ', '\r', '\n', '\0']) {
-        Some("an IRC nick cannot contain spaces or line breaks")
-    } else {
-        None
-    }
-}
-
-/// The connection's state for the network JID: online as the current
-/// nick, with what the user should know about how it came to be.
-fn online_state(net: &Net) -> Connection {
-    let nick = net.nick.clone();
-    let note = status_note(&nick, net.reclaim.as_deref(), net.sasl_failed);
-    Connection::Online {
-        nick: Some(nick),
-        note,
-    }
-}
-
-/// The network JID's status when there is more to say than the nick.
-fn status_note(nick: &str, fallback_for: Option<&str>, sasl_failed: bool) -> Option<String> {
-    let mut notes = Vec::new();
-    if let Some(wanted) = fallback_for {
-        notes.push(format!("{wanted} was in use, you are {nick}"));
-    }
-    if sasl_failed {
-        notes.push("SASL authentication failed".to_owned());
-    }
-    (!notes.is_empty()).then(|| format!("Connected as {nick} ({})", notes.join("; ")))
-}
-
-/// The registered nick seems free: ask for it, unless a NICK is on its
-/// way already. A refusal (someone was quicker) waits for the next sign.
-fn take_back(net: &mut Net) {
-    if net.pending_nick.is_some() {
-        return;
-    }
-    if let Some(wanted) = net.reclaim.clone() {
-        if Session::queue(net, format!("NICK {wanted}")) {
-            net.pending_nick = Some((wanted, None));
+/// Why the lines of a message were not queued, for the user.
+fn unqueued_text(unqueued: &Unqueued) -> String {
+    match unqueued {
+        Unqueued::TooMany { lines, most } => {
+            format!("the message makes {lines} IRC lines; at most {most} can wait to be sent")
         }
+        Unqueued::Full => "too many lines waiting for IRC; nothing of it was sent".into(),
     }
-}
-
-/// Stops watching for the registered nick (it is ours, or the user chose
-/// another).
-fn stop_reclaim(net: &mut Net) {
-    let Some(wanted) = net.reclaim.take() else {
-        return;
-    };
-    let watched = net.watched.contains_key(&net.support.fold(&wanted));
-    if net.registered && net.support.monitor.is_some() && !watched {
-        Session::queue(net, format!("MONITOR - {wanted}"));
-    }
-}
-
-/// Asks WHOIS of a few online contacts (round-robin) to learn who is away.
-fn poll_away(net: &mut Net) {
-    const PER_TICK: usize = 3;
-    if !net.registered || net.online.is_empty() {
-        return;
-    }
-    let online: Vec<&String> = net.online.iter().collect();
-    let mut sorted = online;
-    sorted.sort();
-    let start = net.whois_next % sorted.len();
-    let picked: Vec<String> = sorted
-        .iter()
-        .cycle()
-        .skip(start)
-        .take(PER_TICK.min(sorted.len()))
-        .filter_map(|f| net.watched.get(*f).cloned())
-        .collect();
-    net.whois_next = start + picked.len();
-    for nick in picked {
-        Session::queue(net, format!("WHOIS {nick}"));
-    }
-}
-
-/// Applies an ISON answer: which watched nicks went online or offline.
-fn reconcile(net: &mut Net, listed: &HashSet<String>) -> Vec<(String, bool)> {
-    let mut changes = Vec::new();
-    for (folded, nick) in &net.watched {
-        let now = listed.contains(folded);
-        let before = net.online.contains(folded);
-        if now != before {
-            changes.push((nick.clone(), now));
-        }
-    }
-    for (nick, online) in &changes {
-        let folded = net.support.fold(nick);
-        if *online {
-            net.online.insert(folded);
-        } else {
-            net.online.remove(&folded);
-        }
-    }
-    changes
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ison_lines_ask_first_for_what_comes_first_and_stay_short() {
-        assert!(ison_lines([]).is_empty());
-        assert_eq!(ison_lines(["alice", "bob"]), ["ISON alice bob"]);
-        let many: Vec<String> = (0..100).map(|i| format!("contact{i:03}")).collect();
-        let names = std::iter::once("alice").chain(many.iter().map(String::as_str));
-        let lines = ison_lines(names);
-        assert!(lines.len() > 1 && lines.iter().all(|l| l.len() <= 400));
-        assert!(lines[0].starts_with("ISON alice contact000 "));
-        let asked: Vec<&str> = lines.iter().flat_map(|l| l.split(' ').skip(1)).collect();
-        assert_eq!(asked.len(), 101);
-    }
-
-    #[test]
-    fn nicks_that_would_break_the_line_are_refused() {
-        assert_eq!(unsendable_nick("alice2"), None);
-        // The server judges the rest (432): ferry does not guess its rules.
-        assert_eq!(unsendable_nick("9lives"), None);
-        for bad in ["", "a b", ":alice", "a\r\nQUIT", "a\0"] {
-            assert!(unsendable_nick(bad).is_some(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn ctcp_replies_never_break_the_line() {
@@ -1072,24 +875,10 @@ mod tests {
             .unwrap()
             .starts_with("NOTICE bob :\x01VERSION ferry "));
         // Found by fuzzing: a server passed NULs in a nick's prefix.
-        assert_eq!(ctcp_reply("d\0\0e", "VERSION", ""), None);
-        assert_eq!(ctcp_reply("d\0e", "PING", "562"), None);
-    }
-
-    #[test]
-    fn the_status_note_says_why_the_nick_is_not_the_registered_one() {
-        assert_eq!(status_note("alice", None, false), None);
-        assert_eq!(
-            status_note("alice_", Some("alice"), false).as_deref(),
-            Some("Connected as alice_ (alice was in use, you are alice_)")
-        );
-        assert_eq!(
-            status_note("alice", None, true).as_deref(),
-            Some("Connected as alice (SASL authentication failed)")
-        );
-        assert_eq!(
-            status_note("alice_", Some("alice"), true).as_deref(),
-            Some("Connected as alice_ (alice was in use, you are alice_; SASL authentication failed)")
-        );
+        assert_eq!(ctcp_reply("d\u{0}\u{0}e", "VERSION", ""), None);
+        assert_eq!(ctcp_reply("d\u{0}e", "PING", "562"), None);
+        for nick in ["", ":bob", "a b", "a\r\nQUIT x"] {
+            assert_eq!(ctcp_reply(nick, "PING", "1"), None, "{nick:?}");
+        }
     }
 }

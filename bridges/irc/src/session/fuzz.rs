@@ -7,16 +7,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use bytes::BytesMut;
-use ferry_bridge::{channel, Event};
+use ferry_bridge::{channel, Event, Limits};
 use futures::FutureExt;
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::{Net, Session};
+use super::Session;
 use crate::channels::Channels;
 use crate::config::IrcConfig;
 use crate::connection::{Handle, Read};
 use crate::isupport::Support;
 use crate::line::LineCodec;
+use crate::net::Net;
 use crate::shared::Shared;
 
 /// The sample config's network (deploy/ferry.toml), which the core's side of
@@ -51,6 +52,7 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
         // Room for every event one line can cause: a full one is awaited.
         let (events, mut events_rx) = channel::channel(1 << 16);
         let (lines, mut lines_rx) = channel::channel(1 << 16);
+        let (auto, mut auto_rx) = channel::channel(1 << 16);
         let (control, _control_rx) = channel::channel(16);
         let (up_tx, _up_rx) = channel::channel(16);
         let support = Support::default();
@@ -59,6 +61,8 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
         let net = Net {
             handle: Handle {
                 lines,
+                queue: 1 << 16,
+                auto,
                 control,
                 task: tokio::spawn(async {}),
             },
@@ -78,11 +82,12 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             sasl_failed: false,
             pm_rooms: HashMap::new(),
             room_only: false,
+            replies: Default::default(),
         };
         let mut session = Session {
             shared,
             user: "user@example.org".into(),
-            queue: 16,
+            limits: Limits::default(),
             nets: HashMap::from([(HOST.to_owned(), Box::new(net))]),
             events,
             up_tx,
@@ -97,10 +102,13 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             while let Some(Some(event)) = events_rx.recv().now_or_never() {
                 seen.push(event);
             }
-            while let Some(Some(queued)) = lines_rx.recv().now_or_never() {
-                LineCodec::default()
-                    .encode(queued.clone(), &mut BytesMut::new())
-                    .unwrap_or_else(|e| panic!("queued {queued:?}: {e}"));
+            // The user's lines and ferry's own (CTCP answers, polls).
+            for rx in [&mut lines_rx, &mut auto_rx] {
+                while let Some(Some(queued)) = rx.recv().now_or_never() {
+                    LineCodec::default()
+                        .encode(queued.clone(), &mut BytesMut::new())
+                        .unwrap_or_else(|e| panic!("queued {queued:?}: {e}"));
+                }
             }
         }
         seen

@@ -1,17 +1,18 @@
 //! One IRC connection, owned by its own task: connect (TLS where asked),
-//! register (CAP LS 302 → SASL PLAIN → CAP END, a fallback nick when ours
-//! is taken), then relay lines both ways with a token-bucket throttle,
-//! answer PINGs, detect lag, and reconnect with backoff. Lines the session
-//! queued survive a reconnect: the queue outlives the socket.
+//! log in (`login`), then relay lines both ways with a token-bucket
+//! throttle, answer PINGs, detect lag, and reconnect with backoff. Lines
+//! the session queued survive a reconnect: the queue outlives the socket.
+//! Lines ferry sends on its own (CTCP answers, presence polls) wait in a
+//! small queue of their own and go only when none of the user's lines
+//! waits.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use ferry_bridge::{channel, Secret};
+use ferry_bridge::{channel, Failure, Secret};
 use futures::{SinkExt, StreamExt, TryFutureExt};
-use irc_proto::{CapSubCommand, Command, Message};
+use irc_proto::{Command, Message};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout, Instant};
@@ -20,6 +21,9 @@ use tokio_util::codec::{Framed, FramedParts};
 use crate::config::Network;
 use crate::line::LineCodec;
 use crate::throttle::Bucket;
+
+mod login;
+use login::register;
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -58,9 +62,11 @@ pub enum Up {
         reason: String,
         retry_in: Duration,
     },
-    /// The server refused us for good (the nick is taken); no retry.
+    /// The server refused us for good (the nick is taken, or not a nick
+    /// it takes); no retry.
     Refused {
         reason: String,
+        failure: Failure,
     },
 }
 
@@ -71,7 +77,11 @@ pub enum Control {
 
 /// The session's end of a connection.
 pub struct Handle {
+    /// The user's lines, `queue` of them at most.
     pub lines: channel::Sender<String>,
+    pub queue: usize,
+    /// Lines ferry sends on its own; dropped when `AUTO_QUEUE` wait.
+    pub auto: channel::Sender<String>,
     pub control: channel::Sender<Control>,
     /// Ends when the task does (after its QUIT is written).
     pub task: tokio::task::JoinHandle<()>,
@@ -81,6 +91,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(120);
+/// Automatic lines that may wait; more are dropped, not queued. Room for
+/// a poll of a big roster (an ISON line asks for ~40 nicks): CTCP answers
+/// are few anyway (`autoreply`), and an empty queue takes no memory.
+const AUTO_QUEUE: usize = 64;
 
 pub fn spawn<K: Clone + Send + Sync + 'static>(
     params: Params,
@@ -89,20 +103,33 @@ pub fn spawn<K: Clone + Send + Sync + 'static>(
     events: channel::Sender<(K, Up)>,
 ) -> Handle {
     let (lines_tx, lines_rx) = channel::channel(queue);
+    let (auto_tx, auto_rx) = channel::channel(AUTO_QUEUE);
     let (control_tx, control_rx) = channel::channel(4);
-    let task = tokio::spawn(run(params, lines_rx, control_rx, key, events));
+    let queues = Queues {
+        lines: lines_rx,
+        auto: auto_rx,
+    };
+    let task = tokio::spawn(run(params, queues, control_rx, key, events));
     Handle {
         lines: lines_tx,
+        queue,
+        auto: auto_tx,
         control: control_tx,
         task,
     }
+}
+
+/// What the session queued: its user's lines, and ferry's own.
+struct Queues {
+    lines: channel::Receiver<String>,
+    auto: channel::Receiver<String>,
 }
 
 #[derive(Debug)]
 enum End {
     Quit,
     Lost(String),
-    Refused(String),
+    Refused(String, Failure),
 }
 
 /// Not an `async fn`: that keeps each argument twice in its future (as
@@ -111,7 +138,7 @@ enum End {
 #[allow(clippy::manual_async_fn)]
 fn run<K: Clone + Send + Sync + 'static>(
     mut params: Params,
-    mut lines: channel::Receiver<String>,
+    mut queues: Queues,
     mut control: channel::Receiver<Control>,
     key: K,
     events: channel::Sender<(K, Up)>,
@@ -147,7 +174,7 @@ fn run<K: Clone + Send + Sync + 'static>(
                 serve(
                     &mut params,
                     stream,
-                    &mut lines,
+                    &mut queues,
                     &mut control,
                     &mut pending,
                     &key,
@@ -157,8 +184,10 @@ fn run<K: Clone + Send + Sync + 'static>(
             };
             match end {
                 End::Quit => return,
-                End::Refused(reason) => {
-                    let _ = events.send((key.clone(), Up::Refused { reason })).await;
+                End::Refused(reason, failure) => {
+                    let _ = events
+                        .send((key.clone(), Up::Refused { reason, failure }))
+                        .await;
                     return;
                 }
                 End::Lost(reason) => {
@@ -237,219 +266,6 @@ fn send(stream: &mut Stream, command: Command) -> impl Future<Output = Result<()
         .map_err(|e| format!("write failed: {e}"))
 }
 
-/// The fallback when `wanted` is taken: `wanted_`, then `wanted1`, …
-fn fallback_nick(wanted: &str, attempt: u32) -> String {
-    if attempt == 1 {
-        format!("{wanted}_")
-    } else {
-        format!("{wanted}{attempt}")
-    }
-}
-
-fn numeric(command: &Command) -> Option<u16> {
-    match command {
-        Command::Response(r, _) => Some(*r as u16),
-        Command::Raw(code, _) => code.parse().ok(),
-        _ => None,
-    }
-}
-
-fn sasl_plain(nick: &str, password: &str) -> Vec<String> {
-    let token =
-        base64::engine::general_purpose::STANDARD.encode(format!("{nick}\0{nick}\0{password}"));
-    // AUTHENTICATE carries at most 400 bytes a line; a full last chunk is
-    // followed by "+".
-    let mut out: Vec<String> = token
-        .as_bytes()
-        .chunks(400)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
-    if token.len() % 400 == 0 {
-        out.push("+".into());
-    }
-    out
-}
-
-/// Logs in; returns the stream and the `Registered` event.
-async fn register<K: Clone + Send + Sync>(
-    params: &Params,
-    mut stream: Stream,
-    key: &K,
-    events: &channel::Sender<(K, Up)>,
-    control: &mut channel::Receiver<Control>,
-) -> Result<(Stream, Up), End> {
-    let lost = End::Lost;
-    let want_sasl = params.password.is_some();
-    send(
-        &mut stream,
-        Command::CAP(None, CapSubCommand::LS, Some("302".into()), None),
-    )
-    .await
-    .map_err(lost)?;
-    send(&mut stream, Command::NICK(params.nick.clone()))
-        .await
-        .map_err(lost)?;
-    send(
-        &mut stream,
-        Command::USER(params.username.clone(), "0".into(), params.realname.clone()),
-    )
-    .await
-    .map_err(lost)?;
-    let mut offered = String::new();
-    let mut sasl: Option<bool> = None;
-    let mut attempt = 0;
-    let mut nick = params.nick.clone();
-    let deadline = Instant::now() + REGISTER_TIMEOUT;
-    loop {
-        let line = tokio::select! {
-            line = timeout(deadline - Instant::now(), stream.next()) => match line {
-                Err(_) => return Err(End::Lost("registration timed out".into())),
-                Ok(None) => return Err(End::Lost("closed during registration".into())),
-                Ok(Some(Err(e))) => return Err(End::Lost(format!("read failed: {e}"))),
-                Ok(Some(Ok(line))) => line,
-            },
-            c = control.recv() => match c {
-                Some(Control::Reconnect) => return Err(End::Lost("reconnect requested".into())),
-                Some(Control::Quit(reason)) => {
-                    let _ = send(&mut stream, Command::QUIT(Some(reason))).await;
-                    return Err(End::Quit);
-                }
-                None => {
-                    let _ = send(&mut stream, Command::QUIT(None)).await;
-                    return Err(End::Quit);
-                }
-            },
-        };
-        let Ok(message) = line.parse::<Message>() else {
-            tracing::debug!("unparsable IRC line during registration");
-            continue;
-        };
-        match &message.command {
-            Command::PING(token, _) => {
-                send(&mut stream, Command::PONG(token.clone(), None))
-                    .await
-                    .map_err(lost)?;
-            }
-            Command::CAP(_, CapSubCommand::LS, a, b) => {
-                let more = a.as_deref() == Some("*") && b.is_some();
-                offered.push(' ');
-                offered.push_str(b.as_deref().or(a.as_deref()).unwrap_or(""));
-                if !more {
-                    let has_sasl = offered.split_whitespace().any(|c| {
-                        c == "sasl"
-                            || c.strip_prefix("sasl=")
-                                .is_some_and(|m| m.split(',').any(|m| m == "PLAIN"))
-                    });
-                    if want_sasl && has_sasl {
-                        send(
-                            &mut stream,
-                            Command::CAP(None, CapSubCommand::REQ, None, Some("sasl".into())),
-                        )
-                        .await
-                        .map_err(lost)?;
-                    } else {
-                        send(
-                            &mut stream,
-                            Command::CAP(None, CapSubCommand::END, None, None),
-                        )
-                        .await
-                        .map_err(lost)?;
-                    }
-                }
-            }
-            Command::CAP(_, CapSubCommand::ACK, a, b)
-                if b.as_deref()
-                    .or(a.as_deref())
-                    .is_some_and(|c| c.split_whitespace().any(|c| c == "sasl")) =>
-            {
-                send(&mut stream, Command::AUTHENTICATE("PLAIN".into()))
-                    .await
-                    .map_err(lost)?;
-            }
-            Command::CAP(_, CapSubCommand::NAK, _, _) => {
-                send(
-                    &mut stream,
-                    Command::CAP(None, CapSubCommand::END, None, None),
-                )
-                .await
-                .map_err(lost)?;
-            }
-            Command::AUTHENTICATE(data) if data == "+" || data.is_empty() => {
-                let password = params.password.as_ref().map(Secret::expose).unwrap_or("");
-                for chunk in sasl_plain(&params.nick, password) {
-                    send(&mut stream, Command::AUTHENTICATE(chunk))
-                        .await
-                        .map_err(lost)?;
-                }
-            }
-            Command::ERROR(reason) => return Err(End::Lost(format!("server error: {reason}"))),
-            command => match numeric(command) {
-                Some(903) => {
-                    sasl = Some(true);
-                    send(
-                        &mut stream,
-                        Command::CAP(None, CapSubCommand::END, None, None),
-                    )
-                    .await
-                    .map_err(lost)?;
-                }
-                Some(902 | 904 | 905 | 906 | 908) => {
-                    if sasl.is_none() {
-                        sasl = Some(false);
-                        send(
-                            &mut stream,
-                            Command::CAP(None, CapSubCommand::END, None, None),
-                        )
-                        .await
-                        .map_err(lost)?;
-                    }
-                }
-                Some(432 | 433 | 436 | 437) if !params.fallback_nick => {
-                    let _ = send(&mut stream, Command::QUIT(None)).await;
-                    let reason = format!("the nick {} is in use", params.nick);
-                    return Err(End::Refused(reason));
-                }
-                Some(432 | 433 | 436 | 437) => {
-                    attempt += 1;
-                    if attempt > 9 {
-                        return Err(End::Lost("no free nick".into()));
-                    }
-                    nick = fallback_nick(&params.nick, attempt);
-                    send(&mut stream, Command::NICK(nick.clone()))
-                        .await
-                        .map_err(lost)?;
-                }
-                Some(1) => {
-                    if let Command::Response(_, args) = command {
-                        if let Some(n) = args.first() {
-                            nick = n.clone();
-                        }
-                    }
-                    if let (Some(password), true) = (&params.password, sasl != Some(true)) {
-                        // No SASL on this server (or it failed): NickServ.
-                        let identify = format!("IDENTIFY {}", password.expose());
-                        send(&mut stream, Command::PRIVMSG("NickServ".into(), identify))
-                            .await
-                            .map_err(lost)?;
-                    }
-                    let registered = Up::Registered {
-                        nick,
-                        wanted: params.nick.clone(),
-                        sasl,
-                    };
-                    return Ok((stream, registered));
-                }
-                _ => {
-                    // Server notices and early numerics go to the session.
-                    if events.send((key.clone(), Up::Line(message))).await.is_err() {
-                        return Err(End::Quit);
-                    }
-                }
-            },
-        }
-    }
-}
-
 /// What a line read while serving asks of the connection. The message
 /// travels boxed: `serve`'s future, which every user's connection holds for
 /// its whole life, keeps room for whatever it holds across an await.
@@ -481,7 +297,7 @@ impl Read {
 fn serve<'a, K: Clone + Send + Sync>(
     params: &'a mut Params,
     mut stream: Stream,
-    lines: &'a mut channel::Receiver<String>,
+    queues: &'a mut Queues,
     control: &'a mut channel::Receiver<Control>,
     pending: &'a mut Option<String>,
     key: &'a K,
@@ -545,13 +361,16 @@ fn serve<'a, K: Clone + Send + Sync>(
                         }
                     }
                 }
-                line = lines.recv(), if ready => match line {
+                // Biased: an automatic line is taken only when no line of
+                // the user's waits.
+                line = queues.lines.recv(), if ready => match line {
                     Some(line) => *pending = Some(line),
                     None => {
                         let _ = send(&mut stream, Command::QUIT(None)).await;
                         return End::Quit;
                     }
                 },
+                Some(line) = queues.auto.recv(), if ready => *pending = Some(line),
                 _ = sleep(params.throttle.wait()), if pending.is_some() => {}
                 _ = tick.tick() => {
                     let now = Instant::now();
@@ -578,39 +397,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sasl_plain_chunks() {
-        let chunks = sasl_plain("nick", "pw");
-        assert_eq!(chunks.len(), 1);
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(&chunks[0])
-            .unwrap();
-        assert_eq!(decoded, b"nick\0nick\0pw");
-        let long = "p".repeat(600);
-        let chunks = sasl_plain("n", &long);
-        assert!(chunks.iter().all(|c| c.len() <= 400));
-        assert!(chunks.len() >= 2);
-    }
-
-    #[test]
     fn lines_read_while_serving() {
         assert!(matches!(Read::of("PING :srv"), Read::Ping(t) if t == "srv"));
         assert!(matches!(Read::of(":srv PONG srv :ferry-1"), Read::Pong));
         assert!(matches!(Read::of("ERROR :Closing link"), Read::Error(r) if r == "Closing link"));
         assert!(matches!(Read::of(":a!b@c PRIVMSG #r :hi"), Read::Line(_)));
         assert!(matches!(Read::of(""), Read::Skip));
-    }
-
-    #[test]
-    fn fallback_nicks() {
-        assert_eq!(fallback_nick("al", 1), "al_");
-        assert_eq!(fallback_nick("al", 2), "al2");
-    }
-
-    #[test]
-    fn numerics_from_known_and_unknown_codes() {
-        let m: Message = ":srv 433 * al :Nickname is already in use".parse().unwrap();
-        assert_eq!(numeric(&m.command), Some(433));
-        let m: Message = ":srv 999 al :odd".parse().unwrap();
-        assert_eq!(numeric(&m.command), Some(999));
     }
 }

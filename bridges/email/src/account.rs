@@ -1,0 +1,92 @@
+//! A user's mail account as ferry uses it: the credentials and servers of
+//! their registration, their slice of the store, and the channel for what
+//! must be reported to them. Both the session and the sender work on it.
+
+use std::sync::Arc;
+
+use ferry_bridge::{
+    channel, Address, Event, Failure, Registration, SessionContext, SessionStorage, StorageError,
+    Text,
+};
+
+use crate::compose::{self, Outgoing};
+use crate::config::EmailConfig;
+
+pub struct Account {
+    pub config: Arc<EmailConfig>,
+    pub email: String,
+    pub name: Option<String>,
+    pub username: String,
+    pub password: String,
+    pub smtp: String,
+    pub storage: Arc<dyn SessionStorage>,
+    events: channel::Sender<Event>,
+}
+
+pub fn registration(context: &SessionContext) -> Option<&Registration> {
+    let mut registrations = context.registrations.iter();
+    registrations
+        .find(|(scope, _)| scope.is_empty())
+        .map(|(_, r)| r)
+}
+
+impl Account {
+    pub fn new(config: Arc<EmailConfig>, context: &SessionContext) -> Option<Account> {
+        let registration = registration(context)?;
+        let email = registration.get("email")?.to_owned();
+        Some(Account {
+            smtp: registration.get("smtp").unwrap_or(&config.smtp).to_owned(),
+            username: registration.get("username").unwrap_or(&email).to_owned(),
+            password: registration.secret("password")?.expose().to_owned(),
+            name: registration.get("name").map(str::to_owned),
+            email,
+            config,
+            storage: context.storage.clone(),
+            events: context.events.clone(),
+        })
+    }
+
+    pub async fn fail(&self, to: Address, id: Option<String>, failure: Failure, text: String) {
+        let _ = self
+            .events
+            .send(Event::Failed {
+                to,
+                id,
+                failure,
+                text,
+            })
+            .await;
+    }
+
+    /// Commits the mail to the outbox before anything else.
+    pub async fn enqueue(&self, to: Address, text: Text) {
+        let out = Outgoing {
+            message_id: compose::message_id(&self.email),
+            to: to.name.clone(),
+            subject: compose::subject(text.subject.as_deref(), &text.body),
+            body: text.body.clone(),
+            thread: text.thread.clone(),
+            xmpp_id: text.id.clone(),
+        };
+        let payload = match serde_json::to_string(&out) {
+            Ok(p) => p,
+            Err(e) => {
+                return self
+                    .fail(to, text.id, Failure::InternalServerError, e.to_string())
+                    .await
+            }
+        };
+        match self.storage.outbox_push(&payload).await {
+            Ok(_) => {}
+            Err(StorageError::OutboxFull) => {
+                let text_ = "too many mails waiting to be sent (limits.outbox)".to_owned();
+                self.fail(to, text.id, Failure::ResourceConstraint, text_)
+                    .await
+            }
+            Err(e) => {
+                self.fail(to, text.id, Failure::InternalServerError, e.to_string())
+                    .await
+            }
+        }
+    }
+}
