@@ -177,8 +177,21 @@ impl Config {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, env)
+    }
+
+    /// Reads the TOML `text`, then `FERRY__SECTION__KEY` overrides from
+    /// `env`.
+    pub fn parse(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let mut builder = config::Config::builder()
-            .add_source(config::File::from(path).format(config::FileFormat::Toml));
+            .add_source(config::File::from_str(text, config::FileFormat::Toml));
         // Values stay strings (a secret "007" is not the number 7); the
         // typed structs parse numbers where they expect them. Only the
         // list keys get split, and only they.

@@ -98,14 +98,7 @@ impl Gateway {
 
     /// The target of `to`, or the address error for it.
     pub fn target(&self, to: &Jid) -> Result<Target, AddressError> {
-        match to.node() {
-            None => Ok(Target::Bridge),
-            Some(node) => {
-                let local = address::unescape(node.as_str())
-                    .map_err(|e| AddressError::Malformed(e.to_string()))?;
-                self.bridge.parse_address(&local).map(Target::Foreign)
-            }
-        }
+        target_of(self.bridge.as_ref(), to)
     }
 
     /// The JID naming `address` on this bridge.
@@ -114,8 +107,7 @@ impl Gateway {
         if let Some(jid) = lock().get(address) {
             return Some(jid.clone());
         }
-        let local = address::escape(&self.bridge.format_address(address)).ok()?;
-        let jid = Jid::new(&format!("{local}@{}", self.name())).ok()?;
+        let jid = jid_for(self.bridge.as_ref(), self.name(), address)?;
         let mut jids = lock();
         if jids.len() >= JIDS_REMEMBERED {
             jids.clear();
@@ -204,5 +196,77 @@ impl Gateway {
     pub fn room_key(&self, address: &Address) -> Option<String> {
         self.jid_of(address)
             .map(|jid| self.bridge.room_key(jid.as_str()))
+    }
+}
+
+/// The JID naming `address` on `bridge`, served at `domain`; `None` when
+/// no JID names it: its escaped form is not a valid localpart, or the
+/// localpart's normalisation (RFC 7622: case, NFKC, characters mapped to
+/// nothing) turns it into a name of another kind, of another network, or
+/// into no name, so that an answer would go elsewhere.
+pub fn jid_for(bridge: &dyn Bridge, domain: &str, address: &Address) -> Option<Jid> {
+    let local = address::escape(&bridge.format_address(address)).ok()?;
+    let jid = Jid::new(&format!("{local}@{domain}")).ok()?;
+    match target_of(bridge, &jid) {
+        Ok(Target::Foreign(back))
+            if back.kind == address.kind && back.network == address.network =>
+        {
+            Some(jid)
+        }
+        _ => None,
+    }
+}
+
+/// The target of `to` on `bridge`: the bridge itself without a localpart,
+/// else the foreign address the unescaped localpart names.
+pub fn target_of(bridge: &dyn Bridge, to: &Jid) -> Result<Target, AddressError> {
+    match to.node() {
+        None => Ok(Target::Bridge),
+        Some(node) => {
+            let local = address::unescape(node.as_str())
+                .map_err(|e| AddressError::Malformed(e.to_string()))?;
+            bridge.parse_address(&local).map(Target::Foreign)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn irc() -> ferry_irc::IrcBridge {
+        ferry_irc::IrcBridge::new(&ferry_irc::IrcConfig {
+            networks: vec!["irc.example:6667".into()],
+            default_network: Some("irc.example:6667".into()),
+            ca_files: HashMap::new(),
+            throttle_burst: 10,
+            throttle_rate: 2.0,
+            ping_interval: 120,
+            presence_poll: 60,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_jid_names_its_address_back() {
+        let bridge = irc();
+        let bob = Address::contact(Some("irc.example"), "Bob");
+        let jid = jid_for(&bridge, "irc.localhost", &bob).unwrap();
+        assert_eq!(jid.as_str(), "bob%irc.example@irc.localhost");
+        let Ok(Target::Foreign(back)) = target_of(&bridge, &jid) else {
+            panic!("{jid} names no address");
+        };
+        assert_eq!(back, Address::contact(Some("irc.example"), "bob"));
+    }
+
+    /// Found by fuzzing: nicks a server reported, whose JIDs named an empty
+    /// nick (soft hyphens map to nothing) or a channel.
+    #[test]
+    fn no_jid_for_an_address_its_jid_would_not_name() {
+        let bridge = irc();
+        for nick in ["\u{ad}\u{ad}", "+ob"] {
+            let contact = Address::contact(Some("irc.example"), nick);
+            assert_eq!(jid_for(&bridge, "irc.localhost", &contact), None, "{nick}");
+        }
     }
 }

@@ -1,42 +1,9 @@
-//! ferry: an XMPP gateway to IRC and e-mail, run as XEP-0114 components.
-
-// Services return xmpp-parsers' `StanzaError` as their error: it is what
-// goes on the wire, and errors are off the hot path, so its size is fine.
-#![allow(clippy::result_large_err)]
-
-mod address;
-mod bridges;
-mod component;
-mod config;
-mod gateway;
-mod lanes;
-mod limits;
-mod muc;
-mod rooms;
-mod router;
-mod services;
-mod sessions;
-mod shutdown;
-mod stanza_error;
-mod stanzas;
-mod store;
-mod xml_bytes;
-mod xml_clean;
+//! ferry's command line.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tokio::sync::{mpsc, watch};
-use xmpp_parsers::jid::Jid;
-
-use crate::component::{LinkConfig, Outbound};
-use crate::config::Config;
-use crate::gateway::Gateway;
-use crate::store::Store;
 
 #[derive(Parser)]
 #[command(version, about = "An XMPP gateway to IRC and e-mail")]
@@ -58,79 +25,6 @@ enum Command {
     Migrate,
 }
 
-fn load(path: &std::path::Path) -> anyhow::Result<(Config, Vec<Arc<dyn ferry_bridge::Bridge>>)> {
-    let config = Config::load(path, std::env::vars())
-        .with_context(|| format!("config {}", path.display()))?;
-    let bridges = config
-        .bridge
-        .iter()
-        .map(bridges::build)
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("config {}", path.display()))?;
-    Ok((config, bridges))
-}
-
-async fn run(config: Config, bridges: Vec<Arc<dyn ferry_bridge::Bridge>>) -> anyhow::Result<()> {
-    let store = Arc::new(Store::open(&config.store).await.context("store")?);
-    tokio::spawn(prune_archives(
-        store.clone(),
-        config.store.archive_days,
-        config.store.archive_rows,
-    ));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut links = Vec::new();
-    let mut gateways = Vec::new();
-    for (entry, bridge) in config.bridge.iter().zip(bridges) {
-        let jid = Jid::new(&entry.jid).with_context(|| format!("bridge jid {}", entry.jid))?;
-        let out = Arc::new(Outbound::new(config.xmpp.queue, config.xmpp.user_queue));
-        let (events_tx, events_rx) = mpsc::channel(1024);
-        let link = LinkConfig {
-            host: config.xmpp.host.clone(),
-            port: config.xmpp.port,
-            jid: jid.clone(),
-            secret: entry.secret()?,
-            keepalive: Duration::from_secs(config.xmpp.keepalive),
-        };
-        links.push(tokio::spawn(component::run(
-            link,
-            out.clone(),
-            events_tx,
-            stop_rx.clone(),
-        )));
-        let gateway = Arc::new(Gateway::new(
-            jid,
-            bridge,
-            store.clone(),
-            config.access.clone(),
-            config.limits.clone(),
-            out,
-        ));
-        tokio::spawn(gateway.clone().run(events_rx));
-        gateways.push(gateway);
-    }
-    shutdown::signalled().await?;
-    shutdown::run(&gateways, stop_tx, links).await;
-    Ok(())
-}
-
-/// Applies the archive retention at start and every hour.
-async fn prune_archives(store: Arc<Store>, days: u64, rows: u64) {
-    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        hourly.tick().await;
-        let cutoff = std::time::SystemTime::now()
-            .checked_sub(Duration::from_secs(days.saturating_mul(86_400)))
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0);
-        match store.archive_prune(cutoff, rows as i64).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(rows = n, "pruned room archives"),
-            Err(e) => tracing::error!(error = %e, "archive pruning failed"),
-        }
-    }
-}
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -144,7 +38,7 @@ fn main() -> ExitCode {
     // among them): with none installed rustls cannot choose and panics.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let result = (|| -> anyhow::Result<()> {
-        let (config, bridges) = load(&cli.config)?;
+        let (config, bridges) = ferry::load(&cli.config)?;
         let runtime = tokio::runtime::Runtime::new()?;
         match cli.command.unwrap_or(Command::Run) {
             Command::CheckConfig => {
@@ -152,11 +46,11 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Migrate => runtime.block_on(async {
-                Store::open(&config.store).await.context("store")?;
+                ferry::migrate(&config).await?;
                 println!("migrations applied");
                 Ok(())
             }),
-            Command::Run => runtime.block_on(run(config, bridges)),
+            Command::Run => runtime.block_on(ferry::run(config, bridges)),
         }
     })();
     match result {

@@ -10,6 +10,7 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::Message;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
+use xmpp_parsers::stanza_error::StanzaError;
 
 use crate::component::LinkEvent;
 use crate::gateway::Gateway;
@@ -89,78 +90,86 @@ impl Gateway {
     /// Answers a stanza of a user over a rate or with a full queue with
     /// `resource-constraint`; the answer may exceed their quota by one.
     fn refuse_flood(&self, stanza: &Stanza, text: &str) {
-        let e = || stanza_error::error(Condition::ResourceConstraint, text);
-        let reply: Option<Stanza> = match stanza {
-            Stanza::Iq(Iq::Get { from, to, id, .. }) | Stanza::Iq(Iq::Set { from, to, id, .. }) => {
-                Some(stanza_error::iq(to.clone(), from.clone(), id.clone(), e()).into())
-            }
-            Stanza::Iq(_) => None,
-            Stanza::Message(m) => stanza_error::message(m, e()).map(Into::into),
-            Stanza::Presence(p) => stanza_error::presence(p, e()).map(Into::into),
-        };
-        if let Some(reply) = reply {
+        let e = stanza_error::error(Condition::ResourceConstraint, text);
+        if let Some(reply) = error_reply(stanza, e) {
             if let Err(err) = self.out.push_reply(reply) {
                 tracing::warn!(%err, "flood answer dropped");
             }
         }
     }
 
-    /// Answers a stanza that failed to parse with `bad-request`, when its
-    /// header says who sent it and it is not itself a result or error. A
-    /// `to` that is no JID (the XMPP server's checks are laxer than ours:
-    /// an unassigned code point in a room nick) gets `jid-malformed`, from
-    /// the bare JID if that is one, else from the bridge JID.
+    /// Answers a stanza that failed to parse.
     fn answer_invalid(&self, error: StreamElementError) {
-        let StreamElementError::InvalidStanza { name, header, .. } = error else {
-            return;
-        };
-        let parse = |j: Option<&str>| j.and_then(|s| Jid::new(s).ok());
-        let Some(from) = parse(header.from.as_deref()) else {
-            return;
-        };
-        let (to, e) = match (header.to.as_deref(), parse(header.to.as_deref())) {
-            (Some(raw), None) => {
-                let bare = raw.split_once('/').map_or(raw, |(bare, _)| bare);
-                let to = parse(Some(bare)).unwrap_or_else(|| self.jid.clone());
-                let text = "the address is not a valid JID";
-                (Some(to), stanza_error::error(Condition::JidMalformed, text))
-            }
-            (_, to) => (
-                to,
-                stanza_error::error(Condition::BadRequest, "malformed stanza"),
-            ),
-        };
-        let type_ = header.type_.as_deref().unwrap_or("");
-        let reply: Stanza = match name.to_string().as_str() {
-            "iq" => {
-                if !matches!(type_, "get" | "set") {
-                    return;
-                }
-                let Some(id) = header.id else { return };
-                stanza_error::iq(to, Some(from), id, e).into()
-            }
-            "message" => {
-                if type_ == "error" {
-                    return;
-                }
-                let mut m = Message::error(Some(from));
-                m.from = to;
-                m.id = header.id.map(xmpp_parsers::message::Id);
-                m.with_payload(e).into()
-            }
-            _ => {
-                if type_ == "error" {
-                    return;
-                }
-                let mut p = Presence::error().with_payload(e);
-                p.from = to;
-                p.to = Some(from);
-                p.id = header.id;
-                p.into()
-            }
-        };
-        self.send(reply);
+        if let Some(reply) = invalid_reply(error, &self.jid) {
+            self.send(reply);
+        }
     }
+}
+
+/// The error answer to any stanza, or `None` for one that gets none (a
+/// result or an error).
+pub fn error_reply(stanza: &Stanza, e: StanzaError) -> Option<Stanza> {
+    match stanza {
+        Stanza::Iq(Iq::Get { from, to, id, .. }) | Stanza::Iq(Iq::Set { from, to, id, .. }) => {
+            Some(stanza_error::iq(to.clone(), from.clone(), id.clone(), e).into())
+        }
+        Stanza::Iq(_) => None,
+        Stanza::Message(m) => stanza_error::message(m, e).map(Into::into),
+        Stanza::Presence(p) => stanza_error::presence(p, e).map(Into::into),
+    }
+}
+
+/// The answer to a stanza that failed to parse: `bad-request`, when its
+/// header says who sent it and it is not itself a result or error. A `to`
+/// that is no JID (the XMPP server's checks are laxer than ours: an
+/// unassigned code point in a room nick) gets `jid-malformed`, from the
+/// bare JID if that is one, else from `bridge`, the bridge JID.
+pub fn invalid_reply(error: StreamElementError, bridge: &Jid) -> Option<Stanza> {
+    let StreamElementError::InvalidStanza { name, header, .. } = error else {
+        return None;
+    };
+    let parse = |j: Option<&str>| j.and_then(|s| Jid::new(s).ok());
+    let from = parse(header.from.as_deref())?;
+    let (to, e) = match (header.to.as_deref(), parse(header.to.as_deref())) {
+        (Some(raw), None) => {
+            let bare = raw.split_once('/').map_or(raw, |(bare, _)| bare);
+            let to = parse(Some(bare)).unwrap_or_else(|| bridge.clone());
+            let text = "the address is not a valid JID";
+            (Some(to), stanza_error::error(Condition::JidMalformed, text))
+        }
+        (_, to) => (
+            to,
+            stanza_error::error(Condition::BadRequest, "malformed stanza"),
+        ),
+    };
+    let type_ = header.type_.as_deref().unwrap_or("");
+    Some(match name.to_string().as_str() {
+        "iq" => {
+            if !matches!(type_, "get" | "set") {
+                return None;
+            }
+            stanza_error::iq(to, Some(from), header.id?, e).into()
+        }
+        "message" => {
+            if type_ == "error" {
+                return None;
+            }
+            let mut m = Message::error(Some(from));
+            m.from = to;
+            m.id = header.id.map(xmpp_parsers::message::Id);
+            m.with_payload(e).into()
+        }
+        _ => {
+            if type_ == "error" {
+                return None;
+            }
+            let mut p = Presence::error().with_payload(e);
+            p.from = to;
+            p.to = Some(from);
+            p.id = header.id;
+            p.into()
+        }
+    })
 }
 
 fn iq_from(iq: &Iq) -> Option<&Jid> {

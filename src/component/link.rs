@@ -117,7 +117,7 @@ enum End {
 /// every presence; ferry never sets a priority and 0 is the default
 /// (RFC 6121 §4.7.2.3), while a priority on an unavailable, subscription or
 /// error presence is wrong, so a zero one is left out.
-fn serialise(stanza: &Stanza) -> Result<Vec<u8>, String> {
+pub fn serialise(stanza: &Stanza) -> Result<Vec<u8>, String> {
     match stanza {
         Stanza::Presence(p) if p.priority.0 == 0 => {
             let mut el = tokio_xmpp::parsers::minidom::Element::from(p.clone());

@@ -4,5 +4,7 @@ mod link;
 mod outbound;
 mod wire;
 
+#[cfg(feature = "fuzzing")]
+pub use link::serialise;
 pub use link::{run, LinkConfig, LinkEvent};
 pub use outbound::{admitted, Outbound};

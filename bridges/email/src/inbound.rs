@@ -14,6 +14,9 @@ const MAX_BODY: usize = 64 * 1024;
 pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
     let message = MessageParser::default().parse(raw)?;
     let from = message.from()?.first()?.address()?.to_ascii_lowercase();
+    // An address a reply could not go to (no @domain, control characters)
+    // is none: as a JID it would name another address, or none at all.
+    crate::address::validate(&from).ok()?;
     let mut body = message
         .body_text(0)
         .map(|b| b.into_owned())
@@ -87,5 +90,15 @@ mod tests {
         huge.extend(std::iter::repeat_n(b'x', 200_000));
         let (_, text) = parse(&huge).unwrap();
         assert!(text.body.len() < 70_000);
+    }
+
+    /// Found by fuzzing: `m0%example.org` became a contact whose JID
+    /// names m0@example.org.
+    #[test]
+    fn a_sender_that_is_not_a_mailbox_is_none() {
+        for from in ["<m0%example.org>", "<m0>", "<a\x01b@example.org>"] {
+            let mail = format!("From: {from}\r\n\r\nhello\r\n");
+            assert!(parse(mail.as_bytes()).is_none(), "{from}");
+        }
     }
 }

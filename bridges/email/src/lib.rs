@@ -21,6 +21,9 @@ use ferry_bridge::{
 };
 
 pub use config::EmailConfig;
+/// For the fuzz targets (fuzz/): a raw mail as the text the user reads.
+#[cfg(feature = "fuzzing")]
+pub use inbound::parse as parse_mail;
 
 pub struct EmailBridge {
     config: Arc<EmailConfig>,

@@ -26,6 +26,9 @@ use ferry_bridge::{
 };
 
 pub use config::IrcConfig;
+/// For the fuzz targets (fuzz/).
+#[cfg(feature = "fuzzing")]
+pub use session::fuzz::server_bytes;
 use shared::Shared;
 
 pub struct IrcBridge {

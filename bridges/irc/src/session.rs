@@ -21,6 +21,9 @@ use crate::numerics;
 use crate::shared::Shared;
 use crate::text::{ctcp, strip_formatting};
 
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzz;
+
 /// How long a session waits for its connections' QUITs to be written.
 const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -593,8 +596,10 @@ impl Session {
                     }
                     Some((request @ ("VERSION" | "PING"), token)) => {
                         let now = std::time::Instant::now();
-                        if net.replies.admit(&net.support.fold(&nick), now) {
-                            net.queue_auto(ctcp_reply(&nick, request, token));
+                        if let Some(reply) = ctcp_reply(&nick, request, token) {
+                            if net.replies.admit(&net.support.fold(&nick), now) {
+                                net.queue_auto(reply);
+                            }
                         }
                     }
                     Some(_) => {}
@@ -828,15 +833,22 @@ async fn contact(events: &channel::Sender<Event>, host: &str, nick: &str, online
     .await;
 }
 
-/// The answer to a CTCP VERSION or PING request from `nick`.
-fn ctcp_reply(nick: &str, request: &str, token: &str) -> String {
+/// The answer to a CTCP VERSION or PING request from `nick`; `None` when
+/// the nick cannot be written back as the NOTICE's target (empty, a
+/// leading `:`, a space, or what the codec refuses: CR, LF, NUL). A line
+/// the codec refuses would drop the connection, and each reconnect would
+/// meet the same request again (found by fuzzing).
+fn ctcp_reply(nick: &str, request: &str, token: &str) -> Option<String> {
+    if nick.is_empty() || nick.starts_with(':') || nick.contains([' ', '\r', '\n', '\0']) {
+        return None;
+    }
     let answer = match request {
         "VERSION" => format!("ferry {}", env!("CARGO_PKG_VERSION")),
         // The token comes back as sent, within what a line carries and
         // without what would end the CTCP or be refused by the codec.
         _ => fit::cut(token, 100).replace(|c: char| c.is_control(), ""),
     };
-    format!("NOTICE {nick} :\x01{request} {answer}\x01")
+    Some(format!("NOTICE {nick} :\x01{request} {answer}\x01"))
 }
 
 /// Why the lines of a message were not queued, for the user.
@@ -846,5 +858,27 @@ fn unqueued_text(unqueued: &Unqueued) -> String {
             format!("the message makes {lines} IRC lines; at most {most} can wait to be sent")
         }
         Unqueued::Full => "too many lines waiting for IRC; nothing of it was sent".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctcp_replies_never_break_the_line() {
+        assert_eq!(
+            ctcp_reply("bob", "PING", "1\u{0}2\r3").as_deref(),
+            Some("NOTICE bob :\x01PING 123\x01")
+        );
+        assert!(ctcp_reply("bob", "VERSION", "")
+            .unwrap()
+            .starts_with("NOTICE bob :\x01VERSION ferry "));
+        // Found by fuzzing: a server passed NULs in a nick's prefix.
+        assert_eq!(ctcp_reply("d\u{0}\u{0}e", "VERSION", ""), None);
+        assert_eq!(ctcp_reply("d\u{0}e", "PING", "562"), None);
+        for nick in ["", ":bob", "a b", "a\r\nQUIT x"] {
+            assert_eq!(ctcp_reply(nick, "PING", "1"), None, "{nick:?}");
+        }
     }
 }

@@ -269,7 +269,7 @@ fn send(stream: &mut Stream, command: Command) -> impl Future<Output = Result<()
 /// What a line read while serving asks of the connection. The message
 /// travels boxed: `serve`'s future, which every user's connection holds for
 /// its whole life, keeps room for whatever it holds across an await.
-enum Read {
+pub(crate) enum Read {
     Skip,
     Ping(String),
     Pong,
@@ -278,7 +278,7 @@ enum Read {
 }
 
 impl Read {
-    fn of(line: &str) -> Read {
+    pub(crate) fn of(line: &str) -> Read {
         let Ok(message) = line.parse::<Message>() else {
             tracing::debug!("unparsable IRC line skipped");
             return Read::Skip;

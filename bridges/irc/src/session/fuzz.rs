@@ -1,0 +1,116 @@
+//! The fuzz targets' way into a session: a server's bytes through the line
+//! codec, the connection's first look at each line and the session's
+//! handling of it, on a session registered on one network, in one channel
+//! and following one contact.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+
+use bytes::BytesMut;
+use ferry_bridge::{channel, Event, Limits};
+use futures::FutureExt;
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::Session;
+use crate::channels::Channels;
+use crate::config::IrcConfig;
+use crate::connection::{Handle, Read};
+use crate::isupport::Support;
+use crate::line::LineCodec;
+use crate::net::Net;
+use crate::shared::Shared;
+
+/// The sample config's network (deploy/ferry.toml), which the core's side of
+/// the fuzz targets knows too.
+const HOST: &str = "127.0.0.1";
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+    })
+}
+
+/// Feeds `data`, as a server would send it, to a fresh session; returns
+/// the events the session sent the core. Panics when the session queues a
+/// line the codec would refuse to write: the connection would drop and
+/// retry that line after every reconnect.
+pub fn server_bytes(data: &[u8]) -> Vec<Event> {
+    runtime().block_on(async {
+        let config = IrcConfig {
+            networks: vec![format!("{HOST}:6667")],
+            default_network: Some(format!("{HOST}:6667")),
+            ca_files: HashMap::new(),
+            throttle_burst: 10,
+            throttle_rate: 2.0,
+            ping_interval: 120,
+            presence_poll: 60,
+        };
+        let shared = Arc::new(Shared::new(&config).expect("the network is valid"));
+        // Room for every event one line can cause: a full one is awaited.
+        let (events, mut events_rx) = channel::channel(1 << 16);
+        let (lines, mut lines_rx) = channel::channel(1 << 16);
+        let (auto, mut auto_rx) = channel::channel(1 << 16);
+        let (control, _control_rx) = channel::channel(16);
+        let (up_tx, _up_rx) = channel::channel(16);
+        let support = Support::default();
+        let mut channels = Channels::default();
+        channels.joining(&support, "#room", "ferry_", None);
+        let net = Net {
+            handle: Handle {
+                lines,
+                queue: 1 << 16,
+                auto,
+                control,
+                task: tokio::spawn(async {}),
+            },
+            nick: "ferry_".into(),
+            username: "ferry".into(),
+            support,
+            registered: true,
+            watched: BTreeMap::from([("bob".into(), "Bob".into())]),
+            online: HashSet::new(),
+            away: HashMap::new(),
+            whois_away: HashSet::new(),
+            whois_next: 0,
+            last_id: HashMap::from([("bob".into(), "m1".into())]),
+            channels,
+            pending_nick: None,
+            reclaim: Some("ferry".into()),
+            sasl_failed: false,
+            pm_rooms: HashMap::new(),
+            room_only: false,
+            replies: Default::default(),
+        };
+        let mut session = Session {
+            shared,
+            user: "user@example.org".into(),
+            limits: Limits::default(),
+            nets: HashMap::from([(HOST.to_owned(), Box::new(net))]),
+            events,
+            up_tx,
+        };
+        let mut seen = Vec::new();
+        let mut codec = LineCodec::default();
+        let mut buf = BytesMut::from(data);
+        while let Some(line) = codec.decode_eof(&mut buf).expect("decoding never fails") {
+            if let Read::Line(message) = Read::of(&line) {
+                session.line(HOST, *message).await;
+            }
+            while let Some(Some(event)) = events_rx.recv().now_or_never() {
+                seen.push(event);
+            }
+            // The user's lines and ferry's own (CTCP answers, polls).
+            for rx in [&mut lines_rx, &mut auto_rx] {
+                while let Some(Some(queued)) = rx.recv().now_or_never() {
+                    LineCodec::default()
+                        .encode(queued.clone(), &mut BytesMut::new())
+                        .unwrap_or_else(|e| panic!("queued {queued:?}: {e}"));
+                }
+            }
+        }
+        seen
+    })
+}
