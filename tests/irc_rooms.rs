@@ -4,7 +4,7 @@ mod harness;
 
 use harness::client::{bare, error_condition, ncname, presence_from, TestClient, NS};
 use harness::ircd::IrcClient;
-use harness::stanzas::{body, register_and_subscribe, stanza};
+use harness::stanzas::{body, muc_statuses, register_and_subscribe, stanza};
 use harness::{World, IRC};
 use tokio_xmpp::parsers::minidom::Element;
 
@@ -18,17 +18,6 @@ fn join(nick: &str) -> Element {
         &[("to", &format!("{ROOM}/{nick}"))],
         vec![Element::builder("x", MUC).build()],
     )
-}
-
-fn statuses(el: &Element) -> Vec<String> {
-    el.get_child("x", MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn item_attr(el: &Element, attr: &str) -> Option<String> {
@@ -95,13 +84,13 @@ async fn join_order_messages_private_messages_and_topic() {
         .collect();
     let self_at = joined
         .iter()
-        .position(|el| statuses(el).contains(&"110".to_owned()))
+        .position(|el| muc_statuses(el).contains(&"110".to_owned()))
         .expect("a self-presence");
     assert_eq!(names[self_at], "alice");
     let carol_at = names.iter().position(|n| n == "carol").expect("carol");
     let dave_at = names.iter().position(|n| n == "dave").expect("dave");
     assert!(carol_at < self_at && dave_at < self_at);
-    assert!(statuses(&joined[self_at]).contains(&"170".to_owned()));
+    assert!(muc_statuses(&joined[self_at]).contains(&"170".to_owned()));
     assert_eq!(
         item_attr(&joined[carol_at], "role").as_deref(),
         Some("moderator")
@@ -227,7 +216,7 @@ async fn join_order_messages_private_messages_and_topic() {
             presence_from(el, ROOM, Some("unavailable"))
         })
         .await;
-    assert!(statuses(&gone).contains(&"110".to_owned()));
+    assert!(muc_statuses(&gone).contains(&"110".to_owned()));
     carol
         .expect("alice's PART", |l| {
             l.starts_with(":alice!") && l.contains("PART #chan")
@@ -254,7 +243,7 @@ async fn nicks_kicks_and_modes_both_ways() {
                 && el.attr("from") == Some(occupant("dave").as_str())
         })
         .await;
-    assert!(statuses(&gone).contains(&"303".to_owned()));
+    assert!(muc_statuses(&gone).contains(&"303".to_owned()));
     assert_eq!(item_attr(&gone, "nick").as_deref(), Some("dave2"));
     alice
         .expect("dave2 arrives", |el| {
@@ -278,7 +267,8 @@ async fn nicks_kicks_and_modes_both_ways() {
         })
         .await;
     assert!(
-        statuses(&own).contains(&"303".to_owned()) && statuses(&own).contains(&"110".to_owned())
+        muc_statuses(&own).contains(&"303".to_owned())
+            && muc_statuses(&own).contains(&"110".to_owned())
     );
     // A taken nick: conflict.
     alice
@@ -300,7 +290,7 @@ async fn nicks_kicks_and_modes_both_ways() {
         .await;
     assert_eq!(item_attr(&voiced, "role").as_deref(), Some("participant"));
     assert_eq!(item_attr(&voiced, "affiliation").as_deref(), Some("member"));
-    assert!(statuses(&voiced).contains(&"110".to_owned()));
+    assert!(muc_statuses(&voiced).contains(&"110".to_owned()));
     carol.send("MODE #chan +o alice2").await;
     let opped = alice
         .expect("op", |el| {
@@ -333,7 +323,7 @@ async fn nicks_kicks_and_modes_both_ways() {
                 && el.attr("from") == Some(occupant("dave2").as_str())
         })
         .await;
-    assert!(statuses(&kicked).contains(&"307".to_owned()));
+    assert!(muc_statuses(&kicked).contains(&"307".to_owned()));
 
     // Kicked from IRC: 307 with 110, and out of the room.
     carol.send("KICK #chan alice2 :bye").await;
@@ -343,7 +333,7 @@ async fn nicks_kicks_and_modes_both_ways() {
                 && el.attr("from") == Some(occupant("alice2").as_str())
         })
         .await;
-    let codes = statuses(&out);
+    let codes = muc_statuses(&out);
     assert!(
         codes.contains(&"307".to_owned()) && codes.contains(&"110".to_owned()),
         "{codes:?}"
@@ -402,7 +392,7 @@ async fn join_errors() {
     alice.send(with_key).await;
     alice
         .expect("joined with the key", |el| {
-            presence_from(el, ROOM, None) && statuses(el).contains(&"110".to_owned())
+            presence_from(el, ROOM, None) && muc_statuses(el).contains(&"110".to_owned())
         })
         .await;
 }
@@ -423,7 +413,7 @@ async fn resources_repeated_joins_self_ping_and_unregistered_users() {
     let state = join_room(&mut second, "alice").await;
     assert!(state
         .iter()
-        .any(|el| statuses(el).contains(&"110".to_owned())));
+        .any(|el| muc_statuses(el).contains(&"110".to_owned())));
     // A repeated join from the first resource re-sends the state too.
     let again = join_room(&mut first, "alice").await;
     assert!(again.len() >= 3);
@@ -767,8 +757,8 @@ async fn rejoin_after_an_irc_restart_disco_and_shutdown() {
         })
         .await;
     assert!(
-        statuses(&out).contains(&"332".to_owned()),
+        muc_statuses(&out).contains(&"332".to_owned()),
         "{:?}",
-        statuses(&out)
+        muc_statuses(&out)
     );
 }

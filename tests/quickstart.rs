@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use harness::client::{result, TestClient, NS};
 use harness::ircd::IrcClient;
-use harness::stanzas::{body, stanza};
+use harness::stanzas::{body, muc_statuses, stanza};
 use harness::IRC;
 use tokio_xmpp::parsers::minidom::Element;
 
@@ -25,7 +25,6 @@ const PORTS: [u16; 3] = [5222, 5347, 6667];
 const ROOM: &str = "#test%127.0.0.1@irc.localhost";
 const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const MUC: &str = "http://jabber.org/protocol/muc";
-const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 
 fn listening(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -207,17 +206,6 @@ fn children(parent: u32) -> Vec<(u32, String)> {
         }
     }
     found
-}
-
-fn muc_statuses(el: &Element) -> Vec<String> {
-    el.get_child("x", MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// What the script said once its output ended (its pipes close after it
