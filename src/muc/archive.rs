@@ -1,17 +1,18 @@
-//! The archive writer: delivery hands rows over without waiting; a task
-//! writes them in batches (up to `BATCH` rows or `LINGER` of delay), so an
-//! archive on disk never slows a message down.
+//! The archive writer: a task writes rows in batches, one transaction
+//! each. Delivery queues a user's rows, then waits for a flush before any
+//! resource sees them (a delivered line is a committed one); the rows all
+//! users queued while a batch was being written make the next batch, so a
+//! busy gateway commits many lines at once and an idle one at once.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{Archived, Store};
 
 const BATCH: usize = 200;
-const LINGER: Duration = Duration::from_millis(50);
 const QUEUE: usize = 20_000;
 
 enum Job {
@@ -55,20 +56,11 @@ impl Archiver {
         }
     }
 
-    /// Waits until the writer can take a row, so that delivery slows down
-    /// with a slow disk instead of leaving rows out.
-    pub async fn wait_room(&self) {
-        if let Ok(permit) = self.jobs.reserve().await {
-            drop(permit);
-        }
-    }
-
-    /// Queues a row; when the writer is this far behind the row is logged
-    /// and dropped rather than delaying delivery (`wait_room` first makes
-    /// that rare).
-    pub fn add(&self, row: Archived) {
-        if self.jobs.try_send(Job::Row(row)).is_err() {
-            tracing::warn!("archive writer behind: a row was not archived");
+    /// Queues a row, waiting while the writer is far behind, so that
+    /// delivery slows down with a slow disk instead of leaving rows out.
+    pub async fn add(&self, row: Archived) {
+        if self.jobs.send(Job::Row(row)).await.is_err() {
+            tracing::warn!("archive writer gone: a row was not archived");
         }
     }
 
@@ -85,29 +77,24 @@ async fn write(store: Arc<Store>, mut jobs: mpsc::Receiver<Job>) {
     let mut rows = Vec::with_capacity(BATCH);
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(job) = jobs.recv().await {
-        let deadline = tokio::time::Instant::now() + LINGER;
+        // No waiting for more: what queued up while the last batch was
+        // written (a burst, or many users' lines) is the next batch.
         let mut next = Some(job);
-        loop {
-            match next.take() {
-                Some(Job::Row(row)) => rows.push(row),
-                Some(Job::Flush(tx)) => {
-                    waiting.push(tx);
-                    break;
-                }
-                None => {}
+        while let Some(job) = next.take() {
+            match job {
+                Job::Row(row) => rows.push(row),
+                Job::Flush(tx) => waiting.push(tx),
             }
-            if rows.len() >= BATCH {
-                break;
-            }
-            match tokio::time::timeout_at(deadline, jobs.recv()).await {
-                Ok(Some(job)) => next = Some(job),
-                Ok(None) | Err(_) => break,
+            if rows.len() < BATCH {
+                next = jobs.try_recv().ok();
             }
         }
-        if let Err(e) = store.archive_batch(&rows).await {
-            tracing::error!(error = %e, rows = rows.len(), "archive write failed");
+        if !rows.is_empty() {
+            if let Err(e) = store.archive_batch(&rows).await {
+                tracing::error!(error = %e, rows = rows.len(), "archive write failed");
+            }
+            rows.clear();
         }
-        rows.clear();
         for tx in waiting.drain(..) {
             let _ = tx.send(());
         }

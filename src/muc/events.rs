@@ -94,7 +94,35 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
 /// Takes a session's event: room events become the room's stanzas here;
 /// anything else (and a connection or failure event once its rooms' part
 /// is done) is given back for direct delivery.
-pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) -> Option<Event> {
+/// The archive row of a room message for a room the user is in, with
+/// its archive id: the first step of delivering it, so that a line a
+/// client has seen is a line the archive has (SPEC §2).
+pub fn archive(gw: &Gateway, user: &BareJid, event: &Event) -> Option<Archived> {
+    let Event::RoomMessage {
+        room, nick, text, ..
+    } = event
+    else {
+        return None;
+    };
+    let room_key = gw.room_key(room)?;
+    with_room(gw, user, room, |_| Archived {
+        bridge: gw.name().to_owned(),
+        user: user.to_string(),
+        room: room_key,
+        seq: gw.archiver.next_seq(),
+        nick: nick.clone(),
+        body: text.body.clone(),
+        action: text.action,
+    })
+}
+
+/// An event as stanzas; `archived` is the archive id `archive` gave it.
+pub fn event(
+    gw: &Arc<Gateway>,
+    user: &BareJid,
+    event: Event,
+    archived: Option<i64>,
+) -> Option<Event> {
     match event {
         Event::Connection {
             network: Some(network),
@@ -143,14 +171,14 @@ pub fn event(gw: &Arc<Gateway>, user: &BareJid, event: Event) -> Option<Event> {
         | Event::RoomMessage { .. }
         | Event::PrivateMessage { .. }
         | Event::Left { .. } => {
-            room_event(gw, user, event);
+            room_event(gw, user, event, archived);
             None
         }
         other => Some(other),
     }
 }
 
-fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
+fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event, archived: Option<i64>) {
     match event {
         Event::Occupant { room, nick, change } => occupant_changed(gw, user, &room, nick, change),
         Event::Joined {
@@ -218,21 +246,11 @@ fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event) {
             text,
             own,
         } => {
-            let Some(room_key) = gw.room_key(&room) else {
-                return;
-            };
+            // Archived in `archive` before this; the room may have been
+            // joined in between, then the line is delivered unarchived.
+            let seq = archived.unwrap_or_else(|| gw.archiver.next_seq());
             with_room(gw, user, &room, |r| {
-                let seq = gw.archiver.next_seq();
-                gw.archiver.add(Archived {
-                    bridge: gw.name().to_owned(),
-                    user: user.to_string(),
-                    room: room_key,
-                    seq,
-                    nick: nick.clone(),
-                    body: text.body.clone(),
-                    action: text.action,
-                });
-                groupchat(gw, r, &nick, &text, own, seq);
+                groupchat(gw, r, &nick, &text, own, seq)
             });
         }
         Event::PrivateMessage { room, nick, text } => {

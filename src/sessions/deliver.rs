@@ -12,6 +12,9 @@ use crate::stanza_error;
 use crate::stanzas::{failure_condition, message};
 use crate::xml_clean::clean;
 
+/// Events taken as one batch at most.
+const BATCH: usize = 64;
+
 pub(super) async fn run(
     gw: Arc<Gateway>,
     user: BareJid,
@@ -19,16 +22,38 @@ pub(super) async fn run(
     _counted: super::registry::Delivering,
 ) {
     let charged = user.to_string();
-    while let Some(event) = events.recv_boxed().await {
-        // A user who cannot take more (their server reads slowly, or a
-        // burst) holds their own session back; nothing is dropped.
-        gw.out.wait_room(&charged).await;
-        gw.archiver.wait_room().await;
-        crate::component::admitted(|| {
-            if let Some(direct) = crate::muc::events::event(&gw, &user, *event) {
-                deliver(&gw, &user, direct);
+    while let Some(first) = events.recv_boxed().await {
+        // What queued up meanwhile is one batch: its room lines are
+        // committed to the archive together before any is delivered, so a
+        // line a client has seen survives a crash (SPEC §2).
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match events.try_recv_boxed() {
+                Some(event) => batch.push(event),
+                None => break,
             }
-        });
+        }
+        let mut archived = Vec::with_capacity(batch.len());
+        for event in &batch {
+            let row = crate::muc::events::archive(&gw, &user, event);
+            archived.push(row.as_ref().map(|row| row.seq));
+            if let Some(row) = row {
+                gw.archiver.add(row).await;
+            }
+        }
+        if archived.iter().any(Option::is_some) {
+            gw.archiver.flush().await;
+        }
+        for (event, seq) in batch.into_iter().zip(archived) {
+            // A user who cannot take more (their server reads slowly, or
+            // a burst) holds their own session back; nothing is dropped.
+            gw.out.wait_room(&charged).await;
+            crate::component::admitted(|| {
+                if let Some(direct) = crate::muc::events::event(&gw, &user, *event, seq) {
+                    deliver(&gw, &user, direct);
+                }
+            });
+        }
     }
     // The session is gone: so are its rooms.
     for room in gw.rooms.forget_user(&user) {

@@ -74,6 +74,12 @@ impl<T> Receiver<T> {
     pub async fn recv_boxed(&mut self) -> Option<Box<T>> {
         self.0.recv_async().await.ok()
     }
+
+    /// An item already waiting, if any: for a reader that takes what
+    /// has queued up as one batch.
+    pub fn try_recv_boxed(&mut self) -> Option<Box<T>> {
+        self.0.try_recv().ok()
+    }
 }
 
 #[cfg(test)]
