@@ -450,13 +450,7 @@ fn occupant_changed(
                 false
             }
             OccupantChange::Kicked { by: _, reason } => {
-                let standing = if own {
-                    r.own
-                } else {
-                    r.occupants
-                        .remove(nick.as_str())
-                        .unwrap_or(DEFAULT_STANDING)
-                };
+                let standing = departing(r, own, &nick);
                 broadcast(
                     r,
                     &nick,
@@ -469,13 +463,7 @@ fn occupant_changed(
                 own
             }
             OccupantChange::Renamed { to } => {
-                let standing = if own {
-                    r.own
-                } else {
-                    r.occupants
-                        .remove(nick.as_str())
-                        .unwrap_or(DEFAULT_STANDING)
-                };
+                let standing = departing(r, own, &nick);
                 broadcast(
                     r,
                     &nick,
@@ -504,6 +492,20 @@ fn occupant_changed(
 }
 
 /// An occupant we had no standing for.
+/// The standing of an occupant leaving the list: the user's own, or the
+/// one the list had for them.
+fn departing(
+    r: &mut Room,
+    own: bool,
+    nick: &str,
+) -> (ferry_bridge::Role, ferry_bridge::Affiliation) {
+    if own {
+        r.own
+    } else {
+        r.occupants.remove(nick).unwrap_or(DEFAULT_STANDING)
+    }
+}
+
 const DEFAULT_STANDING: (ferry_bridge::Role, ferry_bridge::Affiliation) = (
     ferry_bridge::Role::Participant,
     ferry_bridge::Affiliation::None,

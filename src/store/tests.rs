@@ -2,6 +2,7 @@
 //! temp dir (Debian's package; see tests/harness for the e2e servers).
 
 use super::*;
+use ferry_bridge::{Registration, Secret};
 
 async fn exercise(store: &Store) {
     let mut reg = Registration::default();
