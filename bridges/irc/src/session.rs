@@ -1,28 +1,25 @@
 //! A user's IRC session: one connection per network they hold an
-//! identity on, intents turned into IRC lines, IRC lines into events.
+//! identity on, intents turned into IRC lines; IRC lines turn into events
+//! in `inbound`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use ferry_bridge::{
-    channel, Address, AddressKind, Availability, Connection, ContactStatus, Event, Failure, Intent,
-    Limits, Registration, SessionContext, SessionHandle, Text,
+    channel, Address, AddressKind, Availability, Connection, Event, Failure, Intent, Limits,
+    Registration, SessionContext, SessionHandle, Text,
 };
-use irc_proto::{Command, Message, Prefix};
 
 use crate::channels::Channels;
 use crate::connection::{self, Control, Params, Up};
 use crate::fit;
 use crate::isupport::Support;
-use crate::net::{
-    online_state, poll_away, poll_ison, reconcile, stop_reclaim, take_back, Net, Unqueued,
-};
-use crate::numerics;
+use crate::net::{poll_away, poll_ison, stop_reclaim, Net, Unqueued};
 use crate::shared::Shared;
-use crate::text::{ctcp, strip_formatting};
 
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzz;
+mod inbound;
 
 /// How long a session waits for its connections' QUITs to be written.
 const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -206,38 +203,9 @@ impl Session {
     async fn intent(&mut self, intent: Intent) {
         match intent {
             Intent::SendDirect { to, text } => self.send_direct(to, text).await,
-            Intent::Watch(contact) => {
-                self.watch(&contact);
-                if let Some(net) = contact.network.as_ref().and_then(|h| self.nets.get(h)) {
-                    if net.registered && net.support.monitor.is_some() {
-                        net.queue(format!("MONITOR + {}", contact.name));
-                    }
-                }
-            }
-            Intent::Unwatch(contact) => {
-                if let Some(net) = contact.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
-                    let folded = net.support.fold(&contact.name);
-                    net.watched.remove(&folded);
-                    net.online.remove(&folded);
-                    if net.registered && net.support.monitor.is_some() {
-                        net.queue(format!("MONITOR - {}", contact.name));
-                    }
-                }
-            }
-            Intent::SetAvailability(availability) => {
-                let line = match availability {
-                    Availability::Available => "AWAY".to_owned(),
-                    Availability::Away(note) => {
-                        let note = note
-                            .unwrap_or_else(|| "Away".into())
-                            .replace(['\r', '\n'], " ");
-                        format!("AWAY :{note}")
-                    }
-                };
-                for net in self.nets.values() {
-                    net.queue(line.clone());
-                }
-            }
+            Intent::Watch(contact) => self.follow(contact),
+            Intent::Unwatch(contact) => self.unfollow(contact),
+            Intent::SetAvailability(availability) => self.set_availability(availability),
             Intent::Reconnect => {
                 for net in self.nets.values() {
                     let _ = net.handle.control.try_send(Control::Reconnect);
@@ -257,39 +225,8 @@ impl Session {
                 let to = Address::contact(room.network.as_deref(), &nick);
                 self.send_direct(to, text).await;
             }
-            Intent::LeaveRoom { room, reason } => {
-                let Some(host) = room.network.clone() else {
-                    return;
-                };
-                let Some(net) = self.nets.get_mut(&host) else {
-                    return;
-                };
-                let reason = reason.unwrap_or_default().replace(['\r', '\n'], " ");
-                net.queue(format!("PART {} :{reason}", room.name));
-                net.channels.left(&net.support, &room.name);
-                if net.room_only && !net.channels.has_any() {
-                    let _ = net.handle.control.try_send(Control::Quit("Leaving".into()));
-                    self.nets.remove(&host);
-                }
-            }
-            Intent::ChangeNick { room, nick } => {
-                let net = room.network.as_ref().and_then(|h| self.nets.get(h));
-                if let Some(reason) = fit::nick_problem(&nick, net.map(|n| &n.support)) {
-                    let text = format!("{nick}: {reason}");
-                    return self.fail(room, None, Failure::NotAcceptable, &text).await;
-                }
-                if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
-                    // The user chose a nick: ferry no longer takes the
-                    // registered one back over it, unless it is the one
-                    // asked for.
-                    let other = |r: &String| net.support.fold(r) != net.support.fold(&nick);
-                    if net.reclaim.as_ref().is_some_and(other) {
-                        stop_reclaim(net);
-                    }
-                    net.queue(format!("NICK {nick}"));
-                    net.pending_nick = Some((nick, Some(room)));
-                }
-            }
+            Intent::LeaveRoom { room, reason } => self.leave(room, reason),
+            Intent::ChangeNick { room, nick } => self.change_nick(room, nick).await,
             Intent::SetSubject { room, subject } => {
                 if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get(h)) {
                     let subject = subject.replace(['\r', '\n'], " ");
@@ -302,6 +239,81 @@ impl Session {
                     net.queue(format!("KICK {} {nick} :{reason}", room.name));
                 }
             }
+        }
+    }
+
+    /// A new contact: watched, and MONITORed at once where the server has
+    /// MONITOR and we are registered (else from the end of the MOTD).
+    fn follow(&mut self, contact: Address) {
+        self.watch(&contact);
+        if let Some(net) = contact.network.as_ref().and_then(|h| self.nets.get(h)) {
+            if net.registered && net.support.monitor.is_some() {
+                net.queue(format!("MONITOR + {}", contact.name));
+            }
+        }
+    }
+
+    fn unfollow(&mut self, contact: Address) {
+        if let Some(net) = contact.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
+            let folded = net.support.fold(&contact.name);
+            net.watched.remove(&folded);
+            net.online.remove(&folded);
+            if net.registered && net.support.monitor.is_some() {
+                net.queue(format!("MONITOR - {}", contact.name));
+            }
+        }
+    }
+
+    /// Away (or back) on every network.
+    fn set_availability(&self, availability: Availability) {
+        let line = match availability {
+            Availability::Available => "AWAY".to_owned(),
+            Availability::Away(note) => {
+                let note = note
+                    .unwrap_or_else(|| "Away".into())
+                    .replace(['\r', '\n'], " ");
+                format!("AWAY :{note}")
+            }
+        };
+        for net in self.nets.values() {
+            net.queue(line.clone());
+        }
+    }
+
+    /// Parts a channel; a connection opened only for rooms ends with its
+    /// last one.
+    fn leave(&mut self, room: Address, reason: Option<String>) {
+        let Some(host) = room.network.clone() else {
+            return;
+        };
+        let Some(net) = self.nets.get_mut(&host) else {
+            return;
+        };
+        let reason = reason.unwrap_or_default().replace(['\r', '\n'], " ");
+        net.queue(format!("PART {} :{reason}", room.name));
+        net.channels.left(&net.support, &room.name);
+        if net.room_only && !net.channels.has_any() {
+            let _ = net.handle.control.try_send(Control::Quit("Leaving".into()));
+            self.nets.remove(&host);
+        }
+    }
+
+    async fn change_nick(&mut self, room: Address, nick: String) {
+        let net = room.network.as_ref().and_then(|h| self.nets.get(h));
+        if let Some(reason) = fit::nick_problem(&nick, net.map(|n| &n.support)) {
+            let text = format!("{nick}: {reason}");
+            return self.fail(room, None, Failure::NotAcceptable, &text).await;
+        }
+        if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
+            // The user chose a nick: ferry no longer takes the
+            // registered one back over it, unless it is the one
+            // asked for.
+            let other = |r: &String| net.support.fold(r) != net.support.fold(&nick);
+            if net.reclaim.as_ref().is_some_and(other) {
+                stop_reclaim(net);
+            }
+            net.queue(format!("NICK {nick}"));
+            net.pending_nick = Some((nick, Some(room)));
         }
     }
 
@@ -452,345 +464,6 @@ impl Session {
             poll_away(net);
         }
     }
-
-    async fn up(&mut self, host: &str, up: Up) {
-        let network = Some(host.to_owned());
-        match up {
-            Up::Connecting => {
-                self.emit(Event::Connection {
-                    network,
-                    state: Connection::Connecting,
-                })
-                .await;
-            }
-            Up::Registered { nick, wanted, sasl } => {
-                let Some(net) = self.nets.get_mut(host) else {
-                    return;
-                };
-                net.registered = true;
-                net.sasl_failed = sasl == Some(false);
-                net.pending_nick = None;
-                // A fallback for the registered nick: watched from the end
-                // of the MOTD (when the server has said whether it has
-                // MONITOR), taken back once free. A room's nick for a user
-                // without registration has no fallback.
-                net.reclaim = (net.support.fold(&nick) != net.support.fold(&wanted)
-                    && !net.room_only)
-                    .then_some(wanted);
-                net.nick = nick;
-                for line in net.channels.rejoin() {
-                    net.queue(line);
-                }
-                let state = online_state(net);
-                self.emit(Event::Connection { network, state }).await;
-            }
-            Up::Lost { reason, retry_in } => {
-                let offline: Vec<Address> = match self.nets.get_mut(host) {
-                    Some(net) => {
-                        net.registered = false;
-                        net.support = Support::default();
-                        net.online
-                            .drain()
-                            .filter_map(|f| net.watched.get(&f).cloned())
-                            .map(|nick| Address::contact(Some(host), &nick))
-                            .collect()
-                    }
-                    None => Vec::new(),
-                };
-                for contact in offline {
-                    self.emit(Event::ContactPresence {
-                        contact,
-                        status: ContactStatus::Offline,
-                    })
-                    .await;
-                }
-                let state = Connection::Reconnecting {
-                    reason,
-                    retry_in_secs: retry_in.as_secs(),
-                };
-                self.emit(Event::Connection { network, state }).await;
-            }
-            Up::Refused { reason, failure } => {
-                let rooms = match self.nets.remove(host) {
-                    Some(mut net) => net.channels.drain(host),
-                    None => Vec::new(),
-                };
-                for room in rooms {
-                    self.emit(Event::JoinFailed {
-                        room,
-                        failure,
-                        text: reason.clone(),
-                    })
-                    .await;
-                }
-                let state = Connection::Offline { reason };
-                self.emit(Event::Connection { network, state }).await;
-            }
-            Up::Line(message) => self.line(host, message).await,
-        }
-    }
-
-    async fn line(&mut self, host: &str, message: Message) {
-        let events = self.events.clone();
-        let Some(net) = self.nets.get_mut(host) else {
-            return;
-        };
-        let from_nick = match &message.prefix {
-            Some(Prefix::Nickname(nick, _, _)) => Some(nick.clone()),
-            _ => None,
-        };
-        let mut renamed = false;
-        if let (Command::NICK(new), Some(old)) = (&message.command, &from_nick) {
-            if net.support.fold(old) == net.support.fold(&net.nick) {
-                net.nick = new.clone();
-                net.pending_nick = None;
-                let registered_nick = |r: &String| net.support.fold(r) == net.support.fold(new);
-                if net.reclaim.as_ref().is_some_and(registered_nick) {
-                    stop_reclaim(net);
-                }
-                renamed = true;
-            }
-        }
-        let room_events = net.channels.line(&net.support, host, &net.nick, &message);
-        let handled = room_events.is_some();
-        for event in room_events.into_iter().flatten() {
-            emit(&events, event).await;
-        }
-        if renamed {
-            // The network JID's status names the current nick.
-            let state = online_state(net);
-            let network = Some(host.to_owned());
-            emit(&events, Event::Connection { network, state }).await;
-        }
-        if handled {
-            return;
-        }
-        match message.command {
-            Command::PRIVMSG(target, body) | Command::NOTICE(target, body)
-                if from_nick.is_none() || !net.registered =>
-            {
-                let _ = target;
-                emit(
-                    &events,
-                    Event::Notice {
-                        network: Some(host.to_owned()),
-                        text: strip_formatting(&body),
-                    },
-                )
-                .await;
-            }
-            Command::PRIVMSG(target, body) => {
-                let nick = from_nick.unwrap_or_default();
-                if net.support.is_channel(&target) {
-                    return;
-                }
-                let from = Address::contact(Some(host), &nick);
-                match ctcp(&body) {
-                    Some(("ACTION", action)) => {
-                        let text = Text {
-                            body: strip_formatting(action),
-                            action: true,
-                            ..Text::default()
-                        };
-                        emit(&events, Event::DirectMessage { from, text }).await;
-                    }
-                    Some((request @ ("VERSION" | "PING"), token)) => {
-                        let now = std::time::Instant::now();
-                        if let Some(reply) = ctcp_reply(&nick, request, token) {
-                            if net.replies.admit(&net.support.fold(&nick), now) {
-                                net.queue_auto(reply);
-                            }
-                        }
-                    }
-                    Some(_) => {}
-                    None => {
-                        let text = Text {
-                            body: strip_formatting(&body),
-                            ..Text::default()
-                        };
-                        match net.pm_rooms.get(&net.support.fold(&nick)) {
-                            Some(room) => {
-                                let room = room.clone();
-                                emit(&events, Event::PrivateMessage { room, nick, text }).await;
-                            }
-                            None => emit(&events, Event::DirectMessage { from, text }).await,
-                        }
-                    }
-                }
-            }
-            Command::NOTICE(target, body) => {
-                let nick = from_nick.unwrap_or_default();
-                if net.support.is_channel(&target) || ctcp(&body).is_some() {
-                    return;
-                }
-                if nick.eq_ignore_ascii_case("NickServ") || nick.contains('.') {
-                    emit(
-                        &events,
-                        Event::Notice {
-                            network: Some(host.to_owned()),
-                            text: strip_formatting(&body),
-                        },
-                    )
-                    .await;
-                    return;
-                }
-                let from = Address::contact(Some(host), &nick);
-                let text = Text {
-                    body: strip_formatting(&body),
-                    ..Text::default()
-                };
-                emit(&events, Event::DirectMessage { from, text }).await;
-            }
-            Command::Response(response, args) => {
-                self.numeric(host, response as u16, args).await;
-            }
-            Command::Raw(code, args) => {
-                if let Ok(code) = code.parse() {
-                    self.numeric(host, code, args).await;
-                }
-            }
-            _ => {}
-        }
-    }
-
-    async fn numeric(&mut self, host: &str, code: u16, args: Vec<String>) {
-        let events = self.events.clone();
-        let Some(net) = self.nets.get_mut(host) else {
-            return;
-        };
-        match code {
-            5 if args.len() > 2 => {
-                net.support
-                    .absorb(args[1..args.len() - 1].iter().map(String::as_str));
-            }
-            // End of MOTD (or none): the server has told us what it
-            // supports, so follow contacts now.
-            376 | 422 => {
-                if let Some(limit) = net.support.monitor {
-                    let nicks: Vec<&String> = net.watched.values().collect();
-                    for chunk in nicks.chunks(limit.clamp(1, 50)) {
-                        let list: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
-                        net.queue(format!("MONITOR + {}", list.join(",")));
-                    }
-                    if let Some(wanted) = &net.reclaim {
-                        net.queue(format!("MONITOR + {wanted}"));
-                    }
-                }
-                // ISON immediately rather than at the next tick.
-                poll_ison(net);
-            }
-            303 => {
-                let listed: HashSet<String> = args
-                    .last()
-                    .map(|l| l.split_whitespace().map(|n| net.support.fold(n)).collect())
-                    .unwrap_or_default();
-                let free = net
-                    .reclaim
-                    .as_ref()
-                    .is_some_and(|r| !listed.contains(&net.support.fold(r)));
-                if free {
-                    take_back(net);
-                }
-                // With MONITOR, ISON asks only for the registered nick:
-                // contacts are MONITOR's.
-                let changes = match net.support.monitor {
-                    Some(_) => Vec::new(),
-                    None => reconcile(net, &listed),
-                };
-                for (nick, online) in changes {
-                    if online {
-                        net.queue_auto(format!("WHOIS {nick}"));
-                    } else {
-                        net.away.remove(&net.support.fold(&nick));
-                    }
-                    contact(&events, host, &nick, online).await;
-                }
-            }
-            301 if args.len() >= 3 => {
-                let folded = net.support.fold(&args[1]);
-                net.whois_away.insert(folded.clone());
-                let note = args[args.len() - 1].clone();
-                if let (true, Some(nick)) = (
-                    net.online.contains(&folded),
-                    net.watched.get(&folded).cloned(),
-                ) {
-                    if net.away.get(&folded) != Some(&note) {
-                        net.away.insert(folded, note.clone());
-                        let status = ContactStatus::Away(Some(strip_formatting(&note)));
-                        let contact = Address::contact(Some(host), &nick);
-                        emit(&events, Event::ContactPresence { contact, status }).await;
-                    }
-                }
-            }
-            318 if args.len() >= 2 => {
-                let folded = net.support.fold(&args[1]);
-                let was_away =
-                    !net.whois_away.remove(&folded) && net.away.remove(&folded).is_some();
-                if let (true, true, Some(nick)) = (
-                    was_away,
-                    net.online.contains(&folded),
-                    net.watched.get(&folded).cloned(),
-                ) {
-                    contact(&events, host, &nick, true).await;
-                }
-            }
-            730 | 731 => {
-                let online = code == 730;
-                let targets = args.last().cloned().unwrap_or_default();
-                for target in targets.split(',') {
-                    let nick = target.split('!').next().unwrap_or(target);
-                    let folded = net.support.fold(nick);
-                    let wanted = net.reclaim.as_ref().map(|r| net.support.fold(r));
-                    if !online && wanted.as_ref() == Some(&folded) {
-                        take_back(net);
-                    }
-                    let Some(nick) = net.watched.get(&folded).cloned() else {
-                        continue;
-                    };
-                    let changed = if online {
-                        net.online.insert(folded)
-                    } else {
-                        net.online.remove(&folded)
-                    };
-                    if changed {
-                        if online {
-                            net.queue_auto(format!("WHOIS {nick}"));
-                        }
-                        contact(&events, host, &nick, online).await;
-                    }
-                }
-            }
-            432 | 433 | 436 | 437 if net.pending_nick.is_some() => {
-                // A NICK we sent was refused. The user's (through a room)
-                // is answered in that room alone, as SPEC §3 maps the
-                // numeric; ferry's own (taking the registered nick back)
-                // is tried again later.
-                let Some((wanted, Some(room))) = net.pending_nick.take() else {
-                    return;
-                };
-                let failure = numerics::failure(code).unwrap_or(Failure::Conflict);
-                let text = format!("{wanted}: {}", args.last().cloned().unwrap_or_default());
-                fail(&events, room, None, failure, &text).await;
-            }
-            code => {
-                let Some(failure) = numerics::failure(code) else {
-                    return;
-                };
-                let target = args.get(1).cloned().unwrap_or_default();
-                if target.eq_ignore_ascii_case("NickServ") || target.is_empty() || target == "*" {
-                    return;
-                }
-                let id = net.last_id.remove(&net.support.fold(&target));
-                let text = args.last().cloned().unwrap_or_default();
-                let to = if net.support.is_channel(&target) {
-                    Address::room(Some(host), &target)
-                } else {
-                    Address::contact(Some(host), &target)
-                };
-                fail(&events, to, id, failure, &format!("{target}: {text}")).await;
-            }
-        }
-    }
 }
 
 async fn emit(events: &channel::Sender<Event>, event: Event) {
@@ -817,40 +490,6 @@ async fn fail(
     .await;
 }
 
-async fn contact(events: &channel::Sender<Event>, host: &str, nick: &str, online: bool) {
-    let status = if online {
-        ContactStatus::Online
-    } else {
-        ContactStatus::Offline
-    };
-    emit(
-        events,
-        Event::ContactPresence {
-            contact: Address::contact(Some(host), nick),
-            status,
-        },
-    )
-    .await;
-}
-
-/// The answer to a CTCP VERSION or PING request from `nick`; `None` when
-/// the nick cannot be written back as the NOTICE's target (empty, a
-/// leading `:`, a space, or what the codec refuses: CR, LF, NUL). A line
-/// the codec refuses would drop the connection, and each reconnect would
-/// meet the same request again (found by fuzzing).
-fn ctcp_reply(nick: &str, request: &str, token: &str) -> Option<String> {
-    if nick.is_empty() || nick.starts_with(':') || nick.contains([' ', '\r', '\n', '\0']) {
-        return None;
-    }
-    let answer = match request {
-        "VERSION" => format!("ferry {}", env!("CARGO_PKG_VERSION")),
-        // The token comes back as sent, within what a line carries and
-        // without what would end the CTCP or be refused by the codec.
-        _ => fit::cut(token, 100).replace(|c: char| c.is_control(), ""),
-    };
-    Some(format!("NOTICE {nick} :\x01{request} {answer}\x01"))
-}
-
 /// Why the lines of a message were not queued, for the user.
 fn unqueued_text(unqueued: &Unqueued) -> String {
     match unqueued {
@@ -858,27 +497,5 @@ fn unqueued_text(unqueued: &Unqueued) -> String {
             format!("the message makes {lines} IRC lines; at most {most} can wait to be sent")
         }
         Unqueued::Full => "too many lines waiting for IRC; nothing of it was sent".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ctcp_replies_never_break_the_line() {
-        assert_eq!(
-            ctcp_reply("bob", "PING", "1\u{0}2\r3").as_deref(),
-            Some("NOTICE bob :\x01PING 123\x01")
-        );
-        assert!(ctcp_reply("bob", "VERSION", "")
-            .unwrap()
-            .starts_with("NOTICE bob :\x01VERSION ferry "));
-        // Found by fuzzing: a server passed NULs in a nick's prefix.
-        assert_eq!(ctcp_reply("d\u{0}\u{0}e", "VERSION", ""), None);
-        assert_eq!(ctcp_reply("d\u{0}e", "PING", "562"), None);
-        for nick in ["", ":bob", "a b", "a\r\nQUIT x"] {
-            assert_eq!(ctcp_reply(nick, "PING", "1"), None, "{nick:?}");
-        }
     }
 }

@@ -1,7 +1,8 @@
 //! One IRC connection, owned by its own task: connect (TLS where asked),
-//! log in (`login`), then relay lines both ways with a token-bucket
-//! throttle, answer PINGs, detect lag, and reconnect with backoff. Lines
-//! the session queued survive a reconnect: the queue outlives the socket.
+//! log in (`login` writes and reads what `handshake` decides), then relay
+//! lines both ways with a token-bucket throttle, answer PINGs, detect
+//! lag, and reconnect with backoff. Lines the session queued survive a
+//! reconnect: the queue outlives the socket.
 //! Lines ferry sends on its own (CTCP answers, presence polls) wait in a
 //! small queue of their own and go only when none of the user's lines
 //! waits.
@@ -22,6 +23,7 @@ use crate::config::Network;
 use crate::line::LineCodec;
 use crate::throttle::Bucket;
 
+mod handshake;
 mod login;
 use login::register;
 
