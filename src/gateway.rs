@@ -31,6 +31,8 @@ pub struct Gateway {
     pub archiver: crate::muc::archive::Archiver,
     /// Each user's stanza work that awaits, in the order it came.
     pub lanes: crate::lanes::Lanes<BareJid>,
+    /// What of each user's stays up while they are offline.
+    pub always_on: crate::always_on::AlwaysOn,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
     /// Addresses' JIDs: every message of a room of K users asks K times,
@@ -71,6 +73,7 @@ impl Gateway {
             rooms: crate::rooms::Rooms::default(),
             archiver,
             lanes: crate::lanes::Lanes::default(),
+            always_on: crate::always_on::AlwaysOn::default(),
             online: Mutex::new(HashMap::new()),
             jids: Mutex::new(HashMap::new()),
         }
@@ -165,9 +168,11 @@ impl Gateway {
         online.drain().map(|(user, _)| user).collect()
     }
 
+    /// Forgets an unregistered user's resources and settings.
     pub fn forget_user(&self, user: &BareJid) {
         let mut online = self.online.lock().unwrap_or_else(|e| e.into_inner());
         online.remove(user);
+        self.always_on.forget(user);
     }
 
     pub fn online_resources(&self, user: &BareJid) -> Vec<Jid> {
@@ -183,10 +188,14 @@ impl Gateway {
         online.keys().cloned().collect()
     }
 
-    /// Ends the user's session when nothing needs it: no resource online
-    /// and no room joined.
+    /// Ends the user's session when nothing needs it: no resource online,
+    /// no room joined (always-on ones stay joined) and no always-on
+    /// network.
     pub fn end_session_if_idle(&self, user: &BareJid) {
-        if !self.online_users().contains(user) && !self.rooms.has_any(user) {
+        if !self.online_users().contains(user)
+            && !self.rooms.has_any(user)
+            && !self.always_on.keeps_session(user)
+        {
             self.sessions.stop(user, "no longer needed");
         }
     }

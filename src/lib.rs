@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 mod address;
+mod always_on;
 mod bridges;
 mod component;
 mod config;

@@ -175,6 +175,8 @@ impl Rooms {
 pub struct Ledger {
     dirty: Mutex<HashSet<BareJid>>,
     wake: Notify,
+    /// Held while the ledger writes; true once closed for good.
+    closed: tokio::sync::Mutex<bool>,
 }
 
 impl Ledger {
@@ -187,6 +189,17 @@ impl Ledger {
     /// Waits until some user's rooms changed.
     pub async fn changes(&self) {
         self.wake.notified().await;
+    }
+
+    /// Leave to write, until the ledger is closed.
+    pub async fn writing(&self) -> Option<tokio::sync::MutexGuard<'_, bool>> {
+        let guard = self.closed.lock().await;
+        (!*guard).then_some(guard)
+    }
+
+    /// No more writes, once the one under way is done.
+    pub async fn close(&self) {
+        *self.closed.lock().await = true;
     }
 
     pub fn take(&self) -> HashSet<BareJid> {

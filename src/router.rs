@@ -29,6 +29,7 @@ impl Gateway {
         let mut left_behind = Some(crate::muc::ledger::left_behind(&self).await);
         tokio::spawn(crate::muc::ledger::keep(self.clone()));
         crate::sessions::resume::outboxes(&self).await;
+        crate::muc::rejoin::always_on_rooms(&self).await;
         while let Some(event) = events.recv().await {
             match event {
                 LinkEvent::Up => {
@@ -45,7 +46,7 @@ impl Gateway {
                         services::presence::probe_all(&gw).await;
                         tokio::time::sleep(PROBE_GRACE).await;
                         for user in before {
-                            if !gw.online_users().contains(&user) {
+                            if !gw.online_users().contains(&user) && !gw.always_on.any(&user) {
                                 tracing::info!(bridge = gw.name(), %user, "no answer to the probe: ending the session");
                                 gw.sessions.stop(&user, "the user went offline");
                             }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ferry_bridge::{Address, Intent};
 use xmpp_parsers::disco::{DiscoInfoResult, Identity};
-use xmpp_parsers::jid::Jid;
+use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::muc::muc::History;
@@ -64,18 +64,14 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                 }
             }
             if room.resources.is_empty() && room.pending.is_empty() {
-                let address = room.address.clone();
-                rooms.remove(&(user.clone(), room_key));
-                gw.rooms.ledger.changed(&user);
-                drop(rooms);
-                let _ = gw.sessions.send(
-                    &user,
-                    Intent::LeaveRoom {
-                        room: address,
-                        reason: None,
-                    },
-                );
-                gw.end_session_if_idle(&user);
+                let network = room.address.network.as_deref();
+                if gw.always_on.room(&user, network, &room_key) {
+                    drop(rooms);
+                    tokio::spawn(leave_unless_offline(gw.clone(), from, room_key));
+                } else {
+                    drop(rooms);
+                    leave(gw, &user, &room_key);
+                }
             }
         }
         (Type::None, Some(room)) if room.resources.contains(&from) => {
@@ -160,8 +156,46 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
     }
 }
 
-/// Ends a user's session when nothing needs it: no resource online with the
-/// bridge and no room.
+/// How long after a resource's last `unavailable` to an always-on room
+/// ferry waits for its `unavailable` to the bridge JID: the one a server
+/// sends to rooms when a resource goes offline comes with it (SPEC §7).
+const OFFLINE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// An always-on room whose last resource left: it stays joined when the
+/// resource went offline, and is left when the resource is still there (it
+/// left the room on purpose) unless someone joined again meanwhile.
+async fn leave_unless_offline(gw: Arc<Gateway>, resource: Jid, room_key: String) {
+    tokio::time::sleep(OFFLINE_GRACE).await;
+    let user = resource.to_bare();
+    if !gw.online_resources(&user).contains(&resource) {
+        return;
+    }
+    let unoccupied = gw
+        .rooms
+        .lock()
+        .get(&(user.clone(), room_key.clone()))
+        .is_some_and(|r| r.resources.is_empty() && r.pending.is_empty());
+    if unoccupied {
+        leave(&gw, &user, &room_key);
+    }
+}
+
+/// Parts the room on the network and forgets it.
+fn leave(gw: &Gateway, user: &BareJid, room_key: &str) {
+    let Some(room) = gw.rooms.lock().remove(&(user.clone(), room_key.to_owned())) else {
+        return;
+    };
+    gw.rooms.ledger.changed(user);
+    let _ = gw.sessions.send(
+        user,
+        Intent::LeaveRoom {
+            room: room.address,
+            reason: None,
+        },
+    );
+    gw.end_session_if_idle(user);
+}
+
 pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message: Message) {
     let user = from.to_bare();
     let refuse = |condition: Condition, text: &str| {
@@ -228,6 +262,8 @@ fn room_info(gw: &Gateway, address: &Address) -> Element {
             "muc_unmoderated",
             ns::MAM,
             "http://jabber.org/protocol/muc#self-ping-optimization",
+            // The "settings" command (always-on).
+            "http://jabber.org/protocol/commands",
             ns::DISCO_INFO,
         ]
         .iter()
@@ -272,7 +308,9 @@ pub fn iq(
     let rooms = gw.rooms.lock();
     let room = rooms.get(&(user.clone(), room_key));
     match (payload.ns().as_str(), payload.name(), set, to.resource()) {
-        (ns::DISCO_INFO, "query", false, None) => Some(Ok(Some(room_info(gw, address)))),
+        (ns::DISCO_INFO, "query", false, None) if payload.attr("node").is_none() => {
+            Some(Ok(Some(room_info(gw, address))))
+        }
         // XEP-0410: a ping to one's own occupant JID says whether one is in.
         (ns::PING, "ping", false, Some(nick)) => {
             let inside =

@@ -2,7 +2,8 @@
 //! every occupant the room is going (status 332); after a crash nobody
 //! did, and clients would go on thinking they are joined. At the next
 //! start the ledger names those rooms, and each of their users is told
-//! then.
+//! then. The always-on ones among them are kept apart, through clean
+//! shutdowns too: ferry joins them again at every start (`muc::rejoin`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,11 +17,13 @@ use crate::gateway::Gateway;
 
 /// The per-user state key holding the user's rooms.
 const KEY: &str = "joined_rooms";
+/// The per-user state key holding the user's always-on rooms.
+pub const ALWAYS_ON_KEY: &str = "always_on_rooms";
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
-struct Joined {
-    room: String,
-    nick: String,
+pub struct Joined {
+    pub room: String,
+    pub nick: String,
 }
 
 /// Writes the rooms of the users that changed, a batch at a time: a burst
@@ -28,31 +31,49 @@ struct Joined {
 pub async fn keep(gw: Arc<Gateway>) {
     loop {
         gw.rooms.ledger.changes().await;
+        let Some(_writing) = gw.rooms.ledger.writing().await else {
+            return;
+        };
         let dirty = gw.rooms.ledger.take();
-        let mut joined: HashMap<BareJid, Vec<Joined>> =
-            dirty.iter().map(|u| (u.clone(), Vec::new())).collect();
-        for ((user, _), room) in gw.rooms.lock().iter() {
-            if let Some(list) = joined.get_mut(user).filter(|_| room.joined) {
-                list.push(Joined {
-                    room: room.jid.to_string(),
-                    nick: room.nick.clone(),
-                });
-            }
-        }
-        for (user, rooms) in joined {
-            let written = match rooms.is_empty() {
-                true => gw.store.state_delete(gw.name(), user.as_str(), KEY).await,
-                false => {
-                    let value = serde_json::to_string(&rooms).unwrap_or_default();
-                    gw.store
-                        .state_put(gw.name(), user.as_str(), KEY, &value)
-                        .await
-                }
+        let mut joined: HashMap<BareJid, (Vec<Joined>, Vec<Joined>)> = dirty
+            .iter()
+            .map(|u| (u.clone(), Default::default()))
+            .collect();
+        for ((user, key), room) in gw.rooms.lock().iter() {
+            let Some((all, always_on)) = joined.get_mut(user).filter(|_| room.joined) else {
+                continue;
             };
-            if let Err(e) = written {
-                tracing::warn!(%user, error = %e, "cannot record the user's rooms");
+            let entry = || Joined {
+                room: room.jid.to_string(),
+                nick: room.nick.clone(),
+            };
+            if gw
+                .always_on
+                .room(user, room.address.network.as_deref(), key)
+            {
+                always_on.push(entry());
             }
+            all.push(entry());
         }
+        for (user, (all, always_on)) in joined {
+            write(&gw, &user, KEY, &all).await;
+            write(&gw, &user, ALWAYS_ON_KEY, &always_on).await;
+        }
+    }
+}
+
+async fn write(gw: &Gateway, user: &BareJid, key: &str, rooms: &[Joined]) {
+    let written = match rooms.is_empty() {
+        true => gw.store.state_delete(gw.name(), user.as_str(), key).await,
+        false => {
+            let value = serde_json::to_string(&rooms).unwrap_or_default();
+            gw.store
+                .state_put(gw.name(), user.as_str(), key, &value)
+                .await
+        }
+    };
+    if let Err(e) = written {
+        tracing::warn!(%user, error = %e, "cannot record the user's rooms");
     }
 }
 
@@ -100,8 +121,11 @@ pub fn say_gone(gw: &Gateway, occupants: Vec<(BareJid, Jid)>) {
 }
 
 /// At a clean shutdown, after every room said goodbye: nothing is left
-/// to tell at the next start.
+/// to tell at the next start. The always-on rooms stay recorded: the
+/// ledger stops writing first, so the rooms going away with the sessions
+/// are not taken for rooms left.
 pub async fn clear(gw: &Gateway) {
+    gw.rooms.ledger.close().await;
     if let Err(e) = gw.store.state_take_all(gw.name(), KEY).await {
         tracing::warn!(error = %e, "cannot clear the rooms users were in");
     }

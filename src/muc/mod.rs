@@ -8,6 +8,7 @@ pub mod events;
 mod handlers;
 pub mod history;
 pub mod ledger;
+pub mod rejoin;
 mod stanzas;
 
 pub use events::gone;

@@ -79,11 +79,14 @@ pub fn items(gw: &Gateway, who: &Jid) -> Element {
 
 /// disco#info for one command's node, or None for an unknown node.
 pub fn info(node: &str) -> Option<Element> {
-    let spec = COMMANDS.iter().find(|c| c.node == node)?;
+    let name = match node {
+        super::settings::NODE => "Settings",
+        _ => COMMANDS.iter().find(|c| c.node == node)?.name,
+    };
     Some(
         DiscoInfoResult {
             node: Some(node.into()),
-            identities: vec![Identity::new("automation", "command-node", "en", spec.name)],
+            identities: vec![Identity::new("automation", "command-node", "en", name)],
             features: [NS, "jabber:x:data"]
                 .iter()
                 .map(|f| f.to_string())
@@ -94,7 +97,7 @@ pub fn info(node: &str) -> Option<Element> {
     )
 }
 
-fn completed(node: &str, form: Option<DataForm>, note: Option<&str>) -> Element {
+pub(super) fn completed(node: &str, form: Option<DataForm>, note: Option<&str>) -> Element {
     Command {
         node: node.into(),
         sessionid: Some(format!("{node}-done")),
@@ -112,7 +115,7 @@ fn completed(node: &str, form: Option<DataForm>, note: Option<&str>) -> Element 
     .into()
 }
 
-fn ask(node: &str, form: DataForm) -> Element {
+pub(super) fn ask(node: &str, form: DataForm) -> Element {
     Command {
         node: node.into(),
         sessionid: Some(format!("{node}-1")),
@@ -128,14 +131,14 @@ fn ask(node: &str, form: DataForm) -> Element {
     .into()
 }
 
-fn field(var: &str, type_: FieldType, label: &str, values: Vec<String>) -> Field {
+pub(super) fn field(var: &str, type_: FieldType, label: &str, values: Vec<String>) -> Field {
     let mut f = Field::new(var, type_);
     f.label = Some(label.into());
     f.values = values;
     f
 }
 
-fn submitted<'a>(form: &'a Option<DataForm>, var: &str) -> Option<&'a [String]> {
+pub(super) fn submitted<'a>(form: &'a Option<DataForm>, var: &str) -> Option<&'a [String]> {
     let form = form.as_ref().filter(|f| f.type_ == DataFormType::Submit)?;
     form.fields
         .iter()
@@ -192,7 +195,7 @@ async fn execute(gw: &Gateway, who: &Jid, payload: Element) -> Result<Element, S
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> StanzaError {
+pub(super) fn internal(e: impl std::fmt::Display) -> StanzaError {
     tracing::error!(error = %e, "store failure in an ad-hoc command");
     stanza_error::error(Condition::InternalServerError, "the gateway's store failed")
 }

@@ -69,9 +69,15 @@ pub fn foreign_info(kind: AddressKind, name: &str) -> Element {
     DiscoInfoResult {
         node: None,
         identities: vec![Identity::new(category, type_, "en", name)],
-        features: ["http://jabber.org/protocol/disco#info".to_string()]
-            .into_iter()
-            .collect(),
+        features: match kind {
+            // Networks have the "settings" command (always-on); rooms
+            // answer disco#info in the MUC code.
+            AddressKind::Network => [CORE_FEATURES[0], CORE_FEATURES[5]].as_slice(),
+            _ => &CORE_FEATURES[..1],
+        }
+        .iter()
+        .map(|f| f.to_string())
+        .collect(),
         extensions: vec![],
     }
     .into()

@@ -11,7 +11,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::version::VersionResult;
 
 use super::reply::{address_error, Reply};
-use super::{commands, disco, gateway_iq, register, xep0050};
+use super::{commands, disco, gateway_iq, register, settings, xep0050};
 use crate::gateway::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
 
@@ -57,6 +57,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
                         .ok_or_else(|| stanza_error::error(Condition::ItemNotFound, "no such node"))
                 }
                 (Target::Bridge, _) => Ok(Some(gw.disco.bridge_info(&query))),
+                (Target::Foreign(a), Some(settings::NODE)) if settings::applies(a) => {
+                    Ok(commands::info(settings::NODE))
+                }
                 (Target::Foreign(a), _) => Ok(Some(disco::foreign_info(a.kind, &a.name))),
             },
             Err(_) => Err(bad("disco#info")),
@@ -65,6 +68,11 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             if payload.attr("node") == Some(xep0050::NS) =>
         {
             Ok(Some(commands::items(gw, &reply.them)))
+        }
+        (ns::DISCO_ITEMS, "query", false, Target::Foreign(a))
+            if settings::applies(a) && payload.attr("node") == Some(xep0050::NS) =>
+        {
+            Ok(Some(settings::items(&reply.us)))
         }
         (ns::DISCO_ITEMS, "query", false, Target::Foreign(a)) if a.kind == AddressKind::Network => {
             let network = a.network.clone().unwrap_or_default();
@@ -80,6 +88,10 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
         (ns::DISCO_ITEMS, "query", false, _) => Ok(Some(disco::items())),
         (xep0050::NS, "command", true, Target::Bridge) => {
             return commands::spawn(gw, reply, payload)
+        }
+        (xep0050::NS, "command", true, Target::Foreign(a)) if settings::applies(a) => {
+            let address = a.clone();
+            return settings::spawn(gw, reply, address, payload);
         }
         (ns::PING, "ping", false, Target::Bridge) => Ok(None),
         (ns::VERSION, "query", false, Target::Bridge) => Ok(Some(

@@ -55,6 +55,7 @@ fn field_of(spec: &FieldSpec, current: Option<&Registration>) -> Field {
         FieldKind::Text => FieldType::TextSingle,
         FieldKind::Password => FieldType::TextPrivate,
         FieldKind::Choice(_) => FieldType::ListSingle,
+        FieldKind::Boolean => FieldType::Boolean,
     };
     let mut field = Field::new(spec.var, type_);
     field.label = Some(spec.label.to_owned());
@@ -233,6 +234,9 @@ async fn register(
                 .await
                 .map_err(internal)?;
         }
+    }
+    if let Ok(all) = gw.store.registrations(gw.name(), user.as_str()).await {
+        crate::sessions::load_always_on(gw, user, &all).await;
     }
     tracing::info!(bridge = gw.name(), user = %user, first, "registered");
     Ok(first)

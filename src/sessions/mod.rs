@@ -10,13 +10,47 @@ mod storage;
 use std::sync::Arc;
 
 use ferry_bridge::channel;
-use ferry_bridge::{Address, SessionContext, SessionHandle};
+use ferry_bridge::{Address, Registration, SessionContext, SessionHandle};
 use xmpp_parsers::jid::{BareJid, Jid};
 
+use crate::always_on::{self, Settings};
 use crate::gateway::Gateway;
 pub use deliver::deliver;
 use registry::Delivering;
 use storage::UserStorage;
+
+/// Reads the user's always-on settings into the gateway: their
+/// registrations' networks, and the channels set on their own.
+pub async fn load_always_on(
+    gw: &Gateway,
+    user: &BareJid,
+    registrations: &[(String, Registration)],
+) {
+    let networks = registrations
+        .iter()
+        .filter(|(_, r)| r.get(always_on::FIELD) == Some("true"))
+        .filter_map(|(scope, r)| gw.bridge.registration_network(scope, r));
+    let channels = match gw
+        .store
+        .state_get(gw.name(), user.as_str(), always_on::CHANNELS_KEY)
+        .await
+    {
+        Ok(text) => text
+            .map(|t| Settings::parse_channels(&t))
+            .unwrap_or_default(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read always-on channels");
+            Default::default()
+        }
+    };
+    gw.always_on.set(
+        user,
+        Settings {
+            networks: networks.collect(),
+            channels,
+        },
+    );
+}
 
 /// Starts the user's session unless one runs; false when the backend
 /// cannot start one, or the user is not registered and `rooms_only` (a
@@ -34,6 +68,7 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool
             return false;
         }
     };
+    load_always_on(gw, user, &registrations).await;
     let contacts: Vec<Address> = match gw.store.contacts(&name, user.as_str()).await {
         Ok(jids) => jids
             .iter()

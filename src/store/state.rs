@@ -104,27 +104,37 @@ impl Store {
         Ok(())
     }
 
-    /// Every user's value under `key`, deleted as it is read.
+    /// Every user's value under `key`.
+    pub async fn state_all(
+        &self,
+        bridge: &str,
+        key: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT user_jid, value FROM bridge_state WHERE bridge = $1 AND key = $2")
+                .bind(bridge)
+                .bind(key)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Every user's value under `key`, deleted as it is read. Read, then
+    /// deleted: for keys nothing writes meanwhile (at start, or once the
+    /// writer stopped).
     pub async fn state_take_all(
         &self,
         bridge: &str,
         key: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rows =
-            sqlx::query("SELECT user_jid, value FROM bridge_state WHERE bridge = $1 AND key = $2")
-                .bind(bridge)
-                .bind(key)
-                .fetch_all(&mut *tx)
-                .await?;
+        let rows = self.state_all(bridge, key).await?;
         sqlx::query("DELETE FROM bridge_state WHERE bridge = $1 AND key = $2")
             .bind(bridge)
             .bind(key)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        Ok(rows)
     }
 }

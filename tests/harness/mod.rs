@@ -161,6 +161,14 @@ Component "biboumi.localhost"
         self.launch();
     }
 
+    /// Changes the config with `edit` and restarts Prosody with it.
+    pub fn reconfigure(&mut self, edit: impl FnOnce(String) -> String) {
+        let path = self.dir.join("prosody.cfg.lua");
+        let config = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(config)).unwrap();
+        self.restart();
+    }
+
     /// Kills Prosody outright (its users' unavailable presences are never
     /// sent) and starts it again.
     pub fn crash_and_restart(&mut self) {

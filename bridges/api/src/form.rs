@@ -9,6 +9,8 @@ pub enum FieldKind {
     Password,
     /// One of a fixed set of values.
     Choice(Vec<String>),
+    /// On or off, stored as `true` or `false`.
+    Boolean,
 }
 
 /// One field of a bridge's registration form.
@@ -42,9 +44,29 @@ impl FieldSpec {
         }
     }
 
+    /// An on/off field, off unless set.
+    pub fn boolean(var: &'static str, label: &'static str) -> Self {
+        FieldSpec {
+            var,
+            label,
+            kind: FieldKind::Boolean,
+            required: false,
+            default: Some("false".into()),
+        }
+    }
+
     pub fn with_default(mut self, default: impl Into<String>) -> Self {
         self.default = Some(default.into());
         self
+    }
+}
+
+/// A data form boolean (XEP-0004 §3.3: `1`/`true`, `0`/`false`).
+pub fn parse_boolean(value: &str) -> Option<bool> {
+    match value {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => None,
     }
 }
 

@@ -14,7 +14,7 @@ mod form;
 mod session;
 
 pub use address::{Address, AddressKind};
-pub use form::{FieldKind, FieldSpec, FormValues, Registration, Secret};
+pub use form::{parse_boolean, FieldKind, FieldSpec, FormValues, Registration, Secret};
 pub use session::{
     Affiliation, Availability, Connection, ContactStatus, Event, Failure, Intent, Limits,
     OccupantChange, OutboxItem, Role, SessionContext, SessionHandle, SessionStorage, StorageError,
@@ -148,4 +148,13 @@ pub trait Bridge: Send + Sync + 'static {
 
     /// Short help sent in answer to a chat message to the bridge JID.
     fn help_text(&self) -> String;
+
+    /// The network (by name, as in addresses) a registration is the
+    /// user's identity on, for a backend with networks. Its `persistent`
+    /// field (a `FieldSpec::boolean`) then keeps that network's connection
+    /// up while the user is offline (SPEC §7). Default: none.
+    fn registration_network(&self, scope: &str, registration: &Registration) -> Option<String> {
+        let _ = (scope, registration);
+        None
+    }
 }

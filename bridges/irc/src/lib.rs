@@ -104,6 +104,10 @@ impl Bridge for IrcBridge {
             FieldSpec::text("username", "Username (ident)", false),
             FieldSpec::text("realname", "Real name", false),
             network,
+            FieldSpec::boolean(
+                "persistent",
+                "Always on: stay in channels and keep the archive while offline",
+            ),
         ]
     }
 
@@ -137,6 +141,10 @@ impl Bridge for IrcBridge {
 
     fn start_session(&self, context: SessionContext) -> Option<SessionHandle> {
         Some(session::start(self.shared.clone(), context))
+    }
+
+    fn registration_network(&self, scope: &str, registration: &Registration) -> Option<String> {
+        session::identity(scope, registration).map(|(host, ..)| host)
     }
 
     fn help_text(&self) -> String {

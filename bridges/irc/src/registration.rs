@@ -1,4 +1,4 @@
-use ferry_bridge::{FormValues, Registration, RegistrationError};
+use ferry_bridge::{parse_boolean, FormValues, Registration, RegistrationError};
 
 use crate::config::Networks;
 use crate::fit;
@@ -89,6 +89,13 @@ pub fn check(
         }
         out.secrets.insert("password".into(), password.clone());
     }
+    let persistent = match values.get("persistent") {
+        Some(value) => parse_boolean(value)
+            .ok_or_else(|| RegistrationError::invalid("persistent", "must be true or false"))?,
+        None => previous.and_then(|p| p.get("persistent")) == Some("true"),
+    };
+    out.fields
+        .insert("persistent".into(), persistent.to_string());
     Ok(out)
 }
 

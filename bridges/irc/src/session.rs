@@ -35,7 +35,10 @@ struct Session {
 }
 
 /// The identity a registration gives on its network.
-fn identity(scope: &str, registration: &Registration) -> Option<(String, String, String, String)> {
+pub(crate) fn identity(
+    scope: &str,
+    registration: &Registration,
+) -> Option<(String, String, String, String)> {
     let host = if scope.is_empty() {
         registration.get("network")?.to_owned()
     } else {
