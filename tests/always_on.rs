@@ -151,17 +151,30 @@ async fn an_always_on_user_misses_nothing_while_offline() {
 
     let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
     alice.available().await;
-    let direct = alice
-        .expect("carol's direct message, kept by the server", |el| {
-            el.name() == "message"
-                && el.attr("from") == Some("carol%127.0.0.1@irc.localhost")
-                && el.get_child("body", NS).is_some()
-        })
-        .await;
-    assert_eq!(
-        direct.get_child("body", NS).unwrap().text(),
-        "while you were away"
-    );
+    // In either order: carol's direct message, kept by her server, and
+    // the network JID telling how the connection that stayed up stands.
+    let (mut direct, mut connected) = (None, false);
+    while direct.is_none() || !connected {
+        let el = alice
+            .expect("the direct message and the connection's state", |el| {
+                (el.name() == "message"
+                    && el.attr("from") == Some("carol%127.0.0.1@irc.localhost")
+                    && el.get_child("body", NS).is_some())
+                    || presence_from(el, IRC_NET, None)
+            })
+            .await;
+        match el.name() {
+            "message" => direct = Some(el.get_child("body", NS).unwrap().text()),
+            _ => {
+                connected = el
+                    .get_child("status", NS)
+                    .unwrap()
+                    .text()
+                    .starts_with("Connected")
+            }
+        }
+    }
+    assert_eq!(direct.as_deref(), Some("while you were away"));
     join(&mut alice).await;
     let archived = archive(&mut alice).await;
     let lines: Vec<String> = (0..50).map(|i| format!("line {i}")).collect();

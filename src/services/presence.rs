@@ -199,8 +199,14 @@ async fn to_bridge(gw: &Arc<Gateway>, from: Jid, type_: Type, first: bool) {
             if !is_registered(gw, &user).await {
                 return;
             }
-            gw.send(bridge_presence(gw, from));
+            gw.send(bridge_presence(gw, from.clone()));
+            // A session that outlived the user's last resource (always-on)
+            // says nothing new: tell the returning one how it stands.
+            let kept = first && gw.sessions.is_running(&user);
             sessions::ensure(gw, &user, false).await;
+            if kept {
+                sessions::connection_states(gw, &user, &from);
+            }
             if first && gw.bridge.contacts_always_available() {
                 if let Ok(contacts) = gw.store.contacts(gw.name(), user.as_str()).await {
                     for contact in contacts.iter().filter_map(|c| Jid::new(c).ok()) {

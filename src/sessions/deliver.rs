@@ -56,6 +56,7 @@ pub(super) async fn run(
         }
     }
     // The session is gone: so are its rooms.
+    gw.sessions.forget_connections(&user);
     for room in gw.rooms.forget_user(&user) {
         crate::muc::events::gone(&gw, &room, None);
     }
@@ -116,6 +117,17 @@ fn network_jid(gw: &Gateway, network: &Option<String>) -> Jid {
         .unwrap_or_else(|| gw.jid.clone())
 }
 
+/// Tells a resource the state of each of the session's connections.
+pub fn connection_states(gw: &Gateway, user: &BareJid, to: &Jid) {
+    for (network, state) in gw.sessions.connections(user) {
+        gw.send(connection_presence(
+            network_jid(gw, &network),
+            to.clone(),
+            &state,
+        ));
+    }
+}
+
 pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
     let to = Jid::from(user.clone());
     match event {
@@ -130,6 +142,7 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
             }
         }
         Event::Connection { network, state } => {
+            gw.sessions.remember_connection(user, &network, &state);
             gw.send(connection_presence(network_jid(gw, &network), to, &state));
         }
         Event::Notice { network, text } => {

@@ -15,7 +15,7 @@ use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::always_on::{self, Settings};
 use crate::gateway::Gateway;
-pub use deliver::deliver;
+pub use deliver::{connection_states, deliver};
 use registry::Delivering;
 use storage::UserStorage;
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use ferry_bridge::channel;
-use ferry_bridge::Intent;
+use ferry_bridge::{Connection, Intent};
 use tokio::sync::watch;
 use xmpp_parsers::jid::{BareJid, Jid};
 
@@ -21,6 +21,10 @@ pub struct Sessions {
     /// canonical one (`bob@irc.gw` for `bob%host@irc.gw`): traffic from
     /// that address comes from the JID the user knows.
     aliases: Mutex<Recent<(BareJid, Jid), Jid>>,
+    /// Each running session's last connection state per network: a user
+    /// back from offline to a session that stayed up (always-on) is told
+    /// it again.
+    connections: Mutex<HashMap<BareJid, Vec<(Option<String>, Connection)>>>,
     /// Tasks turning sessions' events into stanzas: a stop waits for them
     /// too, so that a session's last words (the network JID going
     /// offline) are sent before the links close.
@@ -155,6 +159,29 @@ impl Sessions {
             .get(&(user.clone(), canonical.clone()))
             .cloned()
             .unwrap_or(canonical)
+    }
+
+    pub fn remember_connection(
+        &self,
+        user: &BareJid,
+        network: &Option<String>,
+        state: &Connection,
+    ) {
+        let mut all = lock(&self.connections);
+        let states = all.entry(user.clone()).or_default();
+        states.retain(|(n, _)| n != network);
+        states.push((network.clone(), state.clone()));
+    }
+
+    pub fn connections(&self, user: &BareJid) -> Vec<(Option<String>, Connection)> {
+        lock(&self.connections)
+            .get(user)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn forget_connections(&self, user: &BareJid) {
+        lock(&self.connections).remove(user);
     }
 
     /// Ends the user's session, if any.
