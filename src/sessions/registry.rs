@@ -10,6 +10,9 @@ use ferry_bridge::{Connection, Intent};
 use tokio::sync::watch;
 use xmpp_parsers::jid::{BareJid, Jid};
 
+/// A network (`None`: the backend's only one) and its connection state.
+pub type NetworkState = (Option<String>, Connection);
+
 #[derive(Default)]
 pub struct Sessions {
     running: Mutex<HashMap<BareJid, channel::Sender<Intent>>>,
@@ -24,7 +27,7 @@ pub struct Sessions {
     /// Each running session's last connection state per network: a user
     /// back from offline to a session that stayed up (always-on) is told
     /// it again.
-    connections: Mutex<HashMap<BareJid, Vec<(Option<String>, Connection)>>>,
+    connections: Mutex<HashMap<BareJid, Vec<NetworkState>>>,
     /// Tasks turning sessions' events into stanzas: a stop waits for them
     /// too, so that a session's last words (the network JID going
     /// offline) are sent before the links close.
@@ -173,7 +176,7 @@ impl Sessions {
         states.push((network.clone(), state.clone()));
     }
 
-    pub fn connections(&self, user: &BareJid) -> Vec<(Option<String>, Connection)> {
+    pub fn connections(&self, user: &BareJid) -> Vec<NetworkState> {
         lock(&self.connections)
             .get(user)
             .cloned()
