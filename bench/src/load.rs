@@ -67,11 +67,15 @@ impl Load {
             loop {
                 tokio::select! {
                     read = stream.next() => match read {
-                        Some(Ok(el)) if el.name() == "iq" => {
-                            if let Some(answer) = answer(&el) {
+                        Some(Ok(el)) if el.name() == "iq" => match answer(&el) {
+                            Some(answer) => {
                                 let _ = stream.send(&answer).await;
                             }
-                        }
+                            // Answers to the load's own requests.
+                            None => {
+                                let _ = deliver.send(el);
+                            }
+                        },
                         Some(Ok(el)) => {
                             let _ = deliver.send(el);
                         }

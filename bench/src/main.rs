@@ -60,8 +60,15 @@ async fn restart_ferry(
     dir: &std::path::Path,
     servers: &Servers<'_>,
     throttle: Option<(u32, f64)>,
+    fresh_store: bool,
 ) {
     ferry.kill();
+    if fresh_store {
+        // Always-on rooms an earlier pass left would be joined again.
+        for file in ["ferry.db", "ferry.db-wal", "ferry.db-shm"] {
+            let _ = std::fs::remove_file(dir.join(file));
+        }
+    }
     std::fs::write(
         &ferry.config,
         gateways::ferry_config(dir, servers.prosody, &networks(servers), throttle),
@@ -113,14 +120,21 @@ async fn main() {
         let mut throttled = false;
         for pass in &plan.passes {
             if matches!(pass, Pass::FanInThrottled(_)) && plan.ferry && !throttled {
-                restart_ferry(&mut ferry, dir, &servers, Some(plan::BIBOUMI_THROTTLE)).await;
+                restart_ferry(
+                    &mut ferry,
+                    dir,
+                    &servers,
+                    Some(plan::BIBOUMI_THROTTLE),
+                    false,
+                )
+                .await;
                 throttled = true;
             }
             // A scale pass measures memory from a fresh start: what earlier
             // passes left in the allocators would hide the users' share.
-            if matches!(pass, Pass::Scale(_)) {
+            if let Pass::Scale(scale) = pass {
                 if plan.ferry {
-                    restart_ferry(&mut ferry, dir, &servers, None).await;
+                    restart_ferry(&mut ferry, dir, &servers, None, scale.always_on).await;
                 }
                 // The old biboumi is stopped (dropped) before the new one
                 // takes its component name.

@@ -181,6 +181,8 @@ pub struct ScaleFigures {
     pub start_rss_kb: u64,
     pub rss_kb: u64,
     pub rss_per_user_kb: f64,
+    /// Always-on: once the users left, their rooms still joined.
+    pub offline_rss_per_user_kb: Option<f64>,
     /// The gateway's CPU while idle, in % of one core per 1000 users.
     pub idle_per_1000: f64,
     /// While the users joined.
@@ -197,6 +199,7 @@ impl ScaleFigures {
             "start_rss_kb": self.start_rss_kb,
             "rss_kb": self.rss_kb,
             "rss_per_user_kb": self.rss_per_user_kb,
+            "offline_rss_per_user_kb": self.offline_rss_per_user_kb,
             "idle_cpu_percent_per_1000_users": self.idle_per_1000,
             "join_cpu_percent": self.join_cpu.json(),
             "idle_cpu_percent": self.idle_cpu.json(),

@@ -17,6 +17,29 @@ pub fn join(ns: &str, from: Option<&str>, to: &str) -> Element {
         .build()
 }
 
+/// The "settings" command making `room` always-on for `from` (ferry).
+pub fn always_on(ns: &str, from: &str, room: &str) -> Element {
+    let data = "jabber:x:data";
+    let form = Element::builder("x", data)
+        .attr(ncname("type"), "submit")
+        .append(
+            Element::builder("field", data)
+                .attr(ncname("var"), "persistent")
+                .append(Element::builder("value", data).append("true")),
+        );
+    let command = Element::builder("command", "http://jabber.org/protocol/commands")
+        .attr(ncname("node"), "settings")
+        .attr(ncname("action"), "execute")
+        .append(form);
+    Element::builder("iq", ns)
+        .attr(ncname("type"), "set")
+        .attr(ncname("id"), format!("ao-{from}"))
+        .attr(ncname("from"), from)
+        .attr(ncname("to"), room)
+        .append(command)
+        .build()
+}
+
 /// Leaving the room of the occupant JID `to`.
 pub fn leave(ns: &str, from: Option<&str>, to: &str) -> Element {
     presence(ns, from, to, Some("unavailable")).build()

@@ -8,6 +8,9 @@
 //!   --scale 100,1000,…      scale users (100, 1000, 5000, 10000)
 //!   --idle S                scale's idle seconds (60)
 //!   --join-rate R           scale's joins (and leaves) a second (200)
+//!   --always-on             scale: ferry's users set their room always-on,
+//!                           and the gateway's memory is measured again
+//!                           once they have left (offline, still joined)
 
 use std::time::Duration;
 
@@ -29,6 +32,8 @@ pub struct Scale {
     pub users: usize,
     pub join_rate: u32,
     pub idle: Duration,
+    /// ferry's rooms are always-on (SPEC §7): leaving keeps them joined.
+    pub always_on: bool,
 }
 
 pub enum Pass {
@@ -61,7 +66,12 @@ impl Pass {
                 format!("K={} N={} rate={}", f.users, f.lines, f.rate)
             }
             Pass::Latency(c) => format!("{} users, rate={}", c.senders, c.rate),
-            Pass::Scale(s) => format!("U={} idle={}s", s.users, s.idle.as_secs()),
+            Pass::Scale(s) => format!(
+                "U={} idle={}s{}",
+                s.users,
+                s.idle.as_secs(),
+                if s.always_on { " always-on" } else { "" }
+            ),
         }
     }
 
@@ -159,11 +169,13 @@ pub fn from_args() -> Plan {
     if wanted("scale") {
         let idle = Duration::from_secs(number("--idle", if smoke { 2 } else { 60 }));
         let join_rate = number("--join-rate", 200) as u32;
+        let always_on = args.iter().any(|a| a == "--always-on");
         passes.extend(scales.iter().map(|&users| {
             Pass::Scale(Scale {
                 users,
                 join_rate,
                 idle,
+                always_on,
             })
         }));
     }

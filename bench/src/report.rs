@@ -74,6 +74,12 @@ const SCALE: &[Metric<ScaleFigures>] = &[
     metric("joined", |s| s.joined as f64, 0, false),
     metric("join s", |s| s.join_secs, 1, true),
     metric("KB/user", |s| s.rss_per_user_kb, 1, true),
+    metric(
+        "offline KB/user",
+        |s| s.offline_rss_per_user_kb.unwrap_or(f64::NAN),
+        1,
+        true,
+    ),
     metric("idle RSS MB", |s| s.start_rss_kb as f64 / 1024.0, 1, true),
     metric("gw RSS MB", |s| s.rss_kb as f64 / 1024.0, 1, true),
     metric("idle %/1k", |s| s.idle_per_1000, 3, true),
