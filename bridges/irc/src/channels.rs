@@ -43,6 +43,22 @@ pub struct Channels {
     parting: HashMap<String, usize>,
 }
 
+/// A line as `line` hears it: the server's ISUPPORT and host, the
+/// user's nick, and the nick the line is from (empty when from the server).
+#[derive(Clone, Copy)]
+struct Heard<'a> {
+    support: &'a Support,
+    host: &'a str,
+    me: &'a str,
+    nick: &'a str,
+}
+
+impl Heard<'_> {
+    fn is_me(&self, nick: &str) -> bool {
+        self.support.fold(nick) == self.support.fold(self.me)
+    }
+}
+
 fn text_of(body: &str) -> Text {
     match ctcp(body) {
         Some(("ACTION", action)) => Text {
@@ -152,28 +168,24 @@ impl Channels {
             Some(Prefix::Nickname(nick, _, _)) => nick.as_str(),
             _ => "",
         };
-        let is_me = |n: &str| support.fold(n) == support.fold(me);
+        let heard = Heard {
+            support,
+            host,
+            me,
+            nick,
+        };
         let events = match &message.command {
-            Command::JOIN(list, _, _) => self.member_joined(support, host, nick, is_me(nick), list),
-            Command::PART(list, reason) => {
-                self.parted(support, host, nick, is_me(nick), list, reason)
-            }
+            Command::JOIN(list, _, _) => self.member_joined(&heard, list),
+            Command::PART(list, reason) => self.parted(&heard, list, reason),
             Command::QUIT(reason) => {
-                let events = self.quit(support, host, nick, reason);
+                let events = self.quit(&heard, reason);
                 (!events.is_empty()).then_some(events)?
             }
             Command::NICK(new) => {
-                let events = self.renamed(support, host, nick, new);
+                let events = self.renamed(&heard, new);
                 (!events.is_empty()).then_some(events)?
             }
-            Command::KICK(list, victim, reason) => {
-                let by = (!nick.is_empty()).then(|| nick.to_owned());
-                let change = OccupantChange::Kicked {
-                    by,
-                    reason: reason.clone(),
-                };
-                self.kicked(support, host, victim, is_me(victim), list, change)
-            }
+            Command::KICK(list, victim, reason) => self.kicked(&heard, list, victim, reason),
             Command::TOPIC(name, Some(topic)) => {
                 let chan = self.by_name.get(&support.fold(name))?;
                 vec![Event::Subject {
@@ -210,20 +222,14 @@ impl Channels {
 
     /// JOIN: someone else arrives in channels the user is in. The user's
     /// own JOIN says nothing; NAMES (`names_ended`) completes it.
-    fn member_joined(
-        &mut self,
-        support: &Support,
-        host: &str,
-        nick: &str,
-        own: bool,
-        list: &str,
-    ) -> Vec<Event> {
+    fn member_joined(&mut self, heard: &Heard, list: &str) -> Vec<Event> {
+        let Heard { support, nick, .. } = *heard;
         let mut events = Vec::new();
         for name in list.split(',') {
             let Some(chan) = self.by_name.get_mut(&support.fold(name)) else {
                 continue;
             };
-            if own || !chan.joined {
+            if heard.is_me(nick) || !chan.joined {
                 continue;
             }
             chan.members.insert(
@@ -234,26 +240,19 @@ impl Channels {
                 },
             );
             let change = joined_change(Modes::default(), support);
-            events.push(Self::occupant(host, chan, nick, change));
+            events.push(Self::occupant(heard.host, chan, nick, change));
         }
         events
     }
 
     /// PART: the user leaves (or the echo of their own PART comes back),
     /// or someone else does.
-    fn parted(
-        &mut self,
-        support: &Support,
-        host: &str,
-        nick: &str,
-        own: bool,
-        list: &str,
-        reason: &Option<String>,
-    ) -> Vec<Event> {
+    fn parted(&mut self, heard: &Heard, list: &str, reason: &Option<String>) -> Vec<Event> {
+        let Heard { host, nick, .. } = *heard;
         let mut events = Vec::new();
         for name in list.split(',') {
-            let key = support.fold(name);
-            if own {
+            let key = heard.support.fold(name);
+            if heard.is_me(nick) {
                 if let Some(count) = self.parting.get_mut(&key) {
                     // The echo of our own PART: the room is gone
                     // already, and a new join may be under way.
@@ -267,29 +266,7 @@ impl Channels {
                         reason: reason.clone(),
                     });
                 }
-            } else if let Some(chan) = self.by_name.get_mut(&key) {
-                if chan.members.remove(support.fold(nick).as_str()).is_some() {
-                    let change = OccupantChange::Left {
-                        reason: reason.clone(),
-                    };
-                    events.push(Self::occupant(host, chan, nick, change));
-                }
-            }
-        }
-        events
-    }
-
-    /// QUIT: someone leaves every channel they shared with the user.
-    fn quit(
-        &mut self,
-        support: &Support,
-        host: &str,
-        nick: &str,
-        reason: &Option<String>,
-    ) -> Vec<Event> {
-        let mut events = Vec::new();
-        for chan in self.by_name.values_mut() {
-            if chan.members.remove(support.fold(nick).as_str()).is_some() {
+            } else if let Some(chan) = self.member_left(heard.support, &key, nick) {
                 let change = OccupantChange::Left {
                     reason: reason.clone(),
                 };
@@ -299,8 +276,24 @@ impl Channels {
         events
     }
 
+    /// QUIT: someone leaves every channel they shared with the user.
+    fn quit(&mut self, heard: &Heard, reason: &Option<String>) -> Vec<Event> {
+        let Heard { support, nick, .. } = *heard;
+        let mut events = Vec::new();
+        for chan in self.by_name.values_mut() {
+            if chan.members.remove(support.fold(nick).as_str()).is_some() {
+                let change = OccupantChange::Left {
+                    reason: reason.clone(),
+                };
+                events.push(Self::occupant(heard.host, chan, nick, change));
+            }
+        }
+        events
+    }
+
     /// NICK: someone is renamed in every channel they are in.
-    fn renamed(&mut self, support: &Support, host: &str, nick: &str, new: &str) -> Vec<Event> {
+    fn renamed(&mut self, heard: &Heard, new: &str) -> Vec<Event> {
+        let Heard { support, nick, .. } = *heard;
         let mut events = Vec::new();
         for chan in self.by_name.values_mut() {
             if let Some(mut member) = chan.members.remove(support.fold(nick).as_str()) {
@@ -308,7 +301,7 @@ impl Channels {
                 chan.members
                     .insert(CompactString::new(support.fold(new)), member);
                 let change = OccupantChange::Renamed { to: new.to_owned() };
-                events.push(Self::occupant(host, chan, nick, change));
+                events.push(Self::occupant(heard.host, chan, nick, change));
             }
         }
         events
@@ -318,27 +311,37 @@ impl Channels {
     /// channels are gone.
     fn kicked(
         &mut self,
-        support: &Support,
-        host: &str,
-        victim: &str,
-        own: bool,
+        heard: &Heard,
         list: &str,
-        change: OccupantChange,
+        victim: &str,
+        reason: &Option<String>,
     ) -> Vec<Event> {
+        let Heard { host, nick, .. } = *heard;
         let mut events = Vec::new();
         for name in list.split(',') {
-            let key = support.fold(name);
-            if own {
+            let key = heard.support.fold(name);
+            let by = (!nick.is_empty()).then(|| nick.to_owned());
+            let change = OccupantChange::Kicked {
+                by,
+                reason: reason.clone(),
+            };
+            if heard.is_me(victim) {
                 if let Some(chan) = self.by_name.remove(&key) {
-                    events.push(Self::occupant(host, &chan, victim, change.clone()));
+                    events.push(Self::occupant(host, &chan, victim, change));
                 }
-            } else if let Some(chan) = self.by_name.get_mut(&key) {
-                if chan.members.remove(support.fold(victim).as_str()).is_some() {
-                    events.push(Self::occupant(host, chan, victim, change.clone()));
-                }
+            } else if let Some(chan) = self.member_left(heard.support, &key, victim) {
+                events.push(Self::occupant(host, chan, victim, change));
             }
         }
         events
+    }
+
+    /// Takes `nick` off the member list of the channel `key`: the channel,
+    /// if they were on it.
+    fn member_left(&mut self, support: &Support, key: &str, nick: &str) -> Option<&Channel> {
+        let chan = self.by_name.get_mut(key)?;
+        chan.members.remove(support.fold(nick).as_str())?;
+        Some(chan)
     }
 
     fn occupant(host: &str, chan: &Channel, nick: &str, change: OccupantChange) -> Event {
