@@ -371,6 +371,9 @@ fn unavailable(
     }
 }
 
+/// An occupant joined, changed standing, left, was kicked or renamed:
+/// the room's list follows, and every resource in the room is shown it.
+/// A kick of the user ends the room for them.
 fn occupant_changed(
     gw: &Gateway,
     user: &BareJid,

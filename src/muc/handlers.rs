@@ -101,15 +101,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                 send_state(gw, &user, room, &from, history_of(&presence));
             }
         }
-        (Type::None, Some(room)) => {
-            let history = history_of(&presence);
-            if room.joined {
-                room.resources.insert(from.clone());
-                send_state(gw, &user, room, &from, history);
-            } else if !room.pending.iter().any(|(r, _, _)| *r == from) {
-                room.pending.push((from, history, presence.id.clone()));
-            }
-        }
+        (Type::None, Some(room)) => resource_joins(gw, &user, room, from, &presence),
         (Type::None, None) => {
             let intent = Intent::JoinRoom {
                 room: address.clone(),
@@ -124,6 +116,24 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
             join(gw, user, room_key, intent, to, from);
         }
         _ => {}
+    }
+}
+
+/// Another of the user's resources joins a room the user is in (it is
+/// sent the room's state now) or is joining (it waits with the others).
+fn resource_joins(
+    gw: &Arc<Gateway>,
+    user: &BareJid,
+    room: &mut Room,
+    from: Jid,
+    presence: &Presence,
+) {
+    let history = history_of(presence);
+    if room.joined {
+        room.resources.insert(from.clone());
+        send_state(gw, user, room, &from, history);
+    } else if !room.pending.iter().any(|(r, _, _)| *r == from) {
+        room.pending.push((from, history, presence.id.clone()));
     }
 }
 
@@ -170,8 +180,8 @@ fn join(gw: &Arc<Gateway>, user: BareJid, room_key: String, intent: Intent, to: 
     });
 }
 
-/// Ends a user's session when nothing needs it: no resource online with the
-/// bridge and no room.
+/// A message to a room (a line, or a subject change) or through it to an
+/// occupant (a private message), from a resource that is in the room.
 pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message: Message) {
     let user = from.to_bare();
     let refuse = |condition: Condition, text: &str| {
