@@ -2,67 +2,22 @@
 
 mod harness;
 
-use harness::client::{bare, error_condition, ncname, presence_from, TestClient, NS};
+use harness::client::{error_condition, ncname, presence_from, TestClient, NS};
 use harness::ircd::IrcClient;
-use harness::stanzas::{body, muc_statuses, register_and_subscribe, stanza};
-use harness::{World, IRC};
+use harness::rooms::{
+    alice_in_the_room, channel_with_alice, from_room, join, join_room, leave, occupant, MUC, ROOM,
+};
+use harness::stanzas::{body, muc_statuses, stanza};
+use harness::World;
 use tokio_xmpp::parsers::minidom::Element;
 
-const ROOM: &str = "#chan%127.0.0.1@irc.localhost";
-const MUC: &str = "http://jabber.org/protocol/muc";
 const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-
-fn join(nick: &str) -> Element {
-    stanza(
-        "presence",
-        &[("to", &format!("{ROOM}/{nick}"))],
-        vec![Element::builder("x", MUC).build()],
-    )
-}
 
 fn item_attr(el: &Element, attr: &str) -> Option<String> {
     el.get_child("x", MUC_USER)?
         .get_child("item", MUC_USER)?
         .attr(attr)
         .map(str::to_owned)
-}
-
-fn from_room(el: &Element) -> bool {
-    el.attr("from").map(bare) == Some(ROOM)
-}
-
-fn occupant(nick: &str) -> String {
-    format!("{ROOM}/{nick}")
-}
-
-/// Two IRC users in #chan (carol created it, so she is an operator) with
-/// a topic, and alice registered and online.
-async fn channel_with_alice(w: &World) -> (TestClient, IrcClient, IrcClient) {
-    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
-    carol.send("JOIN #chan").await;
-    carol.expect("carol's join", |l| l.contains(" 366 ")).await;
-    carol.send("TOPIC #chan :the topic").await;
-    let mut dave = IrcClient::connect(w.irc_port(), "dave").await;
-    dave.send("JOIN #chan").await;
-    dave.expect("dave's join", |l| l.contains(" 366 ")).await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
-    alice.available().await;
-    register_and_subscribe(&mut alice, IRC, &[("nick", "alice")]).await;
-    (alice, carol, dave)
-}
-
-/// Joins and returns the stanzas of the join, up to the subject.
-async fn join_room(alice: &mut TestClient, nick: &str) -> Vec<Element> {
-    alice.send(join(nick)).await;
-    let mut seen = Vec::new();
-    loop {
-        let el = alice.expect("the room's state", from_room).await;
-        let done = el.name() == "message" && el.get_child("subject", NS).is_some();
-        seen.push(el);
-        if done {
-            return seen;
-        }
-    }
 }
 
 #[tokio::test]
@@ -204,13 +159,7 @@ async fn join_order_messages_private_messages_and_topic() {
     assert_eq!(got.attr("from"), Some(occupant("carol").as_str()));
 
     // Leaving: a self-presence with 110, and a PART on IRC.
-    alice
-        .send(stanza(
-            "presence",
-            &[("to", &occupant("alice")), ("type", "unavailable")],
-            vec![],
-        ))
-        .await;
+    alice.send(leave("alice")).await;
     let gone = alice
         .expect("the self unavailable", |el| {
             presence_from(el, ROOM, Some("unavailable"))
@@ -227,13 +176,7 @@ async fn join_order_messages_private_messages_and_topic() {
 #[tokio::test]
 async fn nicks_kicks_and_modes_both_ways() {
     let w = World::start_irc().await;
-    let (mut alice, mut carol, mut dave) = channel_with_alice(&w).await;
-    join_room(&mut alice, "alice").await;
-    carol
-        .expect("alice joins on IRC", |l| {
-            l.starts_with(":alice!") && l.contains("JOIN")
-        })
-        .await;
+    let (mut alice, mut carol, mut dave) = alice_in_the_room(&w).await;
 
     // An IRC nick change: a 303 pair.
     dave.send("NICK dave2").await;
@@ -400,13 +343,7 @@ async fn join_errors() {
 #[tokio::test]
 async fn resources_repeated_joins_self_ping_and_unregistered_users() {
     let w = World::start_irc().await;
-    let (mut first, mut carol, _dave) = channel_with_alice(&w).await;
-    join_room(&mut first, "alice").await;
-    carol
-        .expect("alice joins on IRC", |l| {
-            l.starts_with(":alice!") && l.contains("JOIN")
-        })
-        .await;
+    let (mut first, mut carol, _dave) = alice_in_the_room(&w).await;
     let mut second = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
     second.available().await;
     // The second resource gets the whole state, without a second JOIN.
@@ -446,13 +383,7 @@ async fn resources_repeated_joins_self_ping_and_unregistered_users() {
         Some("result")
     );
     // One resource leaves: the other stays, IRC sees no PART.
-    first
-        .send(stanza(
-            "presence",
-            &[("to", &occupant("alice")), ("type", "unavailable")],
-            vec![],
-        ))
-        .await;
+    first.send(leave("alice")).await;
     first
         .expect("first is out", |el| {
             presence_from(el, ROOM, Some("unavailable"))
@@ -489,195 +420,6 @@ async fn resources_repeated_joins_self_ping_and_unregistered_users() {
         })
         .await;
     assert_eq!(error_condition(&refused), "conflict");
-}
-
-/// A MAM query on the room; returns the archived bodies and the `fin`.
-async fn mam_page(c: &mut TestClient, set: Element) -> (Vec<(String, String)>, Element) {
-    let query = Element::builder("query", "urn:xmpp:mam:2")
-        .attr(ncname("queryid"), "q1")
-        .append(set)
-        .build();
-    // Results arrive before the iq's answer; collect them as they come.
-    let id = "mam-q";
-    c.send(stanza(
-        "iq",
-        &[("to", ROOM), ("type", "set"), ("id", id)],
-        vec![query],
-    ))
-    .await;
-    let mut results = Vec::new();
-    loop {
-        let el = c
-            .expect("MAM results", |el| {
-                el.get_child("result", "urn:xmpp:mam:2").is_some() || el.attr("id") == Some(id)
-            })
-            .await;
-        if let Some(result) = el.get_child("result", "urn:xmpp:mam:2") {
-            let inner = result
-                .get_child("forwarded", "urn:xmpp:forward:0")
-                .and_then(|f| f.get_child("message", NS))
-                .expect("a forwarded message");
-            assert!(result
-                .get_child("forwarded", "urn:xmpp:forward:0")
-                .unwrap()
-                .get_child("delay", "urn:xmpp:delay")
-                .is_some());
-            results.push((
-                result.attr("id").unwrap().to_owned(),
-                inner.get_child("body", NS).unwrap().text(),
-            ));
-            continue;
-        }
-        assert_eq!(el.attr("type"), Some("result"), "{}", String::from(&el));
-        return (
-            results,
-            el.get_child("fin", "urn:xmpp:mam:2").expect("fin").clone(),
-        );
-    }
-}
-
-fn rsm(max: usize, before: Option<&str>) -> Element {
-    let mut set = Element::builder("set", "http://jabber.org/protocol/rsm")
-        .append(Element::builder("max", "http://jabber.org/protocol/rsm").append(max.to_string()));
-    if let Some(before) = before {
-        set =
-            set.append(Element::builder("before", "http://jabber.org/protocol/rsm").append(before));
-    }
-    set.build()
-}
-
-#[tokio::test]
-async fn archives_mam_paging_and_history_on_join() {
-    let w = World::start_irc().await;
-    let (mut alice, mut carol, _dave) = channel_with_alice(&w).await;
-    join_room(&mut alice, "alice").await;
-    carol
-        .expect("alice joins on IRC", |l| {
-            l.starts_with(":alice!") && l.contains("JOIN")
-        })
-        .await;
-    for i in 0..250 {
-        carol.send(&format!("PRIVMSG #chan :line {i}")).await;
-    }
-    let mut last_id = String::new();
-    for i in 0..250 {
-        let el = alice
-            .expect("a line", |el| {
-                el.name() == "message" && el.attr("from") == Some(occupant("carol").as_str())
-            })
-            .await;
-        assert_eq!(
-            el.get_child("body", NS).unwrap().text(),
-            format!("line {i}")
-        );
-        last_id = el
-            .get_child("stanza-id", "urn:xmpp:sid:0")
-            .unwrap()
-            .attr("id")
-            .unwrap()
-            .to_owned();
-    }
-    // Page backwards from the end (an empty <before/>), 100 at a time.
-    let (page, fin) = mam_page(&mut alice, rsm(100, Some(""))).await;
-    assert_eq!(page.len(), 100);
-    assert_eq!(page.last().unwrap().1, "line 249");
-    assert_eq!(page.last().unwrap().0, last_id, "archive id = stanza-id");
-    assert_ne!(fin.attr("complete"), Some("true"));
-    let mut all: Vec<String> = page.iter().map(|(_, b)| b.clone()).collect();
-    let mut first = page[0].0.clone();
-    loop {
-        let (page, fin) = mam_page(&mut alice, rsm(100, Some(&first))).await;
-        let mut bodies: Vec<String> = page.iter().map(|(_, b)| b.clone()).collect();
-        bodies.extend(all);
-        all = bodies;
-        if fin.attr("complete") == Some("true") {
-            break;
-        }
-        first = page[0].0.clone();
-    }
-    let expected: Vec<String> = (0..250).map(|i| format!("line {i}")).collect();
-    assert_eq!(all, expected);
-
-    // bob joins now: his archive starts now; alice's is not his.
-    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
-    join_room(&mut bob, "bob").await;
-    let (theirs, fin) = mam_page(&mut bob, rsm(100, None)).await;
-    assert!(theirs.is_empty(), "bob read alice's archive: {theirs:?}");
-    assert_eq!(fin.attr("complete"), Some("true"));
-
-    // History on join: alice leaves and comes back asking for 5.
-    alice
-        .send(stanza(
-            "presence",
-            &[("to", &occupant("alice")), ("type", "unavailable")],
-            vec![],
-        ))
-        .await;
-    alice
-        .expect("out", |el| presence_from(el, ROOM, Some("unavailable")))
-        .await;
-    let ask = |attr: &str, value: &str| {
-        stanza(
-            "presence",
-            &[("to", &occupant("alice"))],
-            vec![Element::builder("x", MUC)
-                .append(Element::builder("history", MUC).attr(ncname(attr), value))
-                .build()],
-        )
-    };
-    alice.send(ask("maxstanzas", "5")).await;
-    let mut history = Vec::new();
-    loop {
-        let el = alice.expect("the join", from_room).await;
-        if el.get_child("subject", NS).is_some() {
-            break;
-        }
-        if el.name() == "message" {
-            assert!(
-                el.get_child("delay", "urn:xmpp:delay").is_some(),
-                "history carries a delay"
-            );
-            history.push(el.get_child("body", NS).unwrap().text());
-        }
-    }
-    assert_eq!(
-        history,
-        ["line 245", "line 246", "line 247", "line 248", "line 249"]
-    );
-    // maxstanzas="0": none.
-    let mut second = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
-    second.send(ask("maxstanzas", "0")).await;
-    loop {
-        let el = second.expect("the join", from_room).await;
-        if el.get_child("subject", NS).is_some() {
-            break;
-        }
-        assert_ne!(el.name(), "message", "history despite maxstanzas=0");
-    }
-    // maxchars: the newest messages whose bodies fit ("line 24N" is 8).
-    let mut third = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
-    third.send(ask("maxchars", "17")).await;
-    let mut bodies = Vec::new();
-    loop {
-        let el = third.expect("the join", from_room).await;
-        if el.get_child("subject", NS).is_some() {
-            break;
-        }
-        if el.name() == "message" {
-            bodies.push(el.get_child("body", NS).unwrap().text());
-        }
-    }
-    assert_eq!(bodies, ["line 248", "line 249"]);
-    // since: a date after every message means none.
-    let mut fourth = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
-    fourth.send(ask("since", "2099-01-01T00:00:00Z")).await;
-    loop {
-        let el = fourth.expect("the join", from_room).await;
-        if el.get_child("subject", NS).is_some() {
-            break;
-        }
-        assert_ne!(el.name(), "message", "history from the future");
-    }
 }
 
 #[tokio::test]

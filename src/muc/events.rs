@@ -91,9 +91,6 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
     }
 }
 
-/// Takes a session's event: room events become the room's stanzas here;
-/// anything else (and a connection or failure event once its rooms' part
-/// is done) is given back for direct delivery.
 /// The archive row of a room message for a room the user is in, with
 /// its archive id: the first step of delivering it, so that a line a
 /// client has seen is a line the archive has (SPEC §2).
@@ -116,7 +113,10 @@ pub fn archive(gw: &Gateway, user: &BareJid, event: &Event) -> Option<Archived> 
     })
 }
 
-/// An event as stanzas; `archived` is the archive id `archive` gave it.
+/// Takes a session's event: room events become the room's stanzas here;
+/// anything else (and a connection or failure event once its rooms' part
+/// is done) is given back for direct delivery.
+/// `archived` is the archive id `archive` gave it.
 pub fn event(
     gw: &Arc<Gateway>,
     user: &BareJid,
@@ -185,60 +185,19 @@ fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event, archived: Option<
             room,
             nick,
             renamed,
-        } => {
-            with_room(gw, user, &room, |r| {
-                r.own = r.occupants.remove(nick.as_str()).unwrap_or(r.own);
-                r.nick = nick;
-                r.renamed = renamed;
-                r.joined = true;
-                gw.rooms.ledger.changed(user);
-                if let Some(stale) = r.stale.take() {
-                    resync(gw, r, stale);
-                }
-                // Taken whole: a drained Vec would keep its slots for good.
-                let pending = std::mem::take(&mut r.pending);
-                for (resource, history, _) in pending {
-                    r.resources.insert(resource.clone());
-                    send_state(gw, user, r, &resource, history);
-                }
-            });
-        }
+        } => joined(gw, user, &room, nick, renamed),
         Event::JoinFailed {
             room,
             failure,
             text,
         } => {
             if let Some(r) = remove_room(gw, user, &room) {
-                let from = occupant(&r.jid, &r.nick).unwrap_or_else(|| Jid::from(r.jid.clone()));
-                // A waiting resource's error echoes its join's id, so
-                // that the client knows which join it answers.
-                let waiting = r.pending.iter().map(|(r, _, id)| (r, id.clone()));
-                let joined = r.resources.iter().map(|r| (r, None));
-                for (resource, id) in waiting.chain(joined) {
-                    let mut p = xmpp_parsers::presence::Presence::error()
-                        .with_payload(stanza_error::error(failure_condition(failure), &text));
-                    p.from = Some(from.clone());
-                    p.to = Some(resource.clone());
-                    p.id = id;
-                    gw.send(p);
-                }
+                join_failed(gw, &r, failure, &text);
             }
             gw.end_session_if_idle(user);
         }
         Event::Subject { room, by, subject } => {
-            with_room(gw, user, &room, |r| {
-                r.subject = Some((by.clone(), subject.clone()));
-                if r.joined {
-                    for to in &r.resources {
-                        gw.send(stanzas::subject(
-                            &r.jid,
-                            by.as_deref(),
-                            to.clone(),
-                            &subject,
-                        ));
-                    }
-                }
-            });
+            with_room(gw, user, &room, |r| set_subject(gw, r, by, subject));
         }
         Event::RoomMessage {
             room,
@@ -254,18 +213,7 @@ fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event, archived: Option<
             });
         }
         Event::PrivateMessage { room, nick, text } => {
-            with_room(gw, user, &room, |r| {
-                let Some(from) = occupant(&r.jid, &nick) else {
-                    return;
-                };
-                for to in &r.resources {
-                    let mut m = crate::stanzas::message(from.clone(), to.clone(), &text);
-                    // XEP-0045 §7.5: private messages carry an empty <x/>.
-                    m.payloads
-                        .push(xmpp_parsers::muc::user::MucUser::new().into());
-                    gw.send(m);
-                }
-            });
+            with_room(gw, user, &room, |r| private_message(gw, r, &nick, &text));
         }
         Event::Left { room, reason } => {
             if let Some(r) = remove_room(gw, user, &room) {
@@ -274,6 +222,74 @@ fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event, archived: Option<
             gw.end_session_if_idle(user);
         }
         _ => {}
+    }
+}
+
+/// The network took the user in: the room is joined, and the resources
+/// that waited for it get its state.
+fn joined(gw: &Arc<Gateway>, user: &BareJid, room: &Address, nick: String, renamed: bool) {
+    with_room(gw, user, room, |r| {
+        r.own = r.occupants.remove(nick.as_str()).unwrap_or(r.own);
+        r.nick = nick;
+        r.renamed = renamed;
+        r.joined = true;
+        gw.rooms.ledger.changed(user);
+        if let Some(stale) = r.stale.take() {
+            resync(gw, r, stale);
+        }
+        // Taken whole: a drained Vec would keep its slots for good.
+        let pending = std::mem::take(&mut r.pending);
+        for (resource, history, _) in pending {
+            r.resources.insert(resource.clone());
+            send_state(gw, user, r, &resource, history);
+        }
+    });
+}
+
+/// The join was refused: an error presence to every resource of the
+/// room, which is gone already.
+fn join_failed(gw: &Gateway, r: &Room, failure: ferry_bridge::Failure, text: &str) {
+    let from = occupant(&r.jid, &r.nick).unwrap_or_else(|| Jid::from(r.jid.clone()));
+    // A waiting resource's error echoes its join's id, so
+    // that the client knows which join it answers.
+    let waiting = r.pending.iter().map(|(r, _, id)| (r, id.clone()));
+    let joined = r.resources.iter().map(|r| (r, None));
+    for (resource, id) in waiting.chain(joined) {
+        let mut p = xmpp_parsers::presence::Presence::error()
+            .with_payload(stanza_error::error(failure_condition(failure), text));
+        p.from = Some(from.clone());
+        p.to = Some(resource.clone());
+        p.id = id;
+        gw.send(p);
+    }
+}
+
+/// The subject is kept for later joins, and shown now if the room is in.
+fn set_subject(gw: &Gateway, r: &mut Room, by: Option<String>, subject: String) {
+    r.subject = Some((by.clone(), subject.clone()));
+    if r.joined {
+        for to in &r.resources {
+            gw.send(stanzas::subject(
+                &r.jid,
+                by.as_deref(),
+                to.clone(),
+                &subject,
+            ));
+        }
+    }
+}
+
+/// A private message through the room, from the occupant's JID.
+fn private_message(gw: &Gateway, r: &Room, nick: &str, text: &Text) {
+    let Some(from) = occupant(&r.jid, nick) else {
+        return;
+    };
+    for to in &r.resources {
+        let mut m = crate::stanzas::message(from.clone(), to.clone(), text);
+        // XEP-0045 §7.5: private messages carry an empty <x/>.
+        m.payloads
+            .push(xmpp_parsers::muc::user::MucUser::new().into());
+        gw.send(m);
     }
 }
 
@@ -320,15 +336,28 @@ fn resync(gw: &Gateway, r: &Room, stale: crate::rooms::Occupants) {
 
 /// The user's own unavailable presence to each of their resources.
 fn self_gone(gw: &Gateway, r: &Room, statuses: Vec<Status>, reason: Option<&str>) {
-    let Some(from) = occupant(&r.jid, &r.nick) else {
-        return;
-    };
+    if let Some(from) = occupant(&r.jid, &r.nick) {
+        let none = (ferry_bridge::Role::None, r.own.1);
+        unavailable(gw, r, &from, none, statuses, reason);
+    }
+}
+
+/// An unavailable presence from `from` to every resource in the room,
+/// the reason as its status text.
+fn unavailable(
+    gw: &Gateway,
+    r: &Room,
+    from: &Jid,
+    standing: Standing,
+    statuses: Vec<Status>,
+    reason: Option<&str>,
+) {
     for to in &r.resources {
         let mut p = stanzas::presence(
             from.clone(),
             to.clone(),
             Type::Unavailable,
-            (ferry_bridge::Role::None, r.own.1),
+            standing,
             statuses.clone(),
             |i| i,
         );
@@ -342,6 +371,9 @@ fn self_gone(gw: &Gateway, r: &Room, statuses: Vec<Status>, reason: Option<&str>
     }
 }
 
+/// An occupant joined, changed standing, left, was kicked or renamed:
+/// the room's list follows, and every resource in the room is shown it.
+/// A kick of the user ends the room for them.
 fn occupant_changed(
     gw: &Gateway,
     user: &BareJid,
@@ -359,48 +391,6 @@ fn occupant_changed(
             return false;
         }
         let own = nick == r.nick;
-        let broadcast = |r: &Room,
-                         from_nick: &str,
-                         type_: Type,
-                         standing,
-                         mut statuses: Vec<Status>,
-                         new_nick: Option<&str>,
-                         reason: Option<&str>| {
-            let Some(from) = occupant(&r.jid, from_nick) else {
-                return;
-            };
-            if own {
-                statuses.push(Status::SelfPresence);
-            }
-            let plain = statuses.is_empty() && new_nick.is_none() && reason.is_none();
-            if plain && matches!(type_, Type::None | Type::Unavailable) {
-                let from = from.to_string();
-                for to in &r.resources {
-                    let unavailable = type_ == Type::Unavailable;
-                    stanzas::send_occupant(gw, &from, to, unavailable, standing);
-                }
-                return;
-            }
-            for to in &r.resources {
-                let p = stanzas::presence(
-                    from.clone(),
-                    to.clone(),
-                    type_.clone(),
-                    standing,
-                    statuses.clone(),
-                    |mut item| {
-                        if let Some(new) = new_nick {
-                            item = item.with_nick(new);
-                        }
-                        if let Some(reason) = reason {
-                            item = item.with_reason(crate::xml_clean::clean(reason).into_owned());
-                        }
-                        item
-                    },
-                );
-                gw.send(p);
-            }
-        };
         match change {
             OccupantChange::Joined { role, affiliation }
             | OccupantChange::Standing { role, affiliation } => {
@@ -410,15 +400,8 @@ fn occupant_changed(
                     r.occupants
                         .insert(CompactString::new(&nick), (role, affiliation));
                 }
-                broadcast(
-                    r,
-                    &nick,
-                    Type::None,
-                    (role, affiliation),
-                    vec![],
-                    None,
-                    None,
-                );
+                let shown = Shown::new(&nick, Type::None, (role, affiliation), vec![]);
+                broadcast(gw, r, own, shown);
                 false
             }
             OccupantChange::Left { reason } => {
@@ -427,60 +410,23 @@ fn occupant_changed(
                     .remove(nick.as_str())
                     .unwrap_or(DEFAULT_STANDING);
                 let none = (ferry_bridge::Role::None, standing.1);
-                let Some(from) = occupant(&r.jid, &nick) else {
-                    return false;
-                };
-                for to in &r.resources {
-                    let mut p = stanzas::presence(
-                        from.clone(),
-                        to.clone(),
-                        Type::Unavailable,
-                        none,
-                        vec![],
-                        |i| i,
-                    );
-                    if let Some(reason) = &reason {
-                        p.set_status(
-                            xmpp_parsers::message::Lang::default(),
-                            crate::xml_clean::clean(reason).into_owned(),
-                        );
-                    }
-                    gw.send(p);
+                if let Some(from) = occupant(&r.jid, &nick) {
+                    unavailable(gw, r, &from, none, vec![], reason.as_deref());
                 }
                 false
             }
             OccupantChange::Kicked { by: _, reason } => {
                 let standing = departing(r, own, &nick);
-                broadcast(
-                    r,
-                    &nick,
-                    Type::Unavailable,
-                    (ferry_bridge::Role::None, standing.1),
-                    vec![Status::Kicked],
-                    None,
-                    reason.as_deref(),
-                );
+                let none = (ferry_bridge::Role::None, standing.1);
+                let shown = Shown {
+                    reason: reason.as_deref(),
+                    ..Shown::new(&nick, Type::Unavailable, none, vec![Status::Kicked])
+                };
+                broadcast(gw, r, own, shown);
                 own
             }
             OccupantChange::Renamed { to } => {
-                let standing = departing(r, own, &nick);
-                broadcast(
-                    r,
-                    &nick,
-                    Type::Unavailable,
-                    standing,
-                    vec![Status::NewNick],
-                    Some(&to),
-                    None,
-                );
-                if own {
-                    gw.rooms.ledger.changed(user);
-                    r.nick = to.clone();
-                    r.nick_change = None;
-                } else {
-                    r.occupants.insert(CompactString::new(&to), standing);
-                }
-                broadcast(r, &to, Type::None, standing, vec![], None, None);
+                renamed(gw, user, r, own, &nick, to);
                 false
             }
         }
@@ -491,14 +437,99 @@ fn occupant_changed(
     }
 }
 
-/// An occupant we had no standing for.
+/// A nick change, as XEP-0045 §7.6 shows it: the old nick leaves with
+/// 303 and the new one, then the new nick arrives.
+fn renamed(gw: &Gateway, user: &BareJid, r: &mut Room, own: bool, nick: &str, to: String) {
+    let standing = departing(r, own, nick);
+    let shown = Shown {
+        new_nick: Some(&to),
+        ..Shown::new(nick, Type::Unavailable, standing, vec![Status::NewNick])
+    };
+    broadcast(gw, r, own, shown);
+    if own {
+        gw.rooms.ledger.changed(user);
+        r.nick = to.clone();
+        r.nick_change = None;
+    } else {
+        r.occupants.insert(CompactString::new(&to), standing);
+    }
+    broadcast(gw, r, own, Shown::new(&to, Type::None, standing, vec![]));
+}
+
+/// An occupant's presence as every resource in the room is shown it.
+struct Shown<'a> {
+    nick: &'a str,
+    type_: Type,
+    standing: Standing,
+    statuses: Vec<Status>,
+    new_nick: Option<&'a str>,
+    reason: Option<&'a str>,
+}
+
+impl<'a> Shown<'a> {
+    fn new(nick: &'a str, type_: Type, standing: Standing, statuses: Vec<Status>) -> Self {
+        Shown {
+            nick,
+            type_,
+            standing,
+            statuses,
+            new_nick: None,
+            reason: None,
+        }
+    }
+}
+
+/// An occupant's presence to every resource in the room, with 110 when
+/// it is the user's own. Plain ones, the fan-out path, are written from
+/// bytes.
+fn broadcast(gw: &Gateway, r: &Room, own: bool, shown: Shown<'_>) {
+    let Shown {
+        nick,
+        type_,
+        standing,
+        mut statuses,
+        new_nick,
+        reason,
+    } = shown;
+    let Some(from) = occupant(&r.jid, nick) else {
+        return;
+    };
+    if own {
+        statuses.push(Status::SelfPresence);
+    }
+    let plain = statuses.is_empty() && new_nick.is_none() && reason.is_none();
+    if plain && matches!(type_, Type::None | Type::Unavailable) {
+        let from = from.to_string();
+        for to in &r.resources {
+            let unavailable = type_ == Type::Unavailable;
+            stanzas::send_occupant(gw, &from, to, unavailable, standing);
+        }
+        return;
+    }
+    for to in &r.resources {
+        let p = stanzas::presence(
+            from.clone(),
+            to.clone(),
+            type_.clone(),
+            standing,
+            statuses.clone(),
+            |mut item| {
+                if let Some(new) = new_nick {
+                    item = item.with_nick(new);
+                }
+                if let Some(reason) = reason {
+                    item = item.with_reason(crate::xml_clean::clean(reason).into_owned());
+                }
+                item
+            },
+        );
+        gw.send(p);
+    }
+}
+
 /// The standing of an occupant leaving the list: the user's own, or the
 /// one the list had for them.
-fn departing(
-    r: &mut Room,
-    own: bool,
-    nick: &str,
-) -> (ferry_bridge::Role, ferry_bridge::Affiliation) {
+fn departing(r: &mut Room, own: bool, nick: &str) -> Standing {
     if own {
         r.own
     } else {
@@ -506,7 +537,10 @@ fn departing(
     }
 }
 
-const DEFAULT_STANDING: (ferry_bridge::Role, ferry_bridge::Affiliation) = (
+type Standing = (ferry_bridge::Role, ferry_bridge::Affiliation);
+
+/// An occupant we had no standing for.
+const DEFAULT_STANDING: Standing = (
     ferry_bridge::Role::Participant,
     ferry_bridge::Affiliation::None,
 );

@@ -37,6 +37,16 @@ fn error_presence(gw: &Gateway, from: Jid, to: Jid, condition: Condition, text: 
     gw.send(p);
 }
 
+/// The password a join presence carries.
+fn password_of(presence: &Presence) -> Option<String> {
+    presence
+        .payloads
+        .iter()
+        .find(|p| p.is("x", ns::MUC))
+        .and_then(|x| x.get_child("password", ns::MUC))
+        .map(|p| p.text())
+}
+
 pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presence: Presence) {
     let Some(nick) = to.resource().map(|r| r.to_string()) else {
         return; // presence to the bare room JID: nothing to do
@@ -49,29 +59,17 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
     let entry = rooms.get_mut(&(user.clone(), room_key.clone()));
     match (presence.type_.clone(), entry) {
         (Type::Unavailable, Some(room)) => {
-            room.pending.retain(|(r, _, _)| *r != from);
-            if room.resources.remove(&from) {
-                if let Some(own) = occupant(&room.jid, &room.nick) {
-                    gw.send(stanzas::presence(
-                        own,
-                        from.clone(),
-                        Type::Unavailable,
-                        // A departing occupant has no role (XEP-0045 §7.14).
-                        (ferry_bridge::Role::None, room.own.1),
-                        vec![Status::SelfPresence],
-                        |i| i,
-                    ));
-                }
+            if !resource_left(gw, room, &from) {
+                return;
             }
-            if room.resources.is_empty() && room.pending.is_empty() {
-                let network = room.address.network.as_deref();
-                if gw.always_on.room(&user, network, &room_key) {
-                    drop(rooms);
-                    tokio::spawn(leave_unless_offline(gw.clone(), from, room_key));
-                } else {
-                    drop(rooms);
-                    leave(gw, &user, &room_key);
-                }
+            let always_on = gw
+                .always_on
+                .room(&user, room.address.network.as_deref(), &room_key);
+            drop(rooms);
+            if always_on {
+                tokio::spawn(leave_unless_offline(gw.clone(), from, room_key));
+            } else {
+                leave(gw, &user, &room_key);
             }
         }
         (Type::None, Some(room)) if room.resources.contains(&from) => {
@@ -81,19 +79,12 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                     nick: nick.clone(),
                     id: presence.id.clone(),
                 }));
-                let address = room.address.clone();
+                let intent = Intent::ChangeNick {
+                    room: room.address.clone(),
+                    nick,
+                };
                 drop(rooms);
-                if gw
-                    .sessions
-                    .send(
-                        &user,
-                        Intent::ChangeNick {
-                            room: address,
-                            nick,
-                        },
-                    )
-                    .is_err()
-                {
+                if gw.sessions.send(&user, intent).is_err() {
                     error_presence(
                         gw,
                         to,
@@ -107,50 +98,19 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                 send_state(gw, &user, room, &from, history_of(&presence));
             }
         }
-        (Type::None, Some(room)) => {
-            let history = history_of(&presence);
-            if room.joined {
-                room.resources.insert(from.clone());
-                send_state(gw, &user, room, &from, history);
-            } else if !room.pending.iter().any(|(r, _, _)| *r == from) {
-                room.pending.push((from, history, presence.id.clone()));
-            }
-        }
+        (Type::None, Some(room)) => resource_joins(gw, &user, room, from, &presence),
         (Type::None, None) => {
-            let password = presence
-                .payloads
-                .iter()
-                .find(|p| p.is("x", ns::MUC))
-                .and_then(|x| x.get_child("password", ns::MUC))
-                .map(|p| p.text());
-            let mut room = Box::new(Room::new(address.clone(), to.to_bare(), nick.clone()));
+            let intent = Intent::JoinRoom {
+                room: address.clone(),
+                nick: nick.clone(),
+                password: password_of(&presence),
+            };
+            let mut room = Box::new(Room::new(address, to.to_bare(), nick));
             let id = presence.id.clone();
             room.pending.push((from.clone(), history_of(&presence), id));
             rooms.insert((user.clone(), room_key.clone()), room);
             drop(rooms);
-            // In the user's lane: a direct message sent after the join
-            // reaches the network after it.
-            let lane = gw.clone();
-            gw.lanes.run(&user.clone(), async move {
-                let gw = lane;
-                let intent = Intent::JoinRoom {
-                    room: address,
-                    nick,
-                    password,
-                };
-                let sent = sessions::ensure(&gw, &user, true).await
-                    && gw.sessions.send(&user, intent).is_ok();
-                if !sent {
-                    gw.rooms.lock().remove(&(user.clone(), room_key));
-                    error_presence(
-                        &gw,
-                        to,
-                        from,
-                        Condition::ServiceUnavailable,
-                        "cannot reach that network now",
-                    );
-                }
-            });
+            join(gw, user, room_key, intent, to, from);
         }
         _ => {}
     }
@@ -196,6 +156,69 @@ fn leave(gw: &Gateway, user: &BareJid, room_key: &str) {
     gw.end_session_if_idle(user);
 }
 
+/// Another of the user's resources joins a room the user is in (it is
+/// sent the room's state now) or is joining (it waits with the others).
+fn resource_joins(
+    gw: &Arc<Gateway>,
+    user: &BareJid,
+    room: &mut Room,
+    from: Jid,
+    presence: &Presence,
+) {
+    let history = history_of(presence);
+    if room.joined {
+        room.resources.insert(from.clone());
+        send_state(gw, user, room, &from, history);
+    } else if !room.pending.iter().any(|(r, _, _)| *r == from) {
+        room.pending.push((from, history, presence.id.clone()));
+    }
+}
+
+/// One of the user's resources leaves the room: its own unavailable
+/// presence. True when no resource is left in or waiting for the room.
+fn resource_left(gw: &Gateway, room: &mut Room, from: &Jid) -> bool {
+    room.pending.retain(|(r, _, _)| r != from);
+    if room.resources.remove(from) {
+        if let Some(own) = occupant(&room.jid, &room.nick) {
+            gw.send(stanzas::presence(
+                own,
+                from.clone(),
+                Type::Unavailable,
+                // A departing occupant has no role (XEP-0045 §7.14).
+                (ferry_bridge::Role::None, room.own.1),
+                vec![Status::SelfPresence],
+                |i| i,
+            ));
+        }
+    }
+    room.resources.is_empty() && room.pending.is_empty()
+}
+
+/// Asks the network for a new room; the room is forgotten again, with an
+/// error to the resource, when the user's session cannot take the join.
+fn join(gw: &Arc<Gateway>, user: BareJid, room_key: String, intent: Intent, to: Jid, from: Jid) {
+    // In the user's lane: a direct message sent after the join
+    // reaches the network after it.
+    let lane = gw.clone();
+    gw.lanes.run(&user.clone(), async move {
+        let gw = lane;
+        let sent =
+            sessions::ensure(&gw, &user, true).await && gw.sessions.send(&user, intent).is_ok();
+        if !sent {
+            gw.rooms.lock().remove(&(user.clone(), room_key));
+            error_presence(
+                &gw,
+                to,
+                from,
+                Condition::ServiceUnavailable,
+                "cannot reach that network now",
+            );
+        }
+    });
+}
+
+/// A message to a room (a line, or a subject change) or through it to an
+/// occupant (a private message), from a resource that is in the room.
 pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message: Message) {
     let user = from.to_bare();
     let refuse = |condition: Condition, text: &str| {

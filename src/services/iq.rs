@@ -7,7 +7,9 @@ use ferry_bridge::AddressKind;
 use xmpp_parsers::disco::DiscoInfoQuery;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
+use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
+use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::version::VersionResult;
 
 use super::reply::{address_error, Reply};
@@ -45,38 +47,50 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             }
         }
     }
-    let unhandled = || stanza_error::error(Condition::ServiceUnavailable, "");
-    let bad =
-        |what: &str| stanza_error::error(Condition::BadRequest, &format!("malformed {what} query"));
-    let answer = match (payload.ns().as_str(), payload.name(), set, &target) {
-        (ns::DISCO_INFO, "query", false, target) => match DiscoInfoQuery::try_from(payload) {
-            Ok(query) => match (target, query.node.as_deref()) {
-                (Target::Bridge, Some(node)) if !node.starts_with(disco::CAPS_NODE) => {
-                    commands::info(node)
-                        .map(Some)
-                        .ok_or_else(|| stanza_error::error(Condition::ItemNotFound, "no such node"))
-                }
-                (Target::Bridge, _) => Ok(Some(gw.disco.bridge_info(&query))),
-                (Target::Foreign(a), Some(settings::NODE)) if settings::applies(a) => {
-                    Ok(commands::info(settings::NODE))
-                }
-                (Target::Foreign(a), _) => Ok(Some(disco::foreign_info(a.kind, &a.name))),
-            },
-            Err(_) => Err(bad("disco#info")),
-        },
+    // Commands and registration answer later, from a task of their own.
+    match (payload.ns().as_str(), payload.name(), set, &target) {
+        (xep0050::NS, "command", true, Target::Bridge) => commands::spawn(gw, reply, payload),
+        (xep0050::NS, "command", true, Target::Foreign(a)) if settings::applies(a) => {
+            let address = a.clone();
+            settings::spawn(gw, reply, address, payload);
+        }
+        (ns::REGISTER, "query", _, Target::Bridge) => {
+            register::spawn(gw, reply, payload, set, String::new())
+        }
+        (ns::REGISTER, "query", _, Target::Foreign(a)) if a.kind == AddressKind::Network => {
+            let scope = a.network.clone().unwrap_or_default();
+            register::spawn(gw, reply, payload, set, scope);
+        }
+        _ => {
+            let answer = answer(gw, &reply.them, payload, set, &target);
+            reply.send(gw, answer);
+        }
+    }
+}
+
+/// The answer to a request that is answered at once.
+fn answer(
+    gw: &Gateway,
+    them: &Jid,
+    payload: Element,
+    set: bool,
+    target: &Target,
+) -> Result<Option<Element>, StanzaError> {
+    match (payload.ns().as_str(), payload.name(), set, target) {
+        (ns::DISCO_INFO, "query", false, target) => disco_info(gw, payload, target),
         (ns::DISCO_ITEMS, "query", false, Target::Bridge)
             if payload.attr("node") == Some(xep0050::NS) =>
         {
-            Ok(Some(commands::items(gw, &reply.them)))
+            Ok(Some(commands::items(gw, them)))
         }
         (ns::DISCO_ITEMS, "query", false, Target::Foreign(a))
             if settings::applies(a) && payload.attr("node") == Some(xep0050::NS) =>
         {
-            Ok(Some(settings::items(&reply.us)))
+            Ok(gw.jid_of(a).map(|jid| settings::items(&jid)))
         }
         (ns::DISCO_ITEMS, "query", false, Target::Foreign(a)) if a.kind == AddressKind::Network => {
             let network = a.network.clone().unwrap_or_default();
-            let rooms = gw.rooms.joined_on(&reply.them.to_bare(), &network);
+            let rooms = gw.rooms.joined_on(&them.to_bare(), &network);
             let rooms = rooms.into_iter().map(|(n, j)| (n, j.into())).collect();
             Ok(Some(disco::named_items(rooms)))
         }
@@ -86,13 +100,6 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             Ok(Some(disco::named_items(items.collect())))
         }
         (ns::DISCO_ITEMS, "query", false, _) => Ok(Some(disco::items())),
-        (xep0050::NS, "command", true, Target::Bridge) => {
-            return commands::spawn(gw, reply, payload)
-        }
-        (xep0050::NS, "command", true, Target::Foreign(a)) if settings::applies(a) => {
-            let address = a.clone();
-            return settings::spawn(gw, reply, address, payload);
-        }
         (ns::PING, "ping", false, Target::Bridge) => Ok(None),
         (ns::VERSION, "query", false, Target::Bridge) => Ok(Some(
             VersionResult {
@@ -102,15 +109,32 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             }
             .into(),
         )),
-        (ns::REGISTER, "query", _, Target::Bridge) => {
-            return register::spawn(gw, reply, payload, set, String::new())
-        }
-        (ns::REGISTER, "query", _, Target::Foreign(a)) if a.kind == AddressKind::Network => {
-            let scope = a.network.clone().unwrap_or_default();
-            return register::spawn(gw, reply, payload, set, scope);
-        }
         (gateway_iq::NS, "query", _, Target::Bridge) => gateway_iq::answer(gw, &payload, set),
-        _ => Err(unhandled()),
+        _ => Err(stanza_error::error(Condition::ServiceUnavailable, "")),
+    }
+}
+
+/// disco#info of the bridge (a command's node, or the bridge itself) or
+/// of a foreign address.
+fn disco_info(
+    gw: &Gateway,
+    payload: Element,
+    target: &Target,
+) -> Result<Option<Element>, StanzaError> {
+    let Ok(query) = DiscoInfoQuery::try_from(payload) else {
+        return Err(stanza_error::error(
+            Condition::BadRequest,
+            "malformed disco#info query",
+        ));
     };
-    reply.send(gw, answer);
+    match (target, query.node.as_deref()) {
+        (Target::Bridge, Some(node)) if !node.starts_with(disco::CAPS_NODE) => commands::info(node)
+            .map(Some)
+            .ok_or_else(|| stanza_error::error(Condition::ItemNotFound, "no such node")),
+        (Target::Bridge, _) => Ok(Some(gw.disco.bridge_info(&query))),
+        (Target::Foreign(a), Some(settings::NODE)) if settings::applies(a) => {
+            Ok(commands::info(settings::NODE))
+        }
+        (Target::Foreign(a), _) => Ok(Some(disco::foreign_info(a.kind, &a.name))),
+    }
 }

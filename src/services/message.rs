@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{AddressKind, Intent};
+use ferry_bridge::{Address, AddressKind, Intent};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
 
@@ -45,26 +45,8 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
         }
         return;
     };
-    if !gw.allowed(&from) {
-        return refuse(
-            gw,
-            &message,
-            Condition::Forbidden,
-            "your server may not use this gateway",
-        );
-    }
-    if is_encrypted(&message) {
-        return refuse(
-            gw,
-            &message,
-            Condition::NotAcceptable,
-            "encrypted messages cannot be bridged: the other side could not read them",
-        );
-    }
-    let limit = gw.limits.body_bytes;
-    if message.bodies.values().any(|b| b.len() > limit) {
-        let text = format!("a message may hold {limit} bytes (limits.body_bytes)");
-        return refuse(gw, &message, Condition::PolicyViolation, &text);
+    if let Some((condition, text)) = refusal(gw, &from, &message) {
+        return refuse(gw, &message, condition, &text);
     }
     if address.kind == AddressKind::Room {
         return crate::muc::message(gw, from, to, address, message);
@@ -73,6 +55,30 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
         // Chat states, receipts, markers: nothing to carry.
         return;
     }
+    send_direct(gw, from, to, address, message);
+}
+
+/// Why a message to the other side is not carried, whatever it is for.
+fn refusal(gw: &Gateway, from: &Jid, message: &Message) -> Option<(Condition, String)> {
+    if !gw.allowed(from) {
+        let text = "your server may not use this gateway";
+        return Some((Condition::Forbidden, text.into()));
+    }
+    if is_encrypted(message) {
+        let text = "encrypted messages cannot be bridged: the other side could not read them";
+        return Some((Condition::NotAcceptable, text.into()));
+    }
+    let limit = gw.limits.body_bytes;
+    if message.bodies.values().any(|b| b.len() > limit) {
+        let text = format!("a message may hold {limit} bytes (limits.body_bytes)");
+        return Some((Condition::PolicyViolation, text));
+    }
+    None
+}
+
+/// A direct message to a contact, in the user's lane: it reaches the
+/// network in the order the user sent it, after a join sent before it.
+fn send_direct(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message: Message) {
     let user = from.to_bare();
     let lane = gw.clone();
     gw.lanes.run(&user.clone(), async move {

@@ -4,7 +4,20 @@
 use super::*;
 use ferry_bridge::{Registration, Secret};
 
+/// Everything the store keeps for a user, on one store: each part in turn,
+/// then the user's removal, which takes all of it.
 async fn exercise(store: &Store) {
+    exercise_registrations(store).await;
+    exercise_contacts(store).await;
+    exercise_state(store).await;
+    exercise_outbox(store).await;
+    exercise_state_taken(store).await;
+    exercise_archive(store).await;
+    exercise_removal(store).await;
+}
+
+/// a@localhost registers, secrets kept encrypted; b@localhost does not.
+async fn exercise_registrations(store: &Store) {
     let mut reg = Registration::default();
     reg.fields.insert("nick".into(), "alice".into());
     reg.secrets
@@ -36,6 +49,10 @@ async fn exercise(store: &Store) {
         .await
         .unwrap()
         .is_none());
+}
+
+/// A contact added twice is kept once; a@localhost is the one registered.
+async fn exercise_contacts(store: &Store) {
     store
         .add_contact("irc.gw", "a@localhost", "x%h@irc.gw")
         .await
@@ -52,7 +69,10 @@ async fn exercise(store: &Store) {
         store.registered_users("irc.gw").await.unwrap(),
         ["a@localhost"]
     );
-    // Per-user state and the durable outbox, scoped to their owner.
+}
+
+/// Per-user state, scoped to its owner.
+async fn exercise_state(store: &Store) {
     store
         .state_put("irc.gw", "a@localhost", "uidnext", "42")
         .await
@@ -76,6 +96,10 @@ async fn exercise(store: &Store) {
             .unwrap(),
         None
     );
+}
+
+/// The durable outbox: bounded, retried later, scoped to its owner.
+async fn exercise_outbox(store: &Store) {
     let first = store
         .outbox_push("irc.gw", "a@localhost", "one", 2)
         .await
@@ -137,7 +161,10 @@ async fn exercise(store: &Store) {
             .len(),
         1
     );
-    // One key for every user, taken once: read and gone.
+}
+
+/// One key for every user, taken once: read and gone; other keys stay.
+async fn exercise_state_taken(store: &Store) {
     for (user, value) in [("a@localhost", "1"), ("c@localhost", "2")] {
         store
             .state_put("irc.gw", user, "rooms", value)
@@ -190,9 +217,10 @@ async fn exercise(store: &Store) {
             .unwrap(),
         None
     );
+}
 
-    exercise_archive(store).await;
-
+/// Unregistering a@localhost removes all the store kept for them.
+async fn exercise_removal(store: &Store) {
     assert!(store.remove_user("irc.gw", "a@localhost").await.unwrap());
     let all = Filter {
         max: 100,

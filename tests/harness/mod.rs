@@ -9,6 +9,7 @@ pub mod ircd;
 pub mod mail;
 pub mod ports;
 pub mod postgres;
+pub mod rooms;
 pub mod stanzas;
 
 use std::path::{Path, PathBuf};

@@ -5,12 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use compact_str::CompactString;
 
-use ferry_bridge::{Address, Affiliation, Event, Failure, OccupantChange, Role, Text};
+use ferry_bridge::{Address, Event, Failure, OccupantChange, Text};
 use irc_proto::{ChannelMode, Command, Message, Mode, Prefix};
 
 use crate::isupport::Support;
 use crate::numerics;
 use crate::text::{ctcp, strip_formatting};
+
+mod modes;
+use modes::{joined_change, standing, Modes};
 
 /// Kept per member of every channel of every user's connection (a channel
 /// of K users holds K² of them): the nick fits inline in a
@@ -18,39 +21,6 @@ use crate::text::{ctcp, strip_formatting};
 struct Member {
     nick: CompactString,
     modes: Modes,
-}
-
-/// The prefix modes (`o`, `v`, …) a member holds: a bit for each of the
-/// server's PREFIX modes, in its order. One byte where the letters took a
-/// 24-byte string in every member of every channel of every user.
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
-struct Modes(u8);
-
-impl Modes {
-    /// Gives or takes the mode `letter`; letters that are no prefix mode
-    /// of the server (or past its eighth) change nothing.
-    fn set(&mut self, letter: char, on: bool, support: &Support) {
-        let Some(bit) = support
-            .prefix
-            .iter()
-            .take(8)
-            .position(|(m, _)| *m == letter)
-        else {
-            return;
-        };
-        if on {
-            self.0 |= 1 << bit;
-        } else {
-            self.0 &= !(1 << bit);
-        }
-    }
-
-    /// The highest mode held.
-    fn highest(self, support: &Support) -> Option<char> {
-        (0..support.prefix.len().min(8))
-            .find(|bit| self.0 & (1 << bit) != 0)
-            .map(|bit| support.prefix[bit].0)
-    }
 }
 
 struct Channel {
@@ -73,20 +43,20 @@ pub struct Channels {
     parting: HashMap<String, usize>,
 }
 
-/// SPEC §3's table: the highest prefix mode gives role and affiliation.
-fn standing(modes: Modes, support: &Support) -> (Role, Affiliation) {
-    match modes.highest(support) {
-        Some('q') | Some('a') => (Role::Moderator, Affiliation::Owner),
-        Some('o') => (Role::Moderator, Affiliation::Admin),
-        Some('h') => (Role::Moderator, Affiliation::Member),
-        Some('v') => (Role::Participant, Affiliation::Member),
-        _ => (Role::Participant, Affiliation::None),
-    }
+/// A line as `line` hears it: the server's ISUPPORT and host, the
+/// user's nick, and the nick the line is from (empty when from the server).
+#[derive(Clone, Copy)]
+struct Heard<'a> {
+    support: &'a Support,
+    host: &'a str,
+    me: &'a str,
+    nick: &'a str,
 }
 
-fn joined_change(modes: Modes, support: &Support) -> OccupantChange {
-    let (role, affiliation) = standing(modes, support);
-    OccupantChange::Joined { role, affiliation }
+impl Heard<'_> {
+    fn is_me(&self, nick: &str) -> bool {
+        self.support.fold(nick) == self.support.fold(self.me)
+    }
 }
 
 fn text_of(body: &str) -> Text {
@@ -198,142 +168,45 @@ impl Channels {
             Some(Prefix::Nickname(nick, _, _)) => nick.as_str(),
             _ => "",
         };
-        let is_me = |n: &str| support.fold(n) == support.fold(me);
-        let mut events = Vec::new();
-        match &message.command {
-            Command::JOIN(list, _, _) => {
-                for name in list.split(',') {
-                    let Some(chan) = self.by_name.get_mut(&support.fold(name)) else {
-                        continue;
-                    };
-                    if is_me(nick) || !chan.joined {
-                        continue;
-                    }
-                    chan.members.insert(
-                        CompactString::new(support.fold(nick)),
-                        Member {
-                            nick: CompactString::new(nick),
-                            modes: Modes::default(),
-                        },
-                    );
-                    events.push(Event::Occupant {
-                        room: Self::room(host, &chan.name),
-                        nick: nick.to_owned(),
-                        change: joined_change(Modes::default(), support),
-                    });
-                }
-            }
-            Command::PART(list, reason) => {
-                for name in list.split(',') {
-                    let key = support.fold(name);
-                    if is_me(nick) {
-                        if let Some(count) = self.parting.get_mut(&key) {
-                            // The echo of our own PART: the room is gone
-                            // already, and a new join may be under way.
-                            *count -= 1;
-                            if *count == 0 {
-                                self.parting.remove(&key);
-                            }
-                        } else if let Some(chan) = self.by_name.remove(&key) {
-                            events.push(Event::Left {
-                                room: Self::room(host, &chan.name),
-                                reason: reason.clone(),
-                            });
-                        }
-                    } else if let Some(chan) = self.by_name.get_mut(&key) {
-                        if chan.members.remove(support.fold(nick).as_str()).is_some() {
-                            events.push(Event::Occupant {
-                                room: Self::room(host, &chan.name),
-                                nick: nick.to_owned(),
-                                change: OccupantChange::Left {
-                                    reason: reason.clone(),
-                                },
-                            });
-                        }
-                    }
-                }
-            }
+        let heard = Heard {
+            support,
+            host,
+            me,
+            nick,
+        };
+        let events = match &message.command {
+            Command::JOIN(list, _, _) => self.member_joined(&heard, list),
+            Command::PART(list, reason) => self.parted(&heard, list, reason),
             Command::QUIT(reason) => {
-                for chan in self.by_name.values_mut() {
-                    if chan.members.remove(support.fold(nick).as_str()).is_some() {
-                        events.push(Event::Occupant {
-                            room: Self::room(host, &chan.name),
-                            nick: nick.to_owned(),
-                            change: OccupantChange::Left {
-                                reason: reason.clone(),
-                            },
-                        });
-                    }
-                }
-                if events.is_empty() {
-                    return None;
-                }
+                let events = self.quit(&heard, reason);
+                (!events.is_empty()).then_some(events)?
             }
             Command::NICK(new) => {
-                for chan in self.by_name.values_mut() {
-                    if let Some(mut member) = chan.members.remove(support.fold(nick).as_str()) {
-                        member.nick = CompactString::new(new);
-                        chan.members
-                            .insert(CompactString::new(support.fold(new)), member);
-                        events.push(Event::Occupant {
-                            room: Self::room(host, &chan.name),
-                            nick: nick.to_owned(),
-                            change: OccupantChange::Renamed { to: new.clone() },
-                        });
-                    }
-                }
-                if events.is_empty() {
-                    return None;
-                }
+                let events = self.renamed(&heard, new);
+                (!events.is_empty()).then_some(events)?
             }
-            Command::KICK(list, victim, reason) => {
-                for name in list.split(',') {
-                    let key = support.fold(name);
-                    let by = (!nick.is_empty()).then(|| nick.to_owned());
-                    let change = OccupantChange::Kicked {
-                        by,
-                        reason: reason.clone(),
-                    };
-                    if is_me(victim) {
-                        if let Some(chan) = self.by_name.remove(&key) {
-                            events.push(Event::Occupant {
-                                room: Self::room(host, &chan.name),
-                                nick: victim.clone(),
-                                change,
-                            });
-                        }
-                    } else if let Some(chan) = self.by_name.get_mut(&key) {
-                        if chan.members.remove(support.fold(victim).as_str()).is_some() {
-                            events.push(Event::Occupant {
-                                room: Self::room(host, &chan.name),
-                                nick: victim.clone(),
-                                change,
-                            });
-                        }
-                    }
-                }
-            }
+            Command::KICK(list, victim, reason) => self.kicked(&heard, list, victim, reason),
             Command::TOPIC(name, Some(topic)) => {
                 let chan = self.by_name.get(&support.fold(name))?;
-                events.push(Event::Subject {
+                vec![Event::Subject {
                     room: Self::room(host, &chan.name),
                     by: (!nick.is_empty()).then(|| nick.to_owned()),
                     subject: strip_formatting(topic),
-                });
+                }]
             }
             Command::PRIVMSG(target, body) | Command::NOTICE(target, body)
                 if support.is_channel(target) =>
             {
                 let chan = self.by_name.get(&support.fold(target))?;
                 if ctcp(body).is_some_and(|(c, _)| c != "ACTION") {
-                    return Some(events);
+                    return Some(Vec::new());
                 }
-                events.push(Event::RoomMessage {
+                vec![Event::RoomMessage {
                     room: Self::room(host, &chan.name),
                     nick: nick.to_owned(),
                     text: text_of(body),
                     own: false,
-                });
+                }]
             }
             Command::ChannelMODE(name, modes) => return self.mode(support, host, name, modes),
             Command::Response(response, args) => {
@@ -343,8 +216,140 @@ impl Channels {
                 return self.numeric(support, host, code.parse().ok()?, args);
             }
             _ => return None,
-        }
+        };
         Some(events)
+    }
+
+    /// JOIN: someone else arrives in channels the user is in. The user's
+    /// own JOIN says nothing; NAMES (`names_ended`) completes it.
+    fn member_joined(&mut self, heard: &Heard, list: &str) -> Vec<Event> {
+        let Heard { support, nick, .. } = *heard;
+        let mut events = Vec::new();
+        for name in list.split(',') {
+            let Some(chan) = self.by_name.get_mut(&support.fold(name)) else {
+                continue;
+            };
+            if heard.is_me(nick) || !chan.joined {
+                continue;
+            }
+            chan.members.insert(
+                CompactString::new(support.fold(nick)),
+                Member {
+                    nick: CompactString::new(nick),
+                    modes: Modes::default(),
+                },
+            );
+            let change = joined_change(Modes::default(), support);
+            events.push(Self::occupant(heard.host, chan, nick, change));
+        }
+        events
+    }
+
+    /// PART: the user leaves (or the echo of their own PART comes back),
+    /// or someone else does.
+    fn parted(&mut self, heard: &Heard, list: &str, reason: &Option<String>) -> Vec<Event> {
+        let Heard { host, nick, .. } = *heard;
+        let mut events = Vec::new();
+        for name in list.split(',') {
+            let key = heard.support.fold(name);
+            if heard.is_me(nick) {
+                if let Some(count) = self.parting.get_mut(&key) {
+                    // The echo of our own PART: the room is gone
+                    // already, and a new join may be under way.
+                    *count -= 1;
+                    if *count == 0 {
+                        self.parting.remove(&key);
+                    }
+                } else if let Some(chan) = self.by_name.remove(&key) {
+                    events.push(Event::Left {
+                        room: Self::room(host, &chan.name),
+                        reason: reason.clone(),
+                    });
+                }
+            } else if let Some(chan) = self.member_left(heard.support, &key, nick) {
+                let change = OccupantChange::Left {
+                    reason: reason.clone(),
+                };
+                events.push(Self::occupant(host, chan, nick, change));
+            }
+        }
+        events
+    }
+
+    /// QUIT: someone leaves every channel they shared with the user.
+    fn quit(&mut self, heard: &Heard, reason: &Option<String>) -> Vec<Event> {
+        let Heard { support, nick, .. } = *heard;
+        let mut events = Vec::new();
+        for chan in self.by_name.values_mut() {
+            if chan.members.remove(support.fold(nick).as_str()).is_some() {
+                let change = OccupantChange::Left {
+                    reason: reason.clone(),
+                };
+                events.push(Self::occupant(heard.host, chan, nick, change));
+            }
+        }
+        events
+    }
+
+    /// NICK: someone is renamed in every channel they are in.
+    fn renamed(&mut self, heard: &Heard, new: &str) -> Vec<Event> {
+        let Heard { support, nick, .. } = *heard;
+        let mut events = Vec::new();
+        for chan in self.by_name.values_mut() {
+            if let Some(mut member) = chan.members.remove(support.fold(nick).as_str()) {
+                member.nick = CompactString::new(new);
+                chan.members
+                    .insert(CompactString::new(support.fold(new)), member);
+                let change = OccupantChange::Renamed { to: new.to_owned() };
+                events.push(Self::occupant(heard.host, chan, nick, change));
+            }
+        }
+        events
+    }
+
+    /// KICK: the victim is out of the channels; when it is the user, the
+    /// channels are gone.
+    fn kicked(
+        &mut self,
+        heard: &Heard,
+        list: &str,
+        victim: &str,
+        reason: &Option<String>,
+    ) -> Vec<Event> {
+        let Heard { host, nick, .. } = *heard;
+        let mut events = Vec::new();
+        for name in list.split(',') {
+            let key = heard.support.fold(name);
+            let by = (!nick.is_empty()).then(|| nick.to_owned());
+            let change = OccupantChange::Kicked {
+                by,
+                reason: reason.clone(),
+            };
+            if heard.is_me(victim) {
+                if let Some(chan) = self.by_name.remove(&key) {
+                    events.push(Self::occupant(host, &chan, victim, change));
+                }
+            } else if let Some(chan) = self.member_left(heard.support, &key, victim) {
+                events.push(Self::occupant(host, chan, victim, change));
+            }
+        }
+        events
+    }
+
+    /// Takes `nick` off the member list of the channel `key`: the channel,
+    /// if they were on it.
+    fn member_left(&mut self, support: &Support, key: &str, nick: &str) -> Option<&Channel> {
+        let chan = self.by_name.get_mut(key)?;
+        chan.members.remove(support.fold(nick).as_str())?;
+        Some(chan)
+    }
+
+    fn occupant(host: &str, chan: &Channel, nick: &str, change: OccupantChange) -> Event {
+        Event::Occupant {
+            room: Self::room(host, &chan.name),
+            nick: nick.to_owned(),
+            change,
+        }
     }
 
     /// MODE #chan +o-v nick1 nick2: prefix modes change standing.
@@ -394,6 +399,8 @@ impl Channels {
         )
     }
 
+    /// The numerics of a join: the topic, the member list, its end, or
+    /// the join refused.
     fn numeric(
         &mut self,
         support: &Support,
@@ -401,64 +408,23 @@ impl Channels {
         code: u16,
         args: &[String],
     ) -> Option<Vec<Event>> {
-        let mut events = Vec::new();
         match code {
             // RPL_TOPIC: me #chan :topic
             332 => {
                 let chan = self.by_name.get(&support.fold(args.get(1)?))?;
-                events.push(Event::Subject {
+                Some(vec![Event::Subject {
                     room: Self::room(host, &chan.name),
                     by: None,
                     subject: strip_formatting(args.last()?),
-                });
+                }])
             }
             // RPL_NAMREPLY: me = #chan :@a +b c
             353 => {
-                let chan = self.by_name.get_mut(&support.fold(args.get(2)?))?;
-                for entry in args.last()?.split_whitespace() {
-                    let mut modes = Modes::default();
-                    for c in entry.chars() {
-                        match support.prefix.iter().find(|(_, p)| *p == c) {
-                            Some((mode, _)) => modes.set(*mode, true, support),
-                            None => break,
-                        }
-                    }
-                    let nick =
-                        entry.trim_start_matches(|c| support.prefix.iter().any(|(_, p)| *p == c));
-                    let nick = nick.split('!').next().unwrap_or(nick);
-                    chan.members.insert(
-                        CompactString::new(support.fold(nick)),
-                        Member {
-                            nick: CompactString::new(nick),
-                            modes,
-                        },
-                    );
-                }
+                self.names(support, args.get(2)?, args.last()?)?;
+                Some(Vec::new())
             }
             // RPL_ENDOFNAMES: me #chan :End — the join is complete.
-            366 => {
-                let me = args.first()?.clone();
-                let chan = self.by_name.get_mut(&support.fold(args.get(1)?))?;
-                if chan.joined {
-                    return Some(events);
-                }
-                chan.joined = true;
-                let room = Self::room(host, &chan.name);
-                // Everyone, the user included: the core takes the user's
-                // own standing from the entry named like `Joined`'s nick.
-                for member in chan.members.values() {
-                    events.push(Event::Occupant {
-                        room: room.clone(),
-                        nick: member.nick.to_string(),
-                        change: joined_change(member.modes, support),
-                    });
-                }
-                events.push(Event::Joined {
-                    renamed: support.fold(&me) != support.fold(&chan.wanted),
-                    room,
-                    nick: me,
-                });
-            }
+            366 => self.names_ended(support, host, args),
             // Join errors: me #chan :reason
             403 | 405 | 471 | 473 | 474 | 475 | 477 => {
                 let key = support.fold(args.get(1)?);
@@ -467,14 +433,70 @@ impl Channels {
                     return None;
                 }
                 let chan = self.by_name.remove(&key)?;
-                events.push(Event::JoinFailed {
+                Some(vec![Event::JoinFailed {
                     room: Self::room(host, &chan.name),
                     failure: numerics::failure(code).unwrap_or(Failure::ServiceUnavailable),
                     text: args.last().cloned().unwrap_or_default(),
-                });
+                }])
             }
-            _ => return None,
+            _ => None,
         }
+    }
+
+    /// RPL_NAMREPLY: members of `name`, each with their prefix modes.
+    fn names(&mut self, support: &Support, name: &str, entries: &str) -> Option<()> {
+        let chan = self.by_name.get_mut(&support.fold(name))?;
+        for entry in entries.split_whitespace() {
+            let mut modes = Modes::default();
+            for c in entry.chars() {
+                match support.prefix.iter().find(|(_, p)| *p == c) {
+                    Some((mode, _)) => modes.set(*mode, true, support),
+                    None => break,
+                }
+            }
+            let nick = entry.trim_start_matches(|c| support.prefix.iter().any(|(_, p)| *p == c));
+            let nick = nick.split('!').next().unwrap_or(nick);
+            chan.members.insert(
+                CompactString::new(support.fold(nick)),
+                Member {
+                    nick: CompactString::new(nick),
+                    modes,
+                },
+            );
+        }
+        Some(())
+    }
+
+    /// RPL_ENDOFNAMES: the join is complete; the room learns its members.
+    fn names_ended(
+        &mut self,
+        support: &Support,
+        host: &str,
+        args: &[String],
+    ) -> Option<Vec<Event>> {
+        let me = args.first()?.clone();
+        let chan = self.by_name.get_mut(&support.fold(args.get(1)?))?;
+        if chan.joined {
+            return Some(Vec::new());
+        }
+        chan.joined = true;
+        let room = Self::room(host, &chan.name);
+        // Everyone, the user included: the core takes the user's
+        // own standing from the entry named like `Joined`'s nick.
+        let mut events: Vec<Event> = chan
+            .members
+            .values()
+            .map(|member| Event::Occupant {
+                room: room.clone(),
+                nick: member.nick.to_string(),
+                change: joined_change(member.modes, support),
+            })
+            .collect();
+        events.push(Event::Joined {
+            renamed: support.fold(&me) != support.fold(&chan.wanted),
+            room,
+            nick: me,
+        });
         Some(events)
     }
 }
@@ -482,6 +504,7 @@ impl Channels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_bridge::{Affiliation, Role};
 
     fn line(channels: &mut Channels, raw: &str) -> Vec<Event> {
         let message: Message = raw.parse().unwrap();
@@ -492,35 +515,6 @@ mod tests {
 
     fn joined(events: &[Event]) -> bool {
         events.iter().any(|e| matches!(e, Event::Joined { .. }))
-    }
-
-    #[test]
-    fn prefix_modes_give_the_highest_standing() {
-        let mut support = Support::default();
-        support.absorb(["PREFIX=(qaohv)~&@%+"]);
-        let mut modes = Modes::default();
-        assert_eq!(
-            standing(modes, &support),
-            (Role::Participant, Affiliation::None)
-        );
-        modes.set('v', true, &support);
-        assert_eq!(
-            standing(modes, &support),
-            (Role::Participant, Affiliation::Member)
-        );
-        modes.set('o', true, &support);
-        modes.set('x', true, &support);
-        assert_eq!(
-            standing(modes, &support),
-            (Role::Moderator, Affiliation::Admin)
-        );
-        modes.set('o', false, &support);
-        assert_eq!(modes.highest(&support), Some('v'));
-        modes.set('q', true, &support);
-        assert_eq!(
-            standing(modes, &support),
-            (Role::Moderator, Affiliation::Owner)
-        );
     }
 
     #[test]

@@ -306,10 +306,11 @@ fn serve<'a, K: Clone + Send + Sync>(
     events: &'a channel::Sender<(K, Up)>,
 ) -> impl Future<Output = End> + Send + 'a {
     async move {
-        let mut last_read = Instant::now();
-        let mut ping_sent: Option<Instant> = None;
+        let mut keepalive = Keepalive::new();
         let mut tick = tokio::time::interval(params.ping_every.min(Duration::from_secs(5)));
-        loop {
+        // Ends with a QUIT, for the session's control (`None` when the
+        // session is gone).
+        let closed = 'serving: loop {
             if let Some(line) = pending.take() {
                 if params.throttle.ready() {
                     params.throttle.take();
@@ -324,27 +325,14 @@ fn serve<'a, K: Clone + Send + Sync>(
             let ready = pending.is_none() && params.throttle.ready();
             tokio::select! {
                 biased;
-                c = control.recv() => match c {
-                    Some(Control::Quit(reason)) => {
-                        let _ = send(&mut stream, Command::QUIT(Some(reason))).await;
-                        return End::Quit;
-                    }
-                    None => {
-                        let _ = send(&mut stream, Command::QUIT(None)).await;
-                        return End::Quit;
-                    }
-                    Some(Control::Reconnect) => {
-                        let _ = send(&mut stream, Command::QUIT(Some("Reconnecting".into()))).await;
-                        return End::Lost("reconnect requested".into());
-                    }
-                },
+                c = control.recv() => break 'serving c,
                 read = stream.next() => {
                     let line = match read {
                         None => return End::Lost("the server closed the connection".into()),
                         Some(Err(e)) => return End::Lost(format!("read failed: {e}")),
                         Some(Ok(line)) => line,
                     };
-                    last_read = Instant::now();
+                    keepalive.last_read = Instant::now();
                     shrink_buffers(&mut stream);
                     match Read::of(&line) {
                         Read::Skip => {}
@@ -353,12 +341,11 @@ fn serve<'a, K: Clone + Send + Sync>(
                                 return End::Lost(e);
                             }
                         }
-                        Read::Pong => ping_sent = None,
+                        Read::Pong => keepalive.ping_sent = None,
                         Read::Error(reason) => return End::Lost(format!("server error: {reason}")),
                         Read::Line(message) => {
                             if events.send((key.clone(), Up::Line(*message))).await.is_err() {
-                                let _ = send(&mut stream, Command::QUIT(None)).await;
-                                return End::Quit;
+                                break 'serving None;
                             }
                         }
                     }
@@ -367,29 +354,73 @@ fn serve<'a, K: Clone + Send + Sync>(
                 // the user's waits.
                 line = queues.lines.recv(), if ready => match line {
                     Some(line) => *pending = Some(line),
-                    None => {
-                        let _ = send(&mut stream, Command::QUIT(None)).await;
-                        return End::Quit;
-                    }
+                    None => break 'serving None,
                 },
                 Some(line) = queues.auto.recv(), if ready => *pending = Some(line),
                 _ = sleep(params.throttle.wait()), if pending.is_some() => {}
-                _ = tick.tick() => {
-                    let now = Instant::now();
-                    match ping_sent {
-                        Some(sent) if now - sent > params.ping_every => {
-                            return End::Lost(format!("ping timeout ({} s)", (now - sent).as_secs()));
+                _ = tick.tick() => match keepalive.tick(params.ping_every) {
+                    Err(end) => return end,
+                    Ok(Some(ping)) => {
+                        if let Err(e) = send(&mut stream, ping).await {
+                            return End::Lost(e);
                         }
-                        None if now - last_read > params.ping_every => {
-                            if let Err(e) = send(&mut stream, Command::PING(format!("ferry-{}", now.elapsed().as_millis()), None)).await {
-                                return End::Lost(e);
-                            }
-                            ping_sent = Some(now);
-                        }
-                        _ => {}
                     }
+                    Ok(None) => {}
                 }
             }
+        };
+        let (reason, end) = closing(closed);
+        let _ = send(&mut stream, Command::QUIT(reason)).await;
+        end
+    }
+}
+
+/// What the session's control asks at the end (`None` when the session
+/// is gone): the QUIT's reason, and how the connection ends (a reconnect
+/// as a loss, so that `run` connects again).
+fn closing(control: Option<Control>) -> (Option<String>, End) {
+    match control {
+        Some(Control::Quit(reason)) => (Some(reason), End::Quit),
+        None => (None, End::Quit),
+        Some(Control::Reconnect) => (
+            Some("Reconnecting".into()),
+            End::Lost("reconnect requested".into()),
+        ),
+    }
+}
+
+/// Lag detection: a server silent for `ping_every` is sent a PING, and
+/// one that leaves it unanswered as long again is gone.
+struct Keepalive {
+    last_read: Instant,
+    /// The PING awaiting its PONG.
+    ping_sent: Option<Instant>,
+}
+
+impl Keepalive {
+    fn new() -> Self {
+        Keepalive {
+            last_read: Instant::now(),
+            ping_sent: None,
+        }
+    }
+
+    /// At a tick: the PING to send, if one is due, or the end when the
+    /// last one went unanswered. The PING counts as sent once asked for:
+    /// a failed write ends the connection anyway.
+    fn tick(&mut self, ping_every: Duration) -> Result<Option<Command>, End> {
+        let now = Instant::now();
+        match self.ping_sent {
+            Some(sent) if now - sent > ping_every => Err(End::Lost(format!(
+                "ping timeout ({} s)",
+                (now - sent).as_secs()
+            ))),
+            None if now - self.last_read > ping_every => {
+                self.ping_sent = Some(now);
+                let token = format!("ferry-{}", now.elapsed().as_millis());
+                Ok(Some(Command::PING(token, None)))
+            }
+            _ => Ok(None),
         }
     }
 }
