@@ -31,6 +31,8 @@ pub struct Gateway {
     pub archiver: crate::muc::archive::Archiver,
     /// Each user's stanza work that awaits, in the order it came.
     pub lanes: crate::lanes::Lanes<BareJid>,
+    /// Roster management by privilege (XEP-0356).
+    pub rosters: crate::roster::Rosters,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
     /// Addresses' JIDs: every message of a room of K users asks K times,
@@ -71,6 +73,7 @@ impl Gateway {
             rooms: crate::rooms::Rooms::default(),
             archiver,
             lanes: crate::lanes::Lanes::default(),
+            rosters: crate::roster::Rosters::default(),
             online: Mutex::new(HashMap::new()),
             jids: Mutex::new(HashMap::new()),
         }

@@ -18,6 +18,7 @@ mod lanes;
 mod limits;
 mod muc;
 mod rooms;
+mod roster;
 mod router;
 mod services;
 mod sessions;

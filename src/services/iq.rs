@@ -23,6 +23,11 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
         Iq::Set {
             to, id, payload, ..
         } => (to, id, payload, true),
+        Iq::Error { id, from, .. } if id.starts_with(crate::roster::ID_PREFIX) => {
+            let from = from.map(|f| f.to_string()).unwrap_or_default();
+            tracing::warn!(bridge = gw.name(), user = %from, id, "the server refused a roster change");
+            return;
+        }
         Iq::Result { .. } | Iq::Error { .. } => return,
     };
     let reply = Reply {
@@ -98,6 +103,16 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             return register::spawn(gw, reply, payload, set, scope);
         }
         (gateway_iq::NS, "query", _, Target::Bridge) => gateway_iq::answer(gw, &payload, set),
+        // A roster push (XEP-0356 0.4) from a user's account, which only
+        // their server can send: acknowledged; what it says reaches us as
+        // presences too.
+        (ns::ROSTER, "query", true, Target::Bridge)
+            if reply.them.node().is_some()
+                && reply.them.resource().is_none()
+                && gw.rosters.granted(reply.them.domain().as_str()) =>
+        {
+            Ok(None)
+        }
         _ => Err(unhandled()),
     };
     reply.send(gw, answer);

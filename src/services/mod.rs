@@ -9,4 +9,5 @@ pub mod message;
 pub mod presence;
 mod register;
 pub mod reply;
+pub mod roster;
 mod xep0050;
