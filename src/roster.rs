@@ -19,7 +19,8 @@ pub const NS_PRIVILEGE_2: &str = "urn:xmpp:privilege:2";
 /// both versions; only the advertisement's namespace differs.
 pub const NS_PRIVILEGE_1: &str = "urn:xmpp:privilege:1";
 
-/// How the ids of our roster iqs begin, so that their answers are known.
+/// How the ids of our roster iqs begin, so that their answers are known;
+/// an addition's id goes on with `add-`.
 pub const ID_PREFIX: &str = "ferry-roster-";
 
 /// What a server's privilege advertisement says about rosters.
@@ -129,7 +130,7 @@ impl Rosters {
             groups: vec![Group(group.to_owned())],
             approved: None,
         };
-        self.set(bridge, user, item)
+        self.set(bridge, user, item, "add")
     }
 
     /// A roster set from `bridge` removing `item` from `user`'s roster.
@@ -142,18 +143,18 @@ impl Rosters {
             groups: vec![],
             approved: None,
         };
-        self.set(bridge, user, item)
+        self.set(bridge, user, item, "remove")
     }
 
     /// The set goes to the user's bare JID, where the server's privileged
     /// roster handler takes it (it refuses a set to any other address).
-    fn set(&self, bridge: &Jid, user: &BareJid, item: Item) -> Iq {
+    fn set(&self, bridge: &Jid, user: &BareJid, item: Item, kind: &str) -> Iq {
         let n = self.ids.fetch_add(1, Ordering::Relaxed);
         let query = Roster {
             ver: None,
             items: vec![item],
         };
-        Iq::from_set(format!("{ID_PREFIX}{n}"), query)
+        Iq::from_set(format!("{ID_PREFIX}{kind}-{n}"), query)
             .with_from(bridge.clone())
             .with_to(Jid::from(user.clone()))
     }

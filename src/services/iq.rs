@@ -24,9 +24,7 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             to, id, payload, ..
         } => (to, id, payload, true),
         Iq::Error { id, from, .. } if id.starts_with(crate::roster::ID_PREFIX) => {
-            let from = from.map(|f| f.to_string()).unwrap_or_default();
-            tracing::warn!(bridge = gw.name(), user = %from, id, "the server refused a roster change");
-            return;
+            return super::roster::refused(gw, from.as_ref(), &id);
         }
         Iq::Result { .. } | Iq::Error { .. } => return,
     };

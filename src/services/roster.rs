@@ -154,6 +154,33 @@ pub fn unregistered(gw: &Gateway, user: &BareJid, contacts: &[String]) -> Option
     )
 }
 
+/// A roster change the server refused. A refused addition, though the
+/// server granted them (ejabberd 23.01 fails every one), drops the grant
+/// for the user's server and asks the user with the §2 `subscribe`
+/// instead, so that the bridge still gets into their roster. A refused
+/// removal is of an item the user removed already.
+pub fn refused(gw: &Gateway, user: Option<&Jid>, id: &str) {
+    let Some(user) = user.filter(|u| u.node().is_some()) else {
+        return;
+    };
+    if !id.starts_with(&format!("{}add-", crate::roster::ID_PREFIX)) {
+        tracing::debug!(bridge = gw.name(), user = %user, id, "a roster removal was refused");
+        return;
+    }
+    let domain = user.domain().as_str();
+    tracing::warn!(
+        bridge = gw.name(),
+        user = %user,
+        id,
+        "the server refused a roster change: roster management off for {domain}"
+    );
+    gw.rosters.revoke(domain);
+    let subscribe = Presence::subscribe()
+        .with_from(gw.jid.clone())
+        .with_to(Jid::from(user.to_bare()));
+    gw.send(subscribe);
+}
+
 /// Fills the mirror of each user's contacts, before any stanza is handled.
 pub async fn seed(gw: &Gateway) {
     match gw.store.all_contacts(gw.name()).await {
