@@ -8,3 +8,19 @@ Component "irc.localhost"
 
 Component "mail.localhost"
     component_secret = "mail-secret"
+
+-- Optional: let ferry keep users' rosters itself (XEP-0356): it then adds
+-- the bridge JID and contacts with subscription "both" instead of asking
+-- with subscription presences. Needs mod_privilege (Debian package
+-- prosody-modules), enabled on the users' host and on each Component:
+--
+-- modules_enabled = { ...; "privilege" }
+-- VirtualHost "localhost"
+--     privileged_entities = {
+--         ["irc.localhost"] = { roster = "both"; message = "outgoing" };
+--         ["mail.localhost"] = { roster = "both"; message = "outgoing" };
+--     }
+-- Component "irc.localhost"
+--     modules_enabled = { "privilege" }
+-- Component "mail.localhost"
+--     modules_enabled = { "privilege" }

@@ -33,6 +33,8 @@ pub struct Gateway {
     pub lanes: crate::lanes::Lanes<BareJid>,
     /// What of each user's stays up while they are offline.
     pub always_on: crate::always_on::AlwaysOn,
+    /// Roster management by privilege (XEP-0356).
+    pub rosters: crate::roster::Rosters,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
     /// Addresses' JIDs: every message of a room of K users asks K times,
@@ -74,6 +76,7 @@ impl Gateway {
             archiver,
             lanes: crate::lanes::Lanes::default(),
             always_on: crate::always_on::AlwaysOn::default(),
+            rosters: crate::roster::Rosters::default(),
             online: Mutex::new(HashMap::new()),
             jids: Mutex::new(HashMap::new()),
         }

@@ -19,6 +19,7 @@ mod lanes;
 mod limits;
 mod muc;
 mod rooms;
+mod roster;
 mod router;
 mod services;
 mod sessions;

@@ -28,6 +28,7 @@ impl Gateway {
         // is among them.
         let mut left_behind = Some(crate::muc::ledger::left_behind(&self).await);
         tokio::spawn(crate::muc::ledger::keep(self.clone()));
+        services::roster::seed(&self).await;
         crate::sessions::resume::outboxes(&self).await;
         crate::muc::rejoin::always_on_rooms(&self).await;
         while let Some(event) = events.recv().await {
@@ -36,6 +37,8 @@ impl Gateway {
                     if let Some(occupants) = left_behind.take() {
                         crate::muc::ledger::say_gone(&self, occupants);
                     }
+                    // The server advertises its grants again right after.
+                    self.rosters.clear_grants();
                     // Presence seen before the link went down may be stale:
                     // forget it, probe, and end the sessions of users who
                     // do not answer as available.

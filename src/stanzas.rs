@@ -118,6 +118,7 @@ pub fn text_of(message: &Message) -> Text {
         thread: message.thread.as_ref().map(|t| t.id.clone()),
         action,
         sent_at: None,
+        sender_name: None,
     }
 }
 

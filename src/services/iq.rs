@@ -25,6 +25,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
         Iq::Set {
             to, id, payload, ..
         } => (to, id, payload, true),
+        Iq::Error { id, from, .. } if id.starts_with(crate::roster::ID_PREFIX) => {
+            return super::roster::refused(gw, from.as_ref(), &id);
+        }
         Iq::Result { .. } | Iq::Error { .. } => return,
     };
     let reply = Reply {
@@ -110,6 +113,16 @@ fn answer(
             .into(),
         )),
         (gateway_iq::NS, "query", _, Target::Bridge) => gateway_iq::answer(gw, &payload, set),
+        // A roster push (XEP-0356 0.4) from a user's account, which only
+        // their server can send: acknowledged; what it says reaches us as
+        // presences too.
+        (ns::ROSTER, "query", true, Target::Bridge)
+            if them.node().is_some()
+                && them.resource().is_none()
+                && gw.rosters.granted(them.domain().as_str()) =>
+        {
+            Ok(None)
+        }
         _ => Err(stanza_error::error(Condition::ServiceUnavailable, "")),
     }
 }

@@ -20,7 +20,7 @@ fn refuse(gw: &Gateway, message: &Message, condition: Condition, text: &str) {
 }
 
 pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
-    if message.type_ == MessageType::Error {
+    if message.type_ == MessageType::Error || super::roster::advertised(gw, &from, &message) {
         return;
     }
     let to = message.to.clone().unwrap_or_else(|| gw.jid.clone());

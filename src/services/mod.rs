@@ -9,5 +9,6 @@ pub mod message;
 pub mod presence;
 mod register;
 pub mod reply;
+pub mod roster;
 mod settings;
 mod xep0050;

@@ -243,6 +243,7 @@ async fn to_contact(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, typ
                     .with_from(to.clone())
                     .with_to(bare.clone()),
             );
+            super::roster::subscribed(gw, &user, &to, &address);
             gw.send(contact_presence(gw, to, bare));
             let _ = gw.sessions.send(&user, Intent::Watch(address));
         }
@@ -254,6 +255,7 @@ async fn to_contact(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, typ
             {
                 tracing::error!(error = %e, "cannot remove a contact");
             }
+            super::roster::unsubscribed(gw, &user, &to);
             gw.send(
                 Presence::new(Type::Unsubscribed)
                     .with_from(to)

@@ -9,11 +9,10 @@ use xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType, Option_
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
-use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza_error::StanzaError;
 
-use super::presence;
 use super::reply::Reply;
+use super::{presence, roster};
 use crate::gateway::Gateway;
 use crate::stanza_error::{self, Condition};
 
@@ -157,13 +156,8 @@ async fn submit(
         Err(e) => return (Err(e), vec![]),
     };
     match register(gw, user, pairs, scope).await {
-        Ok(true) => {
-            // XEP-0100 §4.1: ask to be in the user's roster.
-            let subscribe = Presence::subscribe()
-                .with_from(gw.jid.clone())
-                .with_to(Jid::from(user.clone()));
-            (Ok(None), vec![subscribe.into()])
-        }
+        // XEP-0100 §4.1: be in the user's roster, by privilege or by asking.
+        Ok(true) => (Ok(None), roster::registered(gw, user)),
         Ok(false) => (Ok(None), vec![]),
         Err(e) => (Err(e), vec![]),
     }
@@ -278,9 +272,10 @@ async fn remove(gw: &Gateway, user: &BareJid) -> (Answer, Vec<Stanza>) {
     }
 }
 
-/// Deletes everything stored for `user` and returns the presences that
-/// tell them: `unavailable`, `unsubscribe`, `unsubscribed` from the bridge
-/// JID and each contact. `registration-required` when not registered.
+/// Deletes everything stored for `user` and returns the stanzas that tell
+/// them: `unavailable`, `unsubscribe`, `unsubscribed` from the bridge JID
+/// and each contact, or the roster removals where the server lets us (§7).
+/// `registration-required` when not registered.
 pub async fn unregister(gw: &Gateway, user: &BareJid) -> Result<Vec<Stanza>, StanzaError> {
     let contacts = gw
         .store
@@ -301,6 +296,9 @@ pub async fn unregister(gw: &Gateway, user: &BareJid) -> Result<Vec<Stanza>, Sta
     gw.forget_user(user);
     gw.sessions.stop(user, "unregistered");
     tracing::info!(bridge = gw.name(), user = %user, "unregistered");
+    if let Some(stanzas) = roster::unregistered(gw, user, &contacts) {
+        return Ok(stanzas);
+    }
     let senders =
         std::iter::once(gw.jid.clone()).chain(contacts.iter().filter_map(|c| Jid::new(c).ok()));
     Ok(senders

@@ -132,8 +132,9 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
     let to = Jid::from(user.clone());
     match event {
         Event::DirectMessage { from, text } => {
-            if let Some(from) = gw.speaking_jid(user, &from) {
-                gw.send(message(from, to, &text));
+            if let Some(jid) = gw.speaking_jid(user, &from) {
+                crate::services::roster::before_direct(gw, user, &jid, &from, &text);
+                gw.send(message(jid, to, &text));
             }
         }
         Event::ContactPresence { contact, status } => {

@@ -52,6 +52,17 @@ impl Store {
         strings(&rows)
     }
 
+    /// Every user's contacts on `bridge`, as (user, contact) pairs.
+    pub async fn all_contacts(&self, bridge: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT user_jid, contact FROM contacts WHERE bridge = $1")
+            .bind(bridge)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     pub async fn state_get(
         &self,
         bridge: &str,

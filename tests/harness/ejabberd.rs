@@ -33,6 +33,17 @@ impl Ejabberd {
     /// Starts ejabberd with host `localhost`, users alice and bob
     /// (password "pw") and the sample component listener.
     pub fn start() -> Ejabberd {
+        Ejabberd::start_with(false)
+    }
+
+    /// Like `start`; with `privileged`, mod_privilege grants both bridges
+    /// roster access (XEP-0356).
+    pub fn start_with(privileged: bool) -> Ejabberd {
+        let privilege = if privileged {
+            "  mod_privilege:\n    roster:\n      both: ferry_roster\n"
+        } else {
+            ""
+        };
         let home = tempfile::Builder::new()
             .prefix("ferry-ejabberd")
             .tempdir_in("/tmp")
@@ -59,6 +70,12 @@ certfiles: []
 auth_method: internal
 auth_password_format: plain
 shaper_rules: {{}}
+acl:
+  ferry_bridges:
+    server: ["irc.localhost", "mail.localhost"]
+access_rules:
+  ferry_roster:
+    allow: ferry_bridges
 listen:
   -
     port: {c2s}
@@ -71,7 +88,7 @@ modules:
   mod_roster: {{}}
   mod_disco: {{}}
   mod_ping: {{}}
-"#,
+{privilege}"#,
             listener = sample_listener(component)
         );
         std::fs::write(dir.join("ejabberd.yml"), config).unwrap();

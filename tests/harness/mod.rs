@@ -50,6 +50,8 @@ pub struct Prosody {
     pub dir: PathBuf,
     pub c2s: u16,
     pub component: u16,
+    /// Whether mod_privilege (XEP-0356) lets the bridges write rosters.
+    privileged: bool,
     child: Option<Child>,
 }
 
@@ -57,11 +59,19 @@ impl Prosody {
     /// Starts Prosody with hosts `localhost` and `other.example` and the
     /// components `irc.localhost` and `mail.localhost`.
     pub fn start(dir: &Path) -> Prosody {
+        Prosody::start_with(dir, false)
+    }
+
+    /// Like `start`; with `privileged`, mod_privilege (Debian package
+    /// prosody-modules) grants `irc.localhost` and `mail.localhost` the
+    /// roster of `localhost`'s users (not of `other.example`'s).
+    pub fn start_with(dir: &Path, privileged: bool) -> Prosody {
         let dir = dir.join("prosody");
         std::fs::create_dir_all(dir.join("data")).unwrap();
         let mut p = Prosody {
             c2s: free_port(),
             component: free_port(),
+            privileged,
             dir,
             child: None,
         };
@@ -72,6 +82,22 @@ impl Prosody {
 
     fn write_config(&self) {
         let d = self.dir.display();
+        // The module runs on the user's host, which holds the grants, and
+        // on each component, whose link-up makes the host advertise them.
+        let (module, grants, on_component) = if self.privileged {
+            (
+                r#" "privilege";"#,
+                r#"
+    privileged_entities = {
+        ["irc.localhost"] = { roster = "both"; message = "outgoing" };
+        ["mail.localhost"] = { roster = "both"; message = "outgoing" };
+    }"#,
+                r#"
+    modules_enabled = { "privilege" }"#,
+            )
+        } else {
+            ("", "", "")
+        };
         let config = format!(
             r#"
 run_as_root = true
@@ -89,7 +115,7 @@ http_ports = {{ }}
 https_ports = {{ }}
 c2s_direct_tls_ports = {{ }}
 legacy_ssl_ports = {{ }}
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq"; "carbons" }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "presence"; "message"; "iq"; "carbons";{module} }}
 modules_disabled = {{ "s2s"; "tls"; "offline" }}
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
@@ -97,12 +123,12 @@ authentication = "internal_plain"
 storage = "internal"
 c2s_stanza_size_limit = 1048576
 component_stanza_size_limit = 1048576
-VirtualHost "localhost"
+VirtualHost "localhost"{grants}
 VirtualHost "other.example"
 Component "irc.localhost"
-    component_secret = "{irc}"
+    component_secret = "{irc}"{on_component}
 Component "mail.localhost"
-    component_secret = "{mail}"
+    component_secret = "{mail}"{on_component}
 Component "biboumi.localhost"
     component_secret = "{mail}"
 "#,
@@ -359,6 +385,21 @@ impl World {
         .await
     }
 
+    /// Like `start_irc`, with a Prosody whose mod_privilege lets the
+    /// bridges write `localhost` users' rosters (XEP-0356).
+    pub async fn start_irc_privileged() -> World {
+        World::start_irc_privileged_with(|c| c).await
+    }
+
+    pub async fn start_irc_privileged_with(edit: impl FnOnce(String) -> String) -> World {
+        World::build_with_mail(Irc::Ngircd, None, true, |c, _| edit(c)).await
+    }
+
+    /// Like `start_mail`, with that privileged Prosody.
+    pub async fn start_mail_privileged() -> World {
+        World::build_with_mail(Irc::None, Some(""), true, |c, _| c).await
+    }
+
     /// Starts a mail stack (dovecot + postfix) with alice@example.org and
     /// bob@example.org (password "pw"), the e-mail bridge's servers.
     pub async fn start_mail() -> World {
@@ -366,14 +407,14 @@ impl World {
     }
 
     pub async fn start_mail_with(edit: impl FnOnce(String) -> String) -> World {
-        World::build_with_mail(Irc::None, Some(""), |c, _| edit(c)).await
+        World::build_with_mail(Irc::None, Some(""), false, |c, _| edit(c)).await
     }
 
     /// A mail stack whose dovecot has no IMAP IDLE: ferry must poll.
     pub async fn start_mail_without_idle() -> World {
         let capability =
             "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS";
-        World::build_with_mail(Irc::None, Some(capability), |c, _| {
+        World::build_with_mail(Irc::None, Some(capability), false, |c, _| {
             assert!(c.contains("# poll_interval = 30"));
             c.replace("# poll_interval = 30", "poll_interval = 1")
         })
@@ -390,12 +431,13 @@ impl World {
     }
 
     async fn build(irc: Irc, edit: impl FnOnce(String, &Servers) -> String) -> World {
-        World::build_with_mail(irc, None, edit).await
+        World::build_with_mail(irc, None, false, edit).await
     }
 
     async fn build_with_mail(
         irc: Irc,
         dovecot_extra: Option<&str>,
+        privileged: bool,
         edit: impl FnOnce(String, &Servers) -> String,
     ) -> World {
         let mut tmp = tempfile::tempdir().unwrap();
@@ -404,7 +446,7 @@ impl World {
             tmp.disable_cleanup(true);
             eprintln!("test dir: {}", tmp.path().display());
         }
-        let prosody = Prosody::start(tmp.path());
+        let prosody = Prosody::start_with(tmp.path(), privileged);
         for user in ["alice", "bob", "admin"] {
             prosody.add_user(user, "localhost", "pw");
         }

@@ -77,6 +77,10 @@ pub trait Bridge: Send + Sync + 'static {
     /// Identities shown on the bridge JID (at least one `gateway/*`).
     fn identities(&self) -> Vec<Identity>;
 
+    /// The roster group the bridge's contacts go in where the core manages
+    /// users' rosters (XEP-0356), e.g. `IRC`.
+    fn roster_group(&self) -> &'static str;
+
     /// Extra disco features of the bridge JID beyond the core's own.
     fn features(&self) -> Vec<&'static str> {
         Vec::new()

@@ -22,6 +22,9 @@ pub struct Text {
     pub action: bool,
     /// When the foreign side says it was sent (unix seconds), if not now.
     pub sent_at: Option<i64>,
+    /// The sender's name where the foreign side gives one beside the
+    /// address (a mail's From), for the contact's roster item.
+    pub sender_name: Option<String>,
 }
 
 /// The user's own availability, as the core aggregates it over resources.

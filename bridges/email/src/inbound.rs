@@ -13,7 +13,8 @@ const MAX_BODY: usize = 64 * 1024;
 /// address to answer to.
 pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
     let message = MessageParser::default().parse(raw)?;
-    let from = message.from()?.first()?.address()?.to_ascii_lowercase();
+    let sender = message.from()?.first()?;
+    let from = sender.address()?.to_ascii_lowercase();
     // An address a reply could not go to (no @domain, control characters)
     // is none: as a JID it would name another address, or none at all.
     crate::address::validate(&from).ok()?;
@@ -49,6 +50,7 @@ pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
         thread: message.message_id().map(str::to_owned),
         action: false,
         sent_at: message.date().map(|d| d.to_timestamp()),
+        sender_name: sender.name().map(str::to_owned),
         ..Text::default()
     };
     Some((Address::contact(None, &from), text))

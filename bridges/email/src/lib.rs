@@ -148,6 +148,10 @@ impl Bridge for EmailBridge {
         }]
     }
 
+    fn roster_group(&self) -> &'static str {
+        "Mail"
+    }
+
     fn registration_instructions(&self) -> String {
         "Enter your e-mail address and its password; the servers default to the gateway's.".into()
     }

@@ -63,6 +63,10 @@ impl Bridge for IrcBridge {
         ]
     }
 
+    fn roster_group(&self) -> &'static str {
+        "IRC"
+    }
+
     fn features(&self) -> Vec<&'static str> {
         vec!["http://jabber.org/protocol/muc"]
     }
