@@ -11,7 +11,7 @@ use xmpp_parsers::ns;
 use xmpp_parsers::version::VersionResult;
 
 use super::reply::{address_error, Reply};
-use super::{commands, disco, gateway_iq, register, settings, xep0050};
+use super::{commands, details, disco, gateway_iq, register, settings, xep0050};
 use crate::gateway::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
 
@@ -110,6 +110,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             return register::spawn(gw, reply, payload, set, scope);
         }
         (gateway_iq::NS, "query", _, Target::Bridge) => gateway_iq::answer(gw, &payload, set),
+        (_, _, false, Target::Foreign(a)) if details::applies(a, &reply.us, &payload) => {
+            return details::spawn(gw, reply, a.clone(), payload)
+        }
         _ => Err(unhandled()),
     };
     reply.send(gw, answer);
