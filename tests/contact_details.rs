@@ -1,6 +1,6 @@
 //! Contact details (SPEC §7): vcard-temp, jabber:iq:last and
 //! jabber:iq:version to IRC contacts and room occupants, through Prosody
-//! and ngircd.
+//! and ngircd; mail contacts' cards through dovecot and postfix.
 
 mod harness;
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use harness::client::{error_condition, result, TestClient, NS};
 use harness::ircd::IrcClient;
-use harness::stanzas::{online_on_irc, query, stanza};
+use harness::stanzas::{online_on_irc, query, register_and_subscribe, stanza};
 use harness::World;
 use tokio_xmpp::parsers::minidom::Element;
 
@@ -130,4 +130,47 @@ async fn a_server_that_does_not_answer_is_a_timeout() {
     // Answered once the server is back.
     let card = card_of(&mut alice, &contact("bob")).await;
     assert_eq!(field(&card, "FN").as_deref(), Some("bob"));
+}
+
+#[tokio::test]
+async fn mail_contacts_cards_name_their_sender() {
+    let w = World::start_mail().await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    alice.available().await;
+    register_and_subscribe(
+        &mut alice,
+        harness::MAIL,
+        &[("email", "alice@example.org"), ("password", "pw")],
+    )
+    .await;
+    // The session's first look at the INBOX sets the watermark.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let carol = "carol\\40example.net@mail.localhost";
+    w.mail
+        .as_ref()
+        .unwrap()
+        .deliver(
+            "carol@example.net",
+            "alice@example.org",
+            "From: Carol Lewis <carol@example.net>\nTo: alice@example.org\nSubject: Hi\n\nHello\n",
+        )
+        .await;
+    alice
+        .expect("carol's mail", |el| {
+            el.name() == "message" && el.attr("from").map(harness::client::bare) == Some(carol)
+        })
+        .await;
+    let card = card_of(&mut alice, carol).await;
+    assert_eq!(field(&card, "FN").as_deref(), Some("Carol Lewis"));
+    let email = card.get_child("EMAIL", VCARD).unwrap();
+    assert_eq!(
+        email
+            .get_child("USERID", VCARD)
+            .map(|u| u.text())
+            .as_deref(),
+        Some("carol@example.net")
+    );
+    // Someone whose mail never came is called by the address.
+    let card = card_of(&mut alice, "dan\\40example.net@mail.localhost").await;
+    assert_eq!(field(&card, "FN").as_deref(), Some("dan@example.net"));
 }

@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((from, text)) = ferry_email::parse_mail(data) else {
+    let Some((from, text, _)) = ferry_email::parse_mail(data) else {
         return;
     };
     // The text shown is cut at 64 KiB (then a note); the list of

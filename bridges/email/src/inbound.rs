@@ -9,11 +9,16 @@ use mail_parser::{MessageParser, MimeHeaders};
 /// stanza (servers close streams over their stanza size limit).
 const MAX_BODY: usize = 64 * 1024;
 
-/// The sender and the text of a raw mail; `None` when it has no sender
-/// address to answer to.
-pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
+/// The sender, the text and the sender's name (as the From header gives
+/// it) of a raw mail; `None` when it has no sender address to answer to.
+pub fn parse(raw: &[u8]) -> Option<(Address, Text, Option<String>)> {
     let message = MessageParser::default().parse(raw)?;
-    let from = message.from()?.first()?.address()?.to_ascii_lowercase();
+    let sender = message.from()?.first()?;
+    let from = sender.address()?.to_ascii_lowercase();
+    let name = sender
+        .name()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
     // An address a reply could not go to (no @domain, control characters)
     // is none: as a JID it would name another address, or none at all.
     crate::address::validate(&from).ok()?;
@@ -51,7 +56,7 @@ pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
         sent_at: message.date().map(|d| d.to_timestamp()),
         ..Text::default()
     };
-    Some((Address::contact(None, &from), text))
+    Some((Address::contact(None, &from), text, name))
 }
 
 #[cfg(test)]
@@ -61,15 +66,16 @@ mod tests {
     #[test]
     fn plain_html_latin1_and_attachments() {
         let plain = b"From: Bob <Bob@Example.org>\r\nSubject: Hi\r\nMessage-ID: <m1@example.org>\r\n\r\nHello there\r\n";
-        let (from, text) = parse(plain).unwrap();
+        let (from, text, name) = parse(plain).unwrap();
         assert_eq!(from.name, "bob@example.org");
+        assert_eq!(name.as_deref(), Some("Bob"));
         assert_eq!(text.subject.as_deref(), Some("Hi"));
         assert_eq!(text.thread.as_deref(), Some("m1@example.org"));
         assert!(text.body.contains("Hello there"));
 
         let html =
             b"From: b@example.org\r\nContent-Type: text/html\r\n\r\n<p>Hello <b>world</b></p>";
-        let (_, text) = parse(html).unwrap();
+        let (_, text, _) = parse(html).unwrap();
         assert!(text.body.contains("Hello world"), "{}", text.body);
         assert!(!text.body.contains('<'));
 
@@ -77,7 +83,7 @@ mod tests {
         assert!(parse(latin1).unwrap().1.body.contains("Café"));
 
         let mixed = b"From: b@example.org\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n";
-        let (_, text) = parse(mixed).unwrap();
+        let (_, text, _) = parse(mixed).unwrap();
         assert!(text.body.contains("see attached"));
         assert!(text.body.contains("report.pdf"), "{}", text.body);
     }
@@ -88,7 +94,7 @@ mod tests {
         assert!(parse(b"\x00\xff\xfe garbage").is_none());
         let mut huge = b"From: b@example.org\r\n\r\n".to_vec();
         huge.extend(std::iter::repeat_n(b'x', 200_000));
-        let (_, text) = parse(&huge).unwrap();
+        let (_, text, _) = parse(&huge).unwrap();
         assert!(text.body.len() < 70_000);
     }
 
