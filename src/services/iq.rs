@@ -13,7 +13,7 @@ use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::version::VersionResult;
 
 use super::reply::{address_error, Reply};
-use super::{commands, disco, gateway_iq, register, settings, xep0050};
+use super::{commands, details, disco, gateway_iq, register, settings, xep0050};
 use crate::gateway::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
 
@@ -53,6 +53,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
     // Commands and registration answer later, from a task of their own.
     match (payload.ns().as_str(), payload.name(), set, &target) {
         (xep0050::NS, "command", true, Target::Bridge) => commands::spawn(gw, reply, payload),
+        (_, _, false, Target::Foreign(a)) if details::applies(a, &reply.us, &payload) => {
+            details::spawn(gw, reply, a.clone(), payload)
+        }
         (xep0050::NS, "command", true, Target::Foreign(a)) if settings::applies(a) => {
             let address = a.clone();
             settings::spawn(gw, reply, address, payload);

@@ -1,6 +1,7 @@
 //! The XMPP services every bridge gets from the core.
 
 mod commands;
+pub mod details;
 pub mod disco;
 mod forms;
 mod gateway_iq;

@@ -153,6 +153,9 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
             };
             gw.send(message(network_jid(gw, &network), to, &text));
         }
+        Event::Details { id, result } => {
+            crate::services::details::answer(gw, user, &id, result);
+        }
         Event::Failed {
             to: address,
             id,

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use ferry_bridge::channel;
-use ferry_bridge::{Connection, Intent};
+use ferry_bridge::{Connection, DetailsKind, Intent};
 use tokio::sync::watch;
 use xmpp_parsers::jid::{BareJid, Jid};
 
@@ -28,6 +28,10 @@ pub struct Sessions {
     /// back from offline to a session that stayed up (always-on) is told
     /// it again.
     connections: Mutex<HashMap<BareJid, Vec<NetworkState>>>,
+    /// Requests sessions answer later (contact details), by the id the
+    /// session was given; each is taken by its answer or its timeout.
+    asked: Mutex<HashMap<String, Asked>>,
+    next_asked: std::sync::atomic::AtomicU64,
     /// Tasks turning sessions' events into stanzas: a stop waits for them
     /// too, so that a session's last words (the network JID going
     /// offline) are sent before the links close.
@@ -100,6 +104,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// An iq a session was asked to answer: where its answer goes.
+pub struct Asked {
+    pub us: Jid,
+    pub them: Jid,
+    pub id: String,
+    pub kind: DetailsKind,
+}
+
 /// Why an intent did not reach a session.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -145,6 +157,26 @@ impl Sessions {
             .map
             .get(&(user.clone(), id.to_owned()))
             .cloned()
+    }
+
+    /// Keeps a request until its answer; the id to give the session.
+    pub fn ask(&self, asked: Asked) -> String {
+        let n = self
+            .next_asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = n.to_string();
+        lock(&self.asked).insert(id.clone(), asked);
+        id
+    }
+
+    /// Takes the request `id` of `user` (a session answers only its own
+    /// user's), if nothing took it before.
+    pub fn answered(&self, user: &BareJid, id: &str) -> Option<Asked> {
+        let mut asked = lock(&self.asked);
+        if asked.get(id)?.them.to_bare() != *user {
+            return None;
+        }
+        asked.remove(id)
     }
 
     /// Remembers that `user` calls the address whose canonical JID is

@@ -16,9 +16,9 @@ mod session;
 pub use address::{Address, AddressKind};
 pub use form::{parse_boolean, FieldKind, FieldSpec, FormValues, Registration, Secret};
 pub use session::{
-    Affiliation, Availability, Connection, ContactStatus, Event, Failure, Intent, Limits,
-    OccupantChange, OutboxItem, Role, SessionContext, SessionHandle, SessionStorage, StorageError,
-    Text,
+    Affiliation, Availability, Card, Connection, ContactStatus, Details, DetailsKind, Event,
+    Failure, Intent, Limits, OccupantChange, OutboxItem, Role, SessionContext, SessionHandle,
+    SessionStorage, StorageError, Text,
 };
 
 use std::future::Future;

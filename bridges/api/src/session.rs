@@ -78,9 +78,50 @@ pub enum Intent {
     Watch(Address),
     Unwatch(Address),
     Reconnect,
+    /// Ask the foreign network about a contact; the session answers with
+    /// an `Event::Details` of the same `id`, whatever happens (the core
+    /// gives up after its own timeout).
+    Details {
+        contact: Address,
+        id: String,
+        kind: DetailsKind,
+    },
     /// End the session (the user left, unregistered, or ferry stops).
     Shutdown {
         reason: String,
+    },
+}
+
+/// What a user asks to know about a contact: its card (XEP-0054), how
+/// long it has been idle (XEP-0012), its client software (XEP-0092).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailsKind {
+    Card,
+    Idle,
+    Software,
+}
+
+/// A contact's card: each part the foreign network tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Card {
+    pub full_name: Option<String>,
+    pub nick: Option<String>,
+    /// Free text: what the network says of the contact, a line a fact.
+    pub note: Option<String>,
+    pub email: Option<String>,
+}
+
+/// What the foreign network told about a contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Details {
+    Card(Card),
+    /// Seconds since the contact last did something.
+    Idle(u64),
+    /// The contact's client, as it describes itself.
+    Software {
+        name: String,
+        version: Option<String>,
+        os: Option<String>,
     },
 }
 
@@ -229,6 +270,11 @@ pub enum Event {
     ContactPresence {
         contact: Address,
         status: ContactStatus,
+    },
+    /// The answer to `Intent::Details` of the same `id`.
+    Details {
+        id: String,
+        result: Result<Details, (Failure, String)>,
     },
     /// Something the user sent (`id`) to `to` could not be delivered.
     Failed {

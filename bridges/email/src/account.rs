@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use ferry_bridge::{
-    channel, Address, Event, Failure, Registration, SessionContext, SessionStorage, StorageError,
-    Text,
+    channel, Address, Card, Details, DetailsKind, Event, Failure, Registration, SessionContext,
+    SessionStorage, StorageError, Text,
 };
 
 use crate::compose::{self, Outgoing};
@@ -21,6 +21,11 @@ pub struct Account {
     pub smtp: String,
     pub storage: Arc<dyn SessionStorage>,
     events: channel::Sender<Event>,
+}
+
+/// Where the name a contact's From last gave is kept.
+pub fn name_key(address: &str) -> String {
+    format!("name.{address}")
 }
 
 pub fn registration(context: &SessionContext) -> Option<&Registration> {
@@ -56,6 +61,34 @@ impl Account {
                 text,
             })
             .await;
+    }
+
+    /// Answers what the user asks about a contact: a card with the name
+    /// their mail last came with, and the address; mail knows no more.
+    pub async fn details(&self, contact: Address, id: String, kind: DetailsKind) {
+        let result = match kind {
+            DetailsKind::Card => {
+                let name = match self.storage.get(&name_key(&contact.name)).await {
+                    Ok(name) => name,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read a sender's name");
+                        None
+                    }
+                };
+                // A sender whose mail gave no name is called by the
+                // address, as mail clients do.
+                Ok(Details::Card(Card {
+                    full_name: Some(name.unwrap_or_else(|| contact.name.clone())),
+                    email: Some(contact.name),
+                    ..Card::default()
+                }))
+            }
+            DetailsKind::Idle | DetailsKind::Software => Err((
+                Failure::ServiceUnavailable,
+                "mail does not tell that".to_owned(),
+            )),
+        };
+        let _ = self.events.send(Event::Details { id, result }).await;
     }
 
     /// Commits the mail to the outbox before anything else.

@@ -9,12 +9,16 @@ use mail_parser::{MessageParser, MimeHeaders};
 /// stanza (servers close streams over their stanza size limit).
 const MAX_BODY: usize = 64 * 1024;
 
-/// The sender and the text of a raw mail; `None` when it has no sender
-/// address to answer to.
+/// The sender and the text of a raw mail, with the sender's name as the
+/// From header gives it; `None` when it has no sender address to answer to.
 pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
     let message = MessageParser::default().parse(raw)?;
     let sender = message.from()?.first()?;
     let from = sender.address()?.to_ascii_lowercase();
+    let name = sender
+        .name()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
     // An address a reply could not go to (no @domain, control characters)
     // is none: as a JID it would name another address, or none at all.
     crate::address::validate(&from).ok()?;
@@ -50,7 +54,7 @@ pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
         thread: message.message_id().map(str::to_owned),
         action: false,
         sent_at: message.date().map(|d| d.to_timestamp()),
-        sender_name: sender.name().map(str::to_owned),
+        sender_name: name,
         ..Text::default()
     };
     Some((Address::contact(None, &from), text))
@@ -65,6 +69,7 @@ mod tests {
         let plain = b"From: Bob <Bob@Example.org>\r\nSubject: Hi\r\nMessage-ID: <m1@example.org>\r\n\r\nHello there\r\n";
         let (from, text) = parse(plain).unwrap();
         assert_eq!(from.name, "bob@example.org");
+        assert_eq!(text.sender_name.as_deref(), Some("Bob"));
         assert_eq!(text.subject.as_deref(), Some("Hi"));
         assert_eq!(text.thread.as_deref(), Some("m1@example.org"));
         assert!(text.body.contains("Hello there"));

@@ -10,6 +10,7 @@ use ferry_bridge::{channel, Event, SessionStorage};
 use futures::StreamExt;
 use tokio::sync::watch;
 
+use crate::account::name_key;
 use crate::config::EmailConfig;
 use crate::imap::{self, Session};
 use crate::inbound;
@@ -134,6 +135,9 @@ impl Watch {
         for (uid, raw) in mails {
             match inbound::parse(&raw) {
                 Some((from, text)) => {
+                    if let Some(name) = &text.sender_name {
+                        self.remember_name(&from.name, name).await;
+                    }
                     if self
                         .events
                         .send(Event::DirectMessage { from, text })
@@ -149,6 +153,18 @@ impl Watch {
             self.save(validity, next).await?;
         }
         Ok(())
+    }
+
+    /// Keeps the name a sender's From gave, for their card; a failure
+    /// to keep it costs only the card.
+    async fn remember_name(&self, address: &str, name: &str) {
+        let key = name_key(address);
+        if self.storage.get(&key).await.ok().flatten().as_deref() == Some(name) {
+            return;
+        }
+        if let Err(e) = self.storage.put(&key, name).await {
+            tracing::warn!(error = %e, "cannot keep a sender's name");
+        }
     }
 
     async fn save(&self, validity: u32, next: u32) -> Result<(), String> {

@@ -77,6 +77,9 @@ async fn take_intents(
                 account.enqueue(to, text).await;
                 wake.notify_one();
             }
+            Some(Intent::Details { contact, id, kind }) => {
+                account.details(contact, id, kind).await;
+            }
             Some(Intent::Shutdown { .. }) | None => return,
             Some(_) => {}
         }

@@ -6,6 +6,7 @@ mod autoreply;
 mod channels;
 pub mod config;
 mod connection;
+mod details;
 mod fit;
 mod isupport;
 mod line;

@@ -9,6 +9,7 @@ use ferry_bridge::{Address, Connection, Text};
 use crate::autoreply::AutoReplies;
 use crate::channels::Channels;
 use crate::connection;
+use crate::details::Lookups;
 use crate::isupport::Support;
 use crate::split;
 
@@ -49,6 +50,8 @@ pub(crate) struct Net {
     pub(crate) room_only: bool,
     /// Answers to CTCP requests, which anyone on IRC can ask for.
     pub(crate) replies: AutoReplies,
+    /// The user's questions about contacts, waiting for IRC's answers.
+    pub(crate) lookups: Lookups,
 }
 
 /// Why the lines of one message were not queued.

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use ferry_bridge::{
-    channel, Address, AddressKind, Availability, Connection, Event, Failure, Intent, Limits,
-    Registration, SessionContext, SessionHandle, Text,
+    channel, Address, AddressKind, Availability, Connection, DetailsKind, Event, Failure, Intent,
+    Limits, Registration, SessionContext, SessionHandle, Text,
 };
 
 use crate::channels::Channels;
@@ -131,6 +131,7 @@ impl Session {
                 pm_rooms: HashMap::new(),
                 room_only,
                 replies: Default::default(),
+                lookups: Default::default(),
             }),
         );
     }
@@ -215,6 +216,7 @@ impl Session {
                 }
             }
             Intent::Shutdown { .. } => {}
+            Intent::Details { contact, id, kind } => self.details(contact, id, kind).await,
             Intent::JoinRoom {
                 room,
                 nick,
@@ -456,6 +458,37 @@ impl Session {
         }
         if let Some(id) = &text.id {
             net.last_id.insert(net.support.fold(&target), id.clone());
+        }
+    }
+
+    /// Asks IRC about a contact for the user; the answer comes as lines
+    /// `inbound` gathers.
+    async fn details(&mut self, contact: Address, id: String, kind: DetailsKind) {
+        let Some(net) = contact.network.as_ref().and_then(|h| self.nets.get_mut(h)) else {
+            let text = "you have no identity on that network: register on its JID first";
+            let result = Err((Failure::RegistrationRequired, text.to_owned()));
+            return self.emit(Event::Details { id, result }).await;
+        };
+        // An occupant's nick comes from a JID resource, which may hold
+        // what no IRC line can carry (a space or a comma would ask about
+        // another).
+        let problem = fit::nick_problem(&contact.name, Some(&net.support));
+        if problem.is_some() || contact.name.contains(',') {
+            let text = format!("{} is not on IRC", contact.name);
+            let result = Err((Failure::ItemNotFound, text));
+            return self.emit(Event::Details { id, result }).await;
+        }
+        let folded = net.support.fold(&contact.name);
+        let now = std::time::Instant::now();
+        if let Some(line) = net
+            .lookups
+            .ask(folded, &contact.name, id.clone(), kind, now)
+        {
+            if !net.queue(line) {
+                let text = "too many lines waiting for IRC".to_owned();
+                let result = Err((Failure::ResourceConstraint, text));
+                self.emit(Event::Details { id, result }).await;
+            }
         }
     }
 

@@ -83,6 +83,7 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             pm_rooms: HashMap::new(),
             room_only: false,
             replies: Default::default(),
+            lookups: Default::default(),
         };
         let mut session = Session {
             shared,

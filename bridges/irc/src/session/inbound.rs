@@ -9,6 +9,7 @@ use irc_proto::{Command, Message, Prefix};
 
 use super::{emit, fail, Session};
 use crate::connection::Up;
+use crate::details::Answer;
 use crate::fit;
 use crate::isupport::Support;
 use crate::net::{online_state, poll_ison, reconcile, stop_reclaim, take_back, Net};
@@ -52,6 +53,8 @@ impl Session {
                     Some(net) => {
                         net.registered = false;
                         net.support = Support::default();
+                        // No answer comes over a lost connection.
+                        net.lookups = Default::default();
                         net.online
                             .drain()
                             .filter_map(|f| net.watched.get(&f).cloned())
@@ -134,6 +137,10 @@ impl Session {
             }
             Command::NOTICE(target, body) => {
                 let nick = from_nick.unwrap_or_default();
+                if let Some(("VERSION", text)) = ctcp(&body) {
+                    let folded = net.support.fold(&nick);
+                    return answer(&events, net.lookups.version(&folded, text)).await;
+                }
                 notice(net, &events, host, &nick, &target, &body).await;
             }
             Command::Response(response, args) => {
@@ -163,7 +170,26 @@ impl Session {
             376 | 422 => end_of_motd(net),
             303 => ison(net, events, host, &args).await,
             301 if args.len() >= 3 => whois_away(net, events, host, &args).await,
-            318 if args.len() >= 2 => end_of_whois(net, events, host, &args).await,
+            311 | 317 | 330 if args.len() >= 3 => {
+                let folded = net.support.fold(&args[1]);
+                net.lookups.whois_line(&folded, code, &args);
+            }
+            318 if args.len() >= 2 => {
+                let folded = net.support.fold(&args[1]);
+                answer(events, net.lookups.whois_end(&folded)).await;
+                end_of_whois(net, events, host, &args).await;
+            }
+            // No such nick (or server: `WHOIS nick nick` names the nick's
+            // server by the nick), for a question the user asked about it:
+            // its answer, and a message's failure only when one was sent
+            // there (else the user would see an error for no message).
+            401 | 402 if args.len() >= 2 && net.lookups.waits_on(&net.support.fold(&args[1])) => {
+                let folded = net.support.fold(&args[1]);
+                answer(events, net.lookups.missing(&folded)).await;
+                if net.last_id.contains_key(&folded) {
+                    error_reply(net, events, host, code, &args).await;
+                }
+            }
             730 | 731 => monitor(net, events, host, code == 730, &args).await,
             432 | 433 | 436 | 437 if net.pending_nick.is_some() => {
                 // A NICK we sent was refused. The user's (through a room)
@@ -252,7 +278,8 @@ async fn privmsg(
 }
 
 /// A NOTICE to us: the network's when services or a server send it, a
-/// direct message from anyone else; CTCP replies are dropped.
+/// direct message from anyone else; CTCP replies not asked for (`line`
+/// takes the VERSION the user asked for) are dropped.
 async fn notice(
     net: &Net,
     events: &channel::Sender<Event>,
@@ -412,6 +439,13 @@ async fn error_reply(
         Address::contact(Some(host), &target)
     };
     fail(events, to, id, failure, &format!("{target}: {text}")).await;
+}
+
+/// Answers to the user's questions about contacts.
+async fn answer(events: &channel::Sender<Event>, answers: Vec<Answer>) {
+    for (id, result) in answers {
+        emit(events, Event::Details { id, result }).await;
+    }
 }
 
 async fn contact(events: &channel::Sender<Event>, host: &str, nick: &str, online: bool) {
