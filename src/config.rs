@@ -200,6 +200,14 @@ impl Config {
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
+            // The config crate reads a key as a path: `A[9999999]` would
+            // be a list it fills up to that index (found by fuzzing: an
+            // index of millions took gigabytes). Keys name fields only.
+            if !rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(ConfigError::Invalid(format!(
+                    "environment variable {key}: a key holds only letters, digits and _"
+                )));
+            }
             let dotted = rest.to_ascii_lowercase().replace("__", ".");
             if LIST_KEYS.contains(&dotted.as_str()) {
                 let items: Vec<String> = value
@@ -307,6 +315,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("smpt"), "{err}");
+    }
+
+    #[test]
+    fn env_keys_are_names_not_paths() {
+        let err = load(MINIMAL, &[("FERRY__XMPP__QUEUE[6676666]", "1")]).unwrap_err();
+        assert!(
+            err.to_string().contains("FERRY__XMPP__QUEUE[6676666]"),
+            "{err}"
+        );
     }
 
     #[test]
