@@ -112,6 +112,10 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
                 }
             }
         }
+        // Tasks spawned meanwhile (the stand-in connection's) run only
+        // when this future yields: without it each input would leave one
+        // behind in the runtime, and memory would grow run after run.
+        tokio::task::yield_now().await;
         seen
     })
 }
