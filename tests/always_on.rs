@@ -35,19 +35,8 @@ async fn alice(w: &World, persistent: &str) -> TestClient {
     alice.available().await;
     let form = [("nick", "alice"), ("persistent", persistent)];
     register_and_subscribe(&mut alice, IRC, &form).await;
-    connected(&mut alice).await;
+    harness::stanzas::connected_on_irc(&mut alice).await;
     alice
-}
-
-async fn connected(alice: &mut TestClient) {
-    alice
-        .expect("connected on the network JID", |el| {
-            presence_from(el, IRC_NET, None)
-                && el
-                    .get_child("status", NS)
-                    .is_some_and(|s| s.text().starts_with("Connected"))
-        })
-        .await;
 }
 
 async fn join(alice: &mut TestClient) {
@@ -64,6 +53,19 @@ async fn join(alice: &mut TestClient) {
             el.name() == "presence" && el.attr("from") == Some(&own) && el.attr("type").is_none()
         })
         .await;
+}
+
+/// carol on IRC in #chan, and alice (always-on) joined to it.
+async fn alice_in_chan(w: &World) -> (IrcClient, TestClient) {
+    let mut carol = carol(w).await;
+    let mut alice = alice(w, "true").await;
+    join(&mut alice).await;
+    carol
+        .expect("alice joins", |l| {
+            l.starts_with(":alice!") && l.contains("JOIN")
+        })
+        .await;
+    (carol, alice)
 }
 
 /// carol, on IRC in #chan.
@@ -126,14 +128,7 @@ async fn archive(alice: &mut TestClient) -> Vec<String> {
 #[tokio::test]
 async fn an_always_on_user_misses_nothing_while_offline() {
     let w = world().await;
-    let mut carol = carol(&w).await;
-    let mut alice = alice(&w, "true").await;
-    join(&mut alice).await;
-    carol
-        .expect("alice joins", |l| {
-            l.starts_with(":alice!") && l.contains("JOIN")
-        })
-        .await;
+    let (mut carol, alice) = alice_in_chan(&w).await;
     // Her client goes away: her server tells the room and the bridge.
     drop(alice);
     assert_eq!(
@@ -189,14 +184,7 @@ async fn an_always_on_user_misses_nothing_while_offline() {
 #[tokio::test]
 async fn always_on_rooms_are_joined_again_when_ferry_starts() {
     let mut w = world().await;
-    let mut carol = carol(&w).await;
-    let mut alice = alice(&w, "true").await;
-    join(&mut alice).await;
-    carol
-        .expect("alice joins", |l| {
-            l.starts_with(":alice!") && l.contains("JOIN")
-        })
-        .await;
+    let (mut carol, alice) = alice_in_chan(&w).await;
     drop(alice);
     tokio::time::sleep(Duration::from_secs(3)).await;
     w.ferry.terminate();
@@ -230,14 +218,7 @@ async fn always_on_rooms_are_joined_again_when_ferry_starts() {
 #[tokio::test]
 async fn leaving_an_always_on_room_on_purpose_parts_the_channel() {
     let w = world().await;
-    let mut carol = carol(&w).await;
-    let mut alice = alice(&w, "true").await;
-    join(&mut alice).await;
-    carol
-        .expect("alice joins", |l| {
-            l.starts_with(":alice!") && l.contains("JOIN")
-        })
-        .await;
+    let (mut carol, alice) = alice_in_chan(&w).await;
     alice
         .presence(Some(&format!("{ROOM}/alice")), Some("unavailable"))
         .await;

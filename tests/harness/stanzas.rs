@@ -68,15 +68,20 @@ pub async fn online_on_irc(w: &super::World, user: &str, nick: &str) -> (TestCli
     let mut c = TestClient::connect(user, "localhost", "pw", w.prosody.c2s).await;
     c.available().await;
     register_and_subscribe(&mut c, super::IRC, &[("nick", nick)]).await;
-    let connected = c
-        .expect("connected on the network JID", |el| {
-            presence_from(el, IRC_NET, None)
-                && el
-                    .get_child("status", NS)
-                    .is_some_and(|s| s.text().starts_with("Connected"))
-        })
-        .await;
+    let connected = connected_on_irc(&mut c).await;
     (c, connected)
+}
+
+/// Waits until the network JID says the connection is up; returns that
+/// presence.
+pub async fn connected_on_irc(c: &mut TestClient) -> Element {
+    c.expect("connected on the network JID", |el| {
+        presence_from(el, IRC_NET, None)
+            && el
+                .get_child("status", NS)
+                .is_some_and(|s| s.text().starts_with("Connected"))
+    })
+    .await
 }
 
 /// The status codes of a MUC presence.
