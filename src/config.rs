@@ -190,6 +190,7 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        plain_keys(text)?;
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(text, config::FileFormat::Toml));
         // Values stay strings (a secret "007" is not the number 7); the
@@ -273,6 +274,35 @@ impl Config {
     }
 }
 
+/// The config crate reads a key as a path: a quoted TOML key such as
+/// `"a[70000000000]"` would be a list it fills up to that index (found by
+/// fuzzing: a capacity overflow, a panic). Every key of the file must be a
+/// name: letters, digits, `_` and `-`.
+fn plain_keys(text: &str) -> Result<(), ConfigError> {
+    // A file TOML cannot read is the config crate's to report.
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let mut tables = vec![(String::new(), &table)];
+    while let Some((path, table)) = tables.pop() {
+        for (key, value) in table {
+            let name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+            if key.is_empty() || !key.chars().all(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "key `{path}{key}`: a key holds only letters, digits, _ and -"
+                )));
+            }
+            let inner = match value {
+                toml::Value::Table(t) => vec![t],
+                toml::Value::Array(items) => items.iter().filter_map(|i| i.as_table()).collect(),
+                _ => Vec::new(),
+            };
+            tables.extend(inner.into_iter().map(|t| (format!("{path}{key}."), t)));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +354,23 @@ mod tests {
             err.to_string().contains("FERRY__XMPP__QUEUE[6676666]"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn file_keys_are_names_not_paths() {
+        // The fuzzer's find: a quoted key the config crate took for a list
+        // index of 7·10^21.
+        for key in ["\"ac[00007000000000000000003]\"", "\"a.b\"", "\"\""] {
+            let text = format!("{MINIMAL}\n[{key}]\nx = 1\n");
+            let err = load(&text, &[]).unwrap_err();
+            assert!(err.to_string().contains("a key holds only"), "{key}: {err}");
+        }
+        let nested = format!("{MINIMAL}\n[xmpp.\"q[9]\"]\n");
+        assert!(load(&nested, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("xmpp.q[9]"));
+        assert!(load(MINIMAL, &[]).is_ok());
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod gateway;
 mod lanes;
 mod limits;
 mod muc;
+mod rich;
 mod rooms;
 mod roster;
 mod router;
@@ -27,6 +28,7 @@ mod shutdown;
 mod stanza_error;
 mod stanzas;
 mod store;
+mod xhtml_im;
 mod xml_bytes;
 mod xml_clean;
 

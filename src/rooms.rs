@@ -15,6 +15,9 @@ use xmpp_parsers::muc::muc::History;
 /// them; nicks fit inline in a `CompactString`, without an allocation.
 pub type Occupants = BTreeMap<CompactString, (Role, Affiliation)>;
 
+/// Away occupants by nick, with their notes.
+pub type AwayNotes = BTreeMap<CompactString, Option<String>>;
+
 /// One user's view of one room.
 pub struct Room {
     pub address: Address,
@@ -39,6 +42,9 @@ pub struct Room {
     /// Occupants before the connection was lost: after the rejoin, those
     /// missing from the new member list are shown leaving.
     pub stale: Option<Occupants>,
+    /// Occupants known to be away, with their notes (`muc::away`).
+    /// Boxed: most rooms have none.
+    pub away: Option<Box<AwayNotes>>,
 }
 
 /// A nick change a resource asked for, until the network answers.
@@ -64,6 +70,7 @@ impl Room {
             renamed: false,
             nick_change: None,
             stale: None,
+            away: None,
         }
     }
 }

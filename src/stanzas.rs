@@ -59,6 +59,9 @@ pub fn message(from: Jid, to: Jid, text: &Text) -> Message {
         parent: None,
         id: clean(id).into_owned(),
     });
+    if let Some(runs) = &text.styled {
+        m.payloads.push(crate::xhtml_im::element(runs));
+    }
     if let Some(stamp) = text
         .sent_at
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
@@ -100,6 +103,15 @@ pub fn text_of(message: &Message) -> Text {
         .or_else(|| message.bodies.values().next())
         .cloned()
         .unwrap_or_default();
+    // A reply in a room: its quote of the message answered is cut off (the
+    // foreign side shows whom it answers in its own way).
+    let reply = (message.type_ == MessageType::Groupchat)
+        .then(|| crate::rich::reply(message))
+        .flatten();
+    let body = match reply {
+        Some(_) => crate::rich::without_fallback(message, &body),
+        None => body,
+    };
     let (action, body) = match body.strip_prefix("/me ") {
         Some(rest) => (true, rest.to_owned()),
         None => (false, body),
@@ -119,6 +131,16 @@ pub fn text_of(message: &Message) -> Text {
         action,
         sent_at: None,
         sender_name: None,
+        foreign_id: None,
+        styled: message
+            .payloads
+            .iter()
+            .find(|p| p.is("html", crate::xhtml_im::NS))
+            .and_then(crate::xhtml_im::runs)
+            // The XHTML body still holds the quote: the plain one counts.
+            .filter(|_| reply.is_none()),
+        reply: reply.map(Box::new),
+        correction: crate::rich::is_correction(message),
     }
 }
 

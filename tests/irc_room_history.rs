@@ -4,55 +4,12 @@
 mod harness;
 
 use harness::client::{ncname, presence_from, TestClient, NS};
-use harness::rooms::{alice_in_the_room, from_room, join_room, leave, occupant, MUC, ROOM};
+use harness::rooms::{
+    alice_in_the_room, from_room, join_room, leave, mam_page, occupant, MUC, ROOM,
+};
 use harness::stanzas::stanza;
 use harness::World;
 use tokio_xmpp::parsers::minidom::Element;
-
-/// A MAM query on the room; returns the archived bodies and the `fin`.
-async fn mam_page(c: &mut TestClient, set: Element) -> (Vec<(String, String)>, Element) {
-    let query = Element::builder("query", "urn:xmpp:mam:2")
-        .attr(ncname("queryid"), "q1")
-        .append(set)
-        .build();
-    // Results arrive before the iq's answer; collect them as they come.
-    let id = "mam-q";
-    c.send(stanza(
-        "iq",
-        &[("to", ROOM), ("type", "set"), ("id", id)],
-        vec![query],
-    ))
-    .await;
-    let mut results = Vec::new();
-    loop {
-        let el = c
-            .expect("MAM results", |el| {
-                el.get_child("result", "urn:xmpp:mam:2").is_some() || el.attr("id") == Some(id)
-            })
-            .await;
-        if let Some(result) = el.get_child("result", "urn:xmpp:mam:2") {
-            let inner = result
-                .get_child("forwarded", "urn:xmpp:forward:0")
-                .and_then(|f| f.get_child("message", NS))
-                .expect("a forwarded message");
-            assert!(result
-                .get_child("forwarded", "urn:xmpp:forward:0")
-                .unwrap()
-                .get_child("delay", "urn:xmpp:delay")
-                .is_some());
-            results.push((
-                result.attr("id").unwrap().to_owned(),
-                inner.get_child("body", NS).unwrap().text(),
-            ));
-            continue;
-        }
-        assert_eq!(el.attr("type"), Some("result"), "{}", String::from(&el));
-        return (
-            results,
-            el.get_child("fin", "urn:xmpp:mam:2").expect("fin").clone(),
-        );
-    }
-}
 
 fn rsm(max: usize, before: Option<&str>) -> Element {
     let mut set = Element::builder("set", "http://jabber.org/protocol/rsm")

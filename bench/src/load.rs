@@ -3,6 +3,8 @@
 //! c2s logins nor Prosody's per-session work limit how many users the
 //! gateways see.
 
+use std::time::{Duration, Instant};
+
 use futures::{SinkExt, StreamExt};
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
@@ -36,13 +38,35 @@ pub fn attach(prosody: &mut Prosody) {
 
 pub struct Load {
     out: mpsc::UnboundedSender<Element>,
+    link: tokio::task::JoinHandle<()>,
 }
+
+/// How long a new load component waits for Prosody to let go of the last
+/// one's name: Prosody unregisters a component when it has processed its
+/// stream's end, not when the socket closes.
+const NAME_FREED: Duration = Duration::from_secs(10);
 
 /// Every stanza for the users but iqs, which are answered in the component.
 pub type Inbox = mpsc::UnboundedReceiver<Element>;
 
 impl Load {
+    /// Connects as the load component; the previous pass's one may still
+    /// hold the name for a moment, so a conflict is tried again.
     pub async fn connect(port: u16) -> (Load, Inbox) {
+        let began = Instant::now();
+        loop {
+            match Self::try_connect(port).await {
+                Ok(connected) => return connected,
+                Err(refusal) if began.elapsed() < NAME_FREED => {
+                    eprintln!("  load component refused ({refusal}), trying again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(refusal) => panic!("the load component was refused: {refusal}"),
+            }
+        }
+    }
+
+    async fn try_connect(port: u16) -> Result<(Load, Inbox), String> {
         let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let header = StreamHeader {
             to: Some(DOMAIN.into()),
@@ -59,11 +83,11 @@ impl Load {
         stream.send(&handshake).await.unwrap();
         match stream.next().await {
             Some(Ok(el)) if el.name() == "handshake" => {}
-            other => panic!("the load component was refused: {other:?}"),
+            other => return Err(format!("{other:?}")),
         }
         let (out, mut outbox) = mpsc::unbounded_channel::<Element>();
         let (deliver, inbox) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
+        let link = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     read = stream.next() => match read {
@@ -88,12 +112,24 @@ impl Load {
                                 return;
                             }
                         }
-                        None => return,
+                        None => break,
                     },
                 }
             }
+            // The stream's end, then Prosody's: the name is free after it.
+            if SinkExt::<&Element>::close(&mut stream).await.is_ok() {
+                let drained = async { while stream.next().await.is_some() {} };
+                let _ = tokio::time::timeout(Duration::from_secs(5), drained).await;
+            }
         });
-        (Load { out }, inbox)
+        Ok((Load { out, link }, inbox))
+    }
+
+    /// Ends the component's stream and waits until Prosody has ended its
+    /// own, so that the next pass's component can take the name.
+    pub async fn close(self) {
+        drop(self.out);
+        let _ = self.link.await;
     }
 
     pub fn send(&self, el: Element) {

@@ -95,6 +95,7 @@ pub async fn run(servers: &mut Servers<'_>, gateway: &Gateway, scale: &Scale) ->
     // ngircd takes the better part of a minute to see 5000 users quit.
     let quitting = Duration::from_secs(120) + Duration::from_millis(30 * scale.users as u64);
     servers.settle_within(quitting).await;
+    load.close().await;
     counting.abort();
     ScaleFigures {
         users: scale.users,

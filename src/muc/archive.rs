@@ -24,6 +24,8 @@ enum Job {
 pub struct Archiver {
     jobs: mpsc::Sender<Job>,
     last_seq: AtomicI64,
+    /// Lines dated by their server so far (`seq_at`).
+    dated: AtomicI64,
 }
 
 impl Archiver {
@@ -33,6 +35,7 @@ impl Archiver {
         Archiver {
             jobs,
             last_seq: AtomicI64::new(0),
+            dated: AtomicI64::new(0),
         }
     }
 
@@ -54,6 +57,15 @@ impl Archiver {
                 Err(seen) => last = seen,
             }
         }
+    }
+
+    /// An archive id for a line the foreign server dates `secs` (unix
+    /// seconds, in the past: history, playback): within that second, in
+    /// the order such lines come, so the archive keeps the server's time
+    /// and order.
+    pub fn seq_at(&self, secs: i64) -> i64 {
+        let within = self.dated.fetch_add(1, Ordering::Relaxed) % 1_000_000;
+        secs.saturating_mul(1_000_000).saturating_add(within)
     }
 
     /// Queues a row, waiting while the writer is far behind, so that

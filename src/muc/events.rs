@@ -9,13 +9,14 @@ use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::presence::Type;
 use xmpp_parsers::stanza_id::StanzaId;
 
+use super::away;
 use super::history::send_state;
-use super::stanzas::{self, occupant};
+use super::signals;
+use super::stanzas::{self, occupant, DEFAULT_STANDING};
 use crate::gateway::Gateway;
 use crate::rooms::{NickChange, Room};
 use crate::stanza_error;
 use crate::stanzas::failure_condition;
-use crate::store::Archived;
 use crate::xml_bytes::{MessageParts, Template};
 use std::sync::Arc;
 
@@ -46,7 +47,11 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
         true => (text.id.as_deref(), text.origin_id.as_deref()),
         false => (None, None),
     };
-    let plain = text.subject.is_none() && text.thread.is_none() && text.sent_at.is_none();
+    let plain = text.subject.is_none()
+        && text.thread.is_none()
+        && text.sent_at.is_none()
+        && text.styled.is_none()
+        && text.reply.is_none();
     if plain {
         let Some(from) = stanzas::occupant_text(&room.jid, nick) else {
             return;
@@ -87,41 +92,29 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
             }
             .into(),
         );
+        if let Some(reply) = text.reply.as_deref() {
+            if let Some(id) = reply.archive_id {
+                let nick = reply.nick.as_deref();
+                m.payloads
+                    .push(crate::rich::reply_element(&room.jid, nick, id));
+            }
+        }
         gw.send(m);
     }
-}
-
-/// The archive row of a room message for a room the user is in, with
-/// its archive id: the first step of delivering it, so that a line a
-/// client has seen is a line the archive has (SPEC §2).
-pub fn archive(gw: &Gateway, user: &BareJid, event: &Event) -> Option<Archived> {
-    let Event::RoomMessage {
-        room, nick, text, ..
-    } = event
-    else {
-        return None;
-    };
-    let room_key = gw.room_key(room)?;
-    with_room(gw, user, room, |_| Archived {
-        bridge: gw.name().to_owned(),
-        user: user.to_string(),
-        room: room_key,
-        seq: gw.archiver.next_seq(),
-        nick: nick.clone(),
-        body: text.body.clone(),
-        action: text.action,
-    })
 }
 
 /// Takes a session's event: room events become the room's stanzas here;
 /// anything else (and a connection or failure event once its rooms' part
 /// is done) is given back for direct delivery.
-/// `archived` is the archive id `archive` gave it.
+/// `archived` is the archive id `archive` gave it. A join's history is
+/// sent by tasks whose handles go to `histories`: the session's later
+/// lines wait for them, so that none is both history and live.
 pub fn event(
     gw: &Arc<Gateway>,
     user: &BareJid,
     event: Event,
     archived: Option<i64>,
+    histories: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Option<Event> {
     match event {
         Event::Connection {
@@ -164,8 +157,42 @@ pub fn event(
                 })
             }
         }
+        Event::Joined {
+            room,
+            nick,
+            renamed,
+        } => {
+            histories.extend(joined(gw, user, &room, nick, renamed));
+            None
+        }
+        Event::ChatState {
+            from,
+            nick: Some(nick),
+            state,
+        } => {
+            with_room(gw, user, &from, |r| {
+                signals::chat_state(gw, r, &nick, state)
+            });
+            None
+        }
+        Event::Reaction {
+            room,
+            nick,
+            target,
+            reactions,
+        } => {
+            with_room(gw, user, &room, |r| {
+                signals::reaction(gw, r, &nick, &target, &reactions)
+            });
+            None
+        }
+        Event::Retracted { room, nick, target } => {
+            with_room(gw, user, &room, |r| {
+                signals::retracted(gw, r, &nick, &target)
+            });
+            None
+        }
         Event::Occupant { .. }
-        | Event::Joined { .. }
         | Event::JoinFailed { .. }
         | Event::Subject { .. }
         | Event::RoomMessage { .. }
@@ -181,11 +208,6 @@ pub fn event(
 fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event, archived: Option<i64>) {
     match event {
         Event::Occupant { room, nick, change } => occupant_changed(gw, user, &room, nick, change),
-        Event::Joined {
-            room,
-            nick,
-            renamed,
-        } => joined(gw, user, &room, nick, renamed),
         Event::JoinFailed {
             room,
             failure,
@@ -226,9 +248,15 @@ fn room_event(gw: &Arc<Gateway>, user: &BareJid, event: Event, archived: Option<
 }
 
 /// The network took the user in: the room is joined, and the resources
-/// that waited for it get its state.
-fn joined(gw: &Arc<Gateway>, user: &BareJid, room: &Address, nick: String, renamed: bool) {
-    with_room(gw, user, room, |r| {
+/// that waited for it get its state; the tasks sending their history.
+fn joined(
+    gw: &Arc<Gateway>,
+    user: &BareJid,
+    room: &Address,
+    nick: String,
+    renamed: bool,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let histories = with_room(gw, user, room, |r| {
         r.own = r.occupants.remove(nick.as_str()).unwrap_or(r.own);
         r.nick = nick;
         r.renamed = renamed;
@@ -239,11 +267,14 @@ fn joined(gw: &Arc<Gateway>, user: &BareJid, room: &Address, nick: String, renam
         }
         // Taken whole: a drained Vec would keep its slots for good.
         let pending = std::mem::take(&mut r.pending);
+        let mut histories = Vec::new();
         for (resource, history, _) in pending {
             r.resources.insert(resource.clone());
-            send_state(gw, user, r, &resource, history);
+            histories.extend(send_state(gw, user, r, &resource, history));
         }
+        histories
     });
+    histories.unwrap_or_default()
 }
 
 /// The join was refused: an error presence to every resource of the
@@ -383,10 +414,19 @@ fn occupant_changed(
 ) {
     let kicked_self = with_room(gw, user, address, |r| {
         if !r.joined {
-            // Still joining: collect the member list.
-            if let OccupantChange::Joined { role, affiliation } = change {
-                r.occupants
-                    .insert(CompactString::new(&nick), (role, affiliation));
+            // Still joining: collect the member list, and who is away.
+            match change {
+                OccupantChange::Joined { role, affiliation } => {
+                    r.occupants
+                        .insert(CompactString::new(&nick), (role, affiliation));
+                }
+                OccupantChange::Away { note } => {
+                    away::set(r, &nick, Some(note));
+                }
+                OccupantChange::Back => {
+                    away::set(r, &nick, None);
+                }
+                _ => {}
             }
             return false;
         }
@@ -404,7 +444,16 @@ fn occupant_changed(
                 broadcast(gw, r, own, shown);
                 false
             }
+            OccupantChange::Away { note } => {
+                away::changed(gw, r, &nick, Some(note));
+                false
+            }
+            OccupantChange::Back => {
+                away::changed(gw, r, &nick, None);
+                false
+            }
             OccupantChange::Left { reason } => {
+                away::set(r, &nick, None);
                 let standing = r
                     .occupants
                     .remove(nick.as_str())
@@ -538,9 +587,3 @@ fn departing(r: &mut Room, own: bool, nick: &str) -> Standing {
 }
 
 type Standing = (ferry_bridge::Role, ferry_bridge::Affiliation);
-
-/// An occupant we had no standing for.
-const DEFAULT_STANDING: Standing = (
-    ferry_bridge::Role::Participant,
-    ferry_bridge::Affiliation::None,
-);

@@ -19,7 +19,6 @@ use super::stanzas::{self, occupant};
 use crate::gateway::Gateway;
 use crate::rooms::{NickChange, Room};
 use crate::sessions;
-use crate::sessions::registry::Refused;
 use crate::stanza_error::{self, Condition};
 use crate::stanzas::text_of;
 
@@ -95,7 +94,7 @@ pub fn presence(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, presenc
                 }
             } else if presence.payloads.iter().any(|p| p.is("x", ns::MUC)) {
                 // A repeated join: the room state again, no new JOIN.
-                send_state(gw, &user, room, &from, history_of(&presence));
+                let _ = send_state(gw, &user, room, &from, history_of(&presence));
             }
         }
         (Type::None, Some(room)) => resource_joins(gw, &user, room, from, &presence),
@@ -168,7 +167,7 @@ fn resource_joins(
     let history = history_of(presence);
     if room.joined {
         room.resources.insert(from.clone());
-        send_state(gw, user, room, &from, history);
+        let _ = send_state(gw, user, room, &from, history);
     } else if !room.pending.iter().any(|(r, _, _)| *r == from) {
         room.pending.push((from, history, presence.id.clone()));
     }
@@ -232,7 +231,7 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
     let joined = gw
         .rooms
         .lock()
-        .get(&(user.clone(), room_key))
+        .get(&(user.clone(), room_key.clone()))
         .is_some_and(|r| r.resources.contains(&from));
     if !joined {
         return refuse(Condition::NotAcceptable, "you are not in this room");
@@ -251,7 +250,10 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
                 room: address,
                 subject: subject.clone(),
             },
-            None => return,
+            None => match super::outgoing::bodiless(&address, &message) {
+                Some(intent) => intent,
+                None => return,
+            },
         },
         (_, Some(nick)) if has_body => Intent::SendPrivate {
             room: address,
@@ -260,9 +262,7 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
         },
         _ => return,
     };
-    if gw.sessions.send(&user, intent) == Err(Refused::Busy) {
-        refuse(Condition::ResourceConstraint, "too many messages waiting");
-    }
+    super::outgoing::send(gw, user, room_key, intent, message);
 }
 
 const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";

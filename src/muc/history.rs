@@ -19,6 +19,7 @@ use xmpp_parsers::rsm::{First, SetResult};
 use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::stanza_id::StanzaId;
 
+use super::away;
 use super::stanzas::{self, occupant};
 use crate::gateway::Gateway;
 use crate::rooms::Room;
@@ -277,15 +278,19 @@ pub async fn query(
 /// Sends the room's state to one resource, in XEP-0045's order: the other
 /// occupants, the self-presence, the history, then the subject (always,
 /// empty when there is none: clients take it as the end of the join).
+/// The history is read from the archive by a task: its handle, for a
+/// caller whose next lines must come after it.
 pub fn send_state(
     gw: &Arc<Gateway>,
     user: &BareJid,
     room: &Room,
     to: &Jid,
     history: Option<History>,
-) {
+) -> Option<tokio::task::JoinHandle<()>> {
     for (nick, standing) in &room.occupants {
-        if let Some(from) = stanzas::occupant_text(&room.jid, nick) {
+        if away::of(room, nick).is_some() {
+            away::send(gw, room, nick, to);
+        } else if let Some(from) = stanzas::occupant_text(&room.jid, nick) {
             stanzas::send_occupant(gw, &from, to, false, *standing);
         }
     }
@@ -309,10 +314,8 @@ pub fn send_state(
         .map(|(by, text)| (by.as_deref(), text.as_str()))
         .unwrap_or((None, ""));
     let subject = stanzas::subject(&room.jid, by, to.clone(), text);
-    let Some(key) = gw.room_key(&room.address) else {
-        return;
-    };
-    tokio::spawn(send_history_then_subject(
+    let key = gw.room_key(&room.address)?;
+    Some(tokio::spawn(send_history_then_subject(
         gw.clone(),
         user.clone(),
         room.jid.clone(),
@@ -320,5 +323,5 @@ pub fn send_state(
         to.clone(),
         history,
         subject,
-    ));
+    )))
 }

@@ -4,11 +4,16 @@
 //! kicks, subjects and self-ping from here.
 
 pub mod archive;
+mod away;
 pub mod events;
 mod handlers;
 pub mod history;
 pub mod ledger;
+mod outgoing;
+pub mod refs;
 pub mod rejoin;
+pub mod replay;
+mod signals;
 mod stanzas;
 
 pub use events::gone;

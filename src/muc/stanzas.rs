@@ -79,6 +79,9 @@ fn spell_out_none(item: &mut Element) {
     }
 }
 
+/// An occupant we had no standing for.
+pub const DEFAULT_STANDING: (Role, Affiliation) = (Role::Participant, Affiliation::None);
+
 /// An occupant's presence without status codes, written from bytes
 /// (`xml_bytes::occupant_presence`).
 pub fn send_occupant(

@@ -52,7 +52,15 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
         return crate::muc::message(gw, from, to, address, message);
     }
     if !has_body {
-        // Chat states, receipts, markers: nothing to carry.
+        // A chat state goes to a session that is there (in the user's
+        // lane, after their messages); receipts, markers: nothing to carry.
+        if let Some(state) = crate::rich::chat_state(&message) {
+            let (lane, user) = (gw.clone(), from.to_bare());
+            let intent = Intent::ChatState { to: address, state };
+            gw.lanes.run(&user.clone(), async move {
+                let _ = lane.sessions.send(&user, intent);
+            });
+        }
         return;
     }
     send_direct(gw, from, to, address, message);

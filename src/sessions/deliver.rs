@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ferry_bridge::{Address, Connection, ContactStatus, Event, Text};
 use xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_parsers::message::{Lang, Message};
+use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::presence::{Presence, Show, Type};
 
 use crate::gateway::Gateway;
@@ -26,33 +26,52 @@ pub(super) async fn run(
         // What queued up meanwhile is one batch: its room lines are
         // committed to the archive together before any is delivered, so a
         // line a client has seen survives a crash (SPEC §2).
+        // A join ends a batch: its history is read from the archive, which
+        // must not yet hold the lines after it (they are delivered live).
         let mut batch = vec![first];
-        while batch.len() < BATCH {
+        while batch.len() < BATCH
+            && !batch
+                .last()
+                .is_some_and(|e| matches!(**e, Event::Joined { .. }))
+        {
             match events.try_recv_boxed() {
                 Some(event) => batch.push(event),
                 None => break,
             }
         }
         let mut archived = Vec::with_capacity(batch.len());
-        for event in &batch {
-            let row = crate::muc::events::archive(&gw, &user, event);
+        let mut again = vec![false; batch.len()];
+        let mut replays = crate::muc::replay::Replays::default();
+        for (i, event) in batch.iter_mut().enumerate() {
+            crate::muc::refs::resolve(&gw, &user, event).await;
+            let mut row = crate::muc::replay::row(&gw, &user, event);
+            if let Some(row) = &mut row {
+                again[i] = !replays.place(&gw, event, row).await;
+            }
             archived.push(row.as_ref().map(|row| row.seq));
-            if let Some(row) = row {
+            if let Some(row) = row.filter(|_| !again[i]) {
                 gw.archiver.add(row).await;
             }
         }
         if archived.iter().any(Option::is_some) {
             gw.archiver.flush().await;
         }
-        for (event, seq) in batch.into_iter().zip(archived) {
+        let fresh = batch.into_iter().zip(archived).zip(again);
+        let mut histories = Vec::new();
+        for ((event, seq), _) in fresh.filter(|(_, again)| !again) {
             // A user who cannot take more (their server reads slowly, or
             // a burst) holds their own session back; nothing is dropped.
             gw.out.wait_room(&charged).await;
             crate::component::admitted(|| {
-                if let Some(direct) = crate::muc::events::event(&gw, &user, *event, seq) {
+                let direct = crate::muc::events::event(&gw, &user, *event, seq, &mut histories);
+                if let Some(direct) = direct {
                     deliver(&gw, &user, direct);
                 }
             });
+            // A join's history goes before the lines after the join.
+            for history in histories.drain(..) {
+                let _ = history.await;
+            }
         }
     }
     // The session is gone: so are its rooms.
@@ -137,6 +156,18 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
                 gw.send(message(jid, to, &text));
             }
         }
+        Event::ChatState {
+            from,
+            nick: None,
+            state,
+        } => {
+            if let Some(jid) = gw.speaking_jid(user, &from) {
+                let mut m = Message::new_with_type(MessageType::Chat, Some(to));
+                m.from = Some(jid);
+                m.payloads.push(crate::rich::chat_state_element(state));
+                gw.send(m);
+            }
+        }
         Event::ContactPresence { contact, status } => {
             if let Some(from) = gw.speaking_jid(user, &contact) {
                 gw.send(contact_presence(from, to, &status));
@@ -181,6 +212,9 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
         }
         Event::RoomMessage { .. }
         | Event::PrivateMessage { .. }
+        | Event::Reaction { .. }
+        | Event::Retracted { .. }
+        | Event::ChatState { nick: Some(_), .. }
         | Event::Occupant { .. }
         | Event::Joined { .. }
         | Event::JoinFailed { .. }

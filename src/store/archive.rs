@@ -18,6 +18,8 @@ pub struct Archived {
     pub nick: String,
     pub body: String,
     pub action: bool,
+    /// The foreign network's id of the line, if it gives one.
+    pub foreign_id: Option<String>,
 }
 
 /// What a query asks for: a time window (microseconds), an occupant, and
@@ -34,7 +36,7 @@ pub struct Filter {
     pub max: usize,
 }
 
-const COLUMNS: usize = 5;
+const COLUMNS: usize = 6;
 /// Rows a statement: bigger statements save little, and one transaction
 /// still makes the batch a single commit.
 const ROWS_PER_STATEMENT: usize = 32;
@@ -42,8 +44,9 @@ const ROWS_PER_STATEMENT: usize = 32;
 /// `sqlite` gets anonymous `?` parameters: SQLite finds a named one
 /// (`$1`) by a linear scan of the statement's names, at every bind.
 fn insert_sql(rows: usize, sqlite: bool) -> String {
-    let mut sql =
-        String::from("INSERT INTO archive_rows (room_id, seq, nick, body, action) VALUES ");
+    let mut sql = String::from(
+        "INSERT INTO archive_rows (room_id, seq, nick, body, action, foreign_id) VALUES ",
+    );
     for i in 0..rows {
         if i > 0 {
             sql.push(',');
@@ -61,9 +64,15 @@ fn insert_sql(rows: usize, sqlite: bool) -> String {
         }
         sql.push(')');
     }
-    sql.push_str(" ON CONFLICT (room_id, seq) DO NOTHING");
+    // Either key: the same archive id, or the same foreign id (a replay).
+    sql.push_str(" ON CONFLICT DO NOTHING");
     sql
 }
+
+/// How far (µs) a replayed line without a foreign id may be from its
+/// first archiving to count as the same: the server's time has whole
+/// seconds at worst, and the line arrived live a little after it.
+const REPLAY_WINDOW: i64 = 3_000_000;
 
 /// An archive's (bridge, user, room).
 pub(super) type ArchiveKey = (String, String, String);
@@ -143,7 +152,8 @@ impl Store {
                     .bind(row.seq)
                     .bind(&row.nick)
                     .bind(&row.body)
-                    .bind(i64::from(row.action));
+                    .bind(i64::from(row.action))
+                    .bind(row.foreign_id.as_deref());
             }
             query.execute(&mut *tx).await?;
         }
@@ -216,6 +226,7 @@ impl Store {
                     nick: r.try_get(1)?,
                     body: r.try_get(2)?,
                     action: r.try_get::<i64, _>(3)? != 0,
+                    foreign_id: None,
                 })
             })
             .collect::<Result<_, StoreError>>()?;
@@ -223,6 +234,90 @@ impl Store {
             out.reverse();
         }
         Ok((out, complete))
+    }
+
+    /// One row of an archive, by archive id.
+    pub async fn archive_row(
+        &self,
+        (bridge, user, room): (&str, &str, &str),
+        seq: i64,
+    ) -> Result<Option<Archived>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.nick, r.body, r.action, r.foreign_id FROM archive_rows r \
+             JOIN archive_rooms m ON r.room_id = m.id \
+             WHERE m.bridge = $1 AND m.user_jid = $2 AND m.room = $3 AND r.seq = $4",
+        )
+        .bind(bridge)
+        .bind(user)
+        .bind(room)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Archived {
+                bridge: bridge.to_owned(),
+                user: user.to_owned(),
+                room: room.to_owned(),
+                seq,
+                nick: r.try_get(0)?,
+                body: r.try_get(1)?,
+                action: r.try_get::<i64, _>(2)? != 0,
+                foreign_id: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The archive id and author of the line a foreign network calls
+    /// `foreign_id`.
+    pub async fn archive_find(
+        &self,
+        (bridge, user, room): (&str, &str, &str),
+        foreign_id: &str,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.seq, r.nick FROM archive_rows r \
+             JOIN archive_rooms m ON r.room_id = m.id \
+             WHERE m.bridge = $1 AND m.user_jid = $2 AND m.room = $3 AND r.foreign_id = $4",
+        )
+        .bind(bridge)
+        .bind(user)
+        .bind(room)
+        .bind(foreign_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// A line a server replays: `None` when the archive has it already (by
+    /// its foreign id, or by nick and text within `REPLAY_WINDOW` of its
+    /// time: archive ids are times, and the user's own lines may have
+    /// been archived without an id), else the newest archive id of its
+    /// room (0 for none).
+    pub async fn archive_replay(&self, row: &Archived) -> Result<Option<i64>, StoreError> {
+        let key = (row.bridge.clone(), row.user.clone(), row.room.clone());
+        let room_id = self.archive_room_id(&key).await?;
+        let known: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM archive_rows WHERE room_id = $1 AND (foreign_id = $2 \
+             OR (seq >= $3 AND seq <= $4 AND nick = $5 AND body = $6)) LIMIT 1",
+        )
+        .bind(room_id)
+        .bind(row.foreign_id.as_deref())
+        .bind(row.seq - REPLAY_WINDOW)
+        .bind(row.seq + REPLAY_WINDOW)
+        .bind(&row.nick)
+        .bind(&row.body)
+        .fetch_optional(&self.pool)
+        .await?;
+        if known.is_some() {
+            return Ok(None);
+        }
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(seq) FROM archive_rows WHERE room_id = $1")
+                .bind(room_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Some(newest.unwrap_or(0)))
     }
 
     /// Deletes a user's archives (in the transaction that removes them).

@@ -13,7 +13,85 @@ async fn exercise(store: &Store) {
     exercise_outbox(store).await;
     exercise_state_taken(store).await;
     exercise_archive(store).await;
+    exercise_replays(store).await;
     exercise_removal(store).await;
+}
+
+/// A line a server replays is archived once: by its foreign id, else by
+/// nick and text near its time; other lines and other users' stay apart.
+async fn exercise_replays(store: &Store) {
+    let line = |user: &str, seq: i64, id: Option<&str>, body: &str| Archived {
+        bridge: "irc.gw".into(),
+        user: user.into(),
+        room: "#replay".into(),
+        seq,
+        nick: "n".into(),
+        body: body.into(),
+        action: false,
+        foreign_id: id.map(String::from),
+    };
+    let live = line("a@localhost", 10_000_000, Some("m1"), "hi");
+    store.archive_batch(&[live]).await.unwrap();
+    // Replayed at the server's (earlier) time: known, and a write of it
+    // anyway adds nothing.
+    let replay = line("a@localhost", 9_000_000, Some("m1"), "hi");
+    assert_eq!(store.archive_replay(&replay).await.unwrap(), None);
+    store.archive_batch(&[replay]).await.unwrap();
+    let another = line("a@localhost", 9_000_001, Some("m2"), "hi there");
+    // Unknown: the room's newest archive id, to be placed after.
+    assert_eq!(
+        store.archive_replay(&another).await.unwrap(),
+        Some(10_000_000)
+    );
+    assert_eq!(
+        store
+            .archive_replay(&line("b@localhost", 9_000_000, Some("m1"), "hi"))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    // Without ids: the same nick and text within seconds.
+    let plain = line("a@localhost", 20_000_000, None, "plain");
+    store.archive_batch(&[plain]).await.unwrap();
+    let replay = |seq: i64, body: &'static str| {
+        let row = line("a@localhost", seq, None, body);
+        async move { store.archive_replay(&row).await.unwrap() }
+    };
+    assert_eq!(replay(19_000_000, "plain").await, None);
+    assert_eq!(replay(19_000_000, "other").await, Some(20_000_000));
+    assert_eq!(replay(40_000_000, "plain").await, Some(20_000_000));
+    let (rows, _) = store
+        .archive_query(
+            "irc.gw",
+            "a@localhost",
+            "#replay",
+            &Filter {
+                max: 10,
+                ..Filter::default()
+            },
+        )
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [10_000_000, 20_000_000]);
+    // Replies and reactions find lines both ways.
+    let archive = ("irc.gw", "a@localhost", "#replay");
+    let row = store
+        .archive_row(archive, 10_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.body.as_str(), row.foreign_id.as_deref()),
+        ("hi", Some("m1"))
+    );
+    assert!(store.archive_row(archive, 1).await.unwrap().is_none());
+    assert_eq!(
+        store.archive_find(archive, "m1").await.unwrap(),
+        Some((10_000_000, "n".to_owned()))
+    );
+    let others = ("irc.gw", "b@localhost", "#replay");
+    assert_eq!(store.archive_find(others, "m1").await.unwrap(), None);
 }
 
 /// a@localhost registers, secrets kept encrypted; b@localhost does not.
@@ -255,6 +333,7 @@ async fn exercise_archive(store: &Store) {
         nick: nick.into(),
         body: format!("line {seq}"),
         action: seq % 2 == 0,
+        foreign_id: None,
     };
     let mut rows: Vec<Archived> = (1..=40).map(|i| row("a@localhost", i, "n")).collect();
     rows.push(row("b@localhost", 41, "m"));
@@ -393,6 +472,7 @@ async fn old_archive_kept(store: &Store) {
         nick: "p".into(),
         body: "old 5".into(),
         action: false,
+        foreign_id: None,
     };
     store.archive_batch(&[next]).await.unwrap();
     assert_eq!(

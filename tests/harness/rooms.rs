@@ -3,7 +3,7 @@
 
 use tokio_xmpp::parsers::minidom::Element;
 
-use super::client::{bare, TestClient, NS};
+use super::client::{bare, ncname, TestClient, NS};
 use super::ircd::IrcClient;
 use super::stanzas::{register_and_subscribe, stanza};
 use super::{World, IRC};
@@ -85,5 +85,63 @@ pub async fn join_room(alice: &mut TestClient, nick: &str) -> Vec<Element> {
         if done {
             return seen;
         }
+    }
+}
+
+/// A MAM query on the room: each archived message's id and body, and the
+/// `fin`.
+pub async fn mam_page(c: &mut TestClient, set: Element) -> (Vec<(String, String)>, Element) {
+    let (rows, fin) = mam_stamped(c, set).await;
+    let rows = rows.into_iter().map(|(id, body, _)| (id, body)).collect();
+    (rows, fin)
+}
+
+/// `mam_page`, with each message's delay stamp.
+pub async fn mam_stamped(
+    c: &mut TestClient,
+    set: Element,
+) -> (Vec<(String, String, String)>, Element) {
+    let query = Element::builder("query", "urn:xmpp:mam:2")
+        .attr(ncname("queryid"), "q1")
+        .append(set)
+        .build();
+    // Results arrive before the iq's answer; collect them as they come.
+    let id = "mam-q";
+    c.send(stanza(
+        "iq",
+        &[("to", ROOM), ("type", "set"), ("id", id)],
+        vec![query],
+    ))
+    .await;
+    let mut results = Vec::new();
+    loop {
+        let el = c
+            .expect("MAM results", |el| {
+                el.get_child("result", "urn:xmpp:mam:2").is_some() || el.attr("id") == Some(id)
+            })
+            .await;
+        if let Some(result) = el.get_child("result", "urn:xmpp:mam:2") {
+            let inner = result
+                .get_child("forwarded", "urn:xmpp:forward:0")
+                .and_then(|f| f.get_child("message", NS))
+                .expect("a forwarded message");
+            let stamp = result
+                .get_child("forwarded", "urn:xmpp:forward:0")
+                .unwrap()
+                .get_child("delay", "urn:xmpp:delay")
+                .and_then(|d| d.attr("stamp"))
+                .expect("a delay stamp");
+            results.push((
+                result.attr("id").unwrap().to_owned(),
+                inner.get_child("body", NS).unwrap().text(),
+                stamp.to_owned(),
+            ));
+            continue;
+        }
+        assert_eq!(el.attr("type"), Some("result"), "{}", String::from(&el));
+        return (
+            results,
+            el.get_child("fin", "urn:xmpp:mam:2").expect("fin").clone(),
+        );
     }
 }

@@ -12,14 +12,16 @@ mod address;
 pub mod channel;
 mod form;
 mod session;
+mod styled;
 
 pub use address::{Address, AddressKind};
 pub use form::{parse_boolean, FieldKind, FieldSpec, FormValues, Registration, Secret};
 pub use session::{
-    Affiliation, Availability, Card, Connection, ContactStatus, Details, DetailsKind, Event,
-    Failure, Intent, Limits, OccupantChange, OutboxItem, Role, SessionContext, SessionHandle,
-    SessionStorage, StorageError, Text,
+    Affiliation, Availability, Card, ChatState, Connection, ContactStatus, Details, DetailsKind,
+    Event, Failure, Intent, Limits, OccupantChange, OutboxItem, Reply, Role, SessionContext,
+    SessionHandle, SessionStorage, StorageError, Text,
 };
+pub use styled::{push_run, styled, Rgb, Run, Style};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -22,9 +22,41 @@ pub struct Text {
     pub action: bool,
     /// When the foreign side says it was sent (unix seconds), if not now.
     pub sent_at: Option<i64>,
+    /// The foreign network's id of the message (IRCv3 `msgid`): the same
+    /// line heard twice (live, then replayed) is archived once.
+    pub foreign_id: Option<String>,
+    /// The body with its styles (bold, colours, links), when it has any:
+    /// carried as XHTML-IM beside the plain body.
+    pub styled: Option<Vec<crate::Run>>,
     /// The sender's name where the foreign side gives one beside the
     /// address (a mail's From), for the contact's roster item.
     pub sender_name: Option<String>,
+    /// The message this one answers (XEP-0461), in a room.
+    pub reply: Option<Box<Reply>>,
+    /// A correction of the sender's previous message (XEP-0308).
+    pub correction: bool,
+}
+
+/// A message a reply or a reaction points at, in a room: by the foreign
+/// network's id (a backend's side), by its archive id (the core's side),
+/// with its author and the start of its text where known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub nick: Option<String>,
+    pub foreign_id: Option<String>,
+    pub archive_id: Option<i64>,
+    pub excerpt: Option<String>,
+}
+
+/// XEP-0085 chat states, as far as a foreign network carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatState {
+    /// Typing.
+    Composing,
+    /// Stopped typing for now.
+    Paused,
+    /// Not typing (also `inactive` and `gone`).
+    Active,
 }
 
 /// The user's own availability, as the core aggregates it over resources.
@@ -74,6 +106,23 @@ pub enum Intent {
         reason: Option<String>,
     },
     SetAvailability(Availability),
+    /// The user's chat state towards a contact or a room.
+    ChatState {
+        to: Address,
+        state: ChatState,
+    },
+    /// The user reacts to a message in a room (XEP-0444): these emojis,
+    /// all of theirs on it (none: taken back).
+    React {
+        room: Address,
+        target: Reply,
+        reactions: Vec<String>,
+    },
+    /// The user retracts their message in a room (XEP-0424).
+    Retract {
+        room: Address,
+        target: Reply,
+    },
     /// Follow a contact's presence (a roster item), or stop following it.
     Watch(Address),
     Unwatch(Address),
@@ -163,6 +212,12 @@ pub enum OccupantChange {
         role: Role,
         affiliation: Affiliation,
     },
+    /// Away from the keyboard, with the note the occupant left.
+    Away {
+        note: Option<String>,
+    },
+    /// Back from being away.
+    Back,
 }
 
 /// Foreign failures, in the terms the core maps to XMPP errors (one table,
@@ -270,6 +325,25 @@ pub enum Event {
     ContactPresence {
         contact: Address,
         status: ContactStatus,
+    },
+    /// A contact's chat state, or a room occupant's (`nick`).
+    ChatState {
+        from: Address,
+        nick: Option<String>,
+        state: ChatState,
+    },
+    /// An occupant reacted to a message in a room.
+    Reaction {
+        room: Address,
+        nick: String,
+        target: Reply,
+        reactions: Vec<String>,
+    },
+    /// An occupant retracted a message in a room.
+    Retracted {
+        room: Address,
+        nick: String,
+        target: Reply,
     },
     /// The answer to `Intent::Details` of the same `id`.
     Details {

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use compact_str::CompactString;
 
 use ferry_bridge::{Address, Event, Failure, OccupantChange, Text};
-use irc_proto::{ChannelMode, Command, Message, Mode, Prefix};
+use irc_proto::{BatchSubCommand, ChannelMode, Command, Message, Mode, Prefix};
 
 use crate::isupport::Support;
 use crate::numerics;
-use crate::text::{ctcp, strip_formatting};
+use crate::tags::{self, Tags};
+use crate::text::{ctcp, message_text, strip_formatting};
 
 mod modes;
 use modes::{joined_change, standing, Modes};
@@ -31,6 +32,9 @@ struct Channel {
     /// The nick the user asked for when joining.
     wanted: String,
     key: Option<String>,
+    /// The server's time of the newest line heard here (unix ms): after
+    /// a rejoin, history is asked for from there (`chathistory`).
+    newest_ms: Option<i64>,
 }
 
 #[derive(Default)]
@@ -41,6 +45,9 @@ pub struct Channels {
     /// PARTs sent whose echo has not come back, by folded name: the echo
     /// of a PART must not end a join the user made after it.
     parting: HashMap<String, usize>,
+    /// Open `chathistory` batches (a server's history on join): their
+    /// lines are replayed ones.
+    history: Vec<String>,
 }
 
 /// A line as `line` hears it: the server's ISUPPORT and host, the
@@ -59,17 +66,19 @@ impl Heard<'_> {
     }
 }
 
-fn text_of(body: &str) -> Text {
-    match ctcp(body) {
-        Some(("ACTION", action)) => Text {
-            body: strip_formatting(action),
-            action: true,
-            ..Text::default()
-        },
-        _ => Text {
-            body: strip_formatting(body),
-            ..Text::default()
-        },
+/// A PRIVMSG's or NOTICE's text as a message: `/me` from CTCP ACTION,
+/// formatting as styles.
+pub(crate) fn text_of(body: &str) -> Text {
+    let (line, action) = match ctcp(body) {
+        Some(("ACTION", action)) => (action, true),
+        _ => (body, false),
+    };
+    let (body, styled) = message_text(line);
+    Text {
+        body,
+        styled,
+        action,
+        ..Text::default()
     }
 }
 
@@ -112,6 +121,7 @@ impl Channels {
                 joined: false,
                 wanted: wanted.to_owned(),
                 key,
+                newest_ms: None,
             }),
         );
         true
@@ -135,8 +145,10 @@ impl Channels {
     /// The JOIN lines for every channel, after (re)registration; the
     /// member lists start again from the NAMES that follow.
     pub fn rejoin(&mut self) -> Vec<String> {
-        // A new connection echoes none of the old one's PARTs.
+        // A new connection echoes none of the old one's PARTs, and opens
+        // none of its batches.
         self.parting.clear();
+        self.history.clear();
         self.by_name
             .values_mut()
             .map(|c| {
@@ -163,6 +175,7 @@ impl Channels {
         host: &str,
         me: &str,
         message: &Message,
+        tags: &Tags,
     ) -> Option<Vec<Event>> {
         let nick = match &message.prefix {
             Some(Prefix::Nickname(nick, _, _)) => nick.as_str(),
@@ -185,6 +198,10 @@ impl Channels {
                 let events = self.renamed(&heard, new);
                 (!events.is_empty()).then_some(events)?
             }
+            Command::AWAY(note) => {
+                let events = self.away(&heard, note);
+                (!events.is_empty()).then_some(events)?
+            }
             Command::KICK(list, victim, reason) => self.kicked(&heard, list, victim, reason),
             Command::TOPIC(name, Some(topic)) => {
                 let chan = self.by_name.get(&support.fold(name))?;
@@ -194,17 +211,31 @@ impl Channels {
                     subject: strip_formatting(topic),
                 }]
             }
+            Command::BATCH(id, kind, _) => return self.batch(id, kind.as_ref()),
             Command::PRIVMSG(target, body) | Command::NOTICE(target, body)
                 if support.is_channel(target) =>
             {
-                let chan = self.by_name.get(&support.fold(target))?;
+                let replayed = self.replayed(tags);
+                let chan = self.by_name.get_mut(&support.fold(target))?;
+                if let Some(ms) = tags.time_ms() {
+                    chan.newest_ms = chan.newest_ms.max(Some(ms));
+                }
                 if ctcp(body).is_some_and(|(c, _)| c != "ACTION") {
                     return Some(Vec::new());
                 }
+                let mut text = text_of(body);
+                // A replayed line keeps its server's time, however recent:
+                // the core checks its archive for it (SPEC §9).
+                text.sent_at = match replayed {
+                    true => tags.time_ms().map(|ms| ms.div_euclid(1000)),
+                    false => tags.sent_at(tags::now_ms()),
+                };
+                text.foreign_id = tags.get("msgid").map(String::from);
+                text.reply = crate::rich::replied(tags);
                 vec![Event::RoomMessage {
                     room: Self::room(host, &chan.name),
                     nick: nick.to_owned(),
-                    text: text_of(body),
+                    text,
                     own: false,
                 }]
             }
@@ -218,6 +249,39 @@ impl Channels {
             _ => return None,
         };
         Some(events)
+    }
+
+    /// The server's time of the newest line heard in `name` (unix ms).
+    pub fn newest_ms(&self, support: &Support, name: &str) -> Option<i64> {
+        self.by_name.get(&support.fold(name))?.newest_ms
+    }
+
+    /// Whether a line is part of a server's history (a `chathistory`
+    /// batch), not said now.
+    pub fn replayed(&self, tags: &Tags) -> bool {
+        !self.history.is_empty()
+            && tags
+                .get("batch")
+                .is_some_and(|id| self.history.iter().any(|h| *h == id))
+    }
+
+    /// A batch opens (`+id type`) or closes (`-id`); only history batches
+    /// matter here.
+    fn batch(&mut self, id: &str, kind: Option<&BatchSubCommand>) -> Option<Vec<Event>> {
+        if let Some(id) = id.strip_prefix('-') {
+            let before = self.history.len();
+            self.history.retain(|h| h != id);
+            return (self.history.len() != before).then(Vec::new);
+        }
+        let id = id.strip_prefix('+')?;
+        let history = matches!(kind, Some(BatchSubCommand::CUSTOM(k))
+            if k == "CHATHISTORY" || k == "DRAFT/CHATHISTORY");
+        // Bounded: a server that never closes its batches costs nothing.
+        if history && self.history.len() < 16 {
+            self.history.push(id.to_owned());
+            return Some(Vec::new());
+        }
+        None
     }
 
     /// JOIN: someone else arrives in channels the user is in. The user's
@@ -289,6 +353,24 @@ impl Channels {
             }
         }
         events
+    }
+
+    /// AWAY (away-notify): someone went away, with a note, or came back
+    /// (none), in every channel they are in.
+    fn away(&self, heard: &Heard, note: &Option<String>) -> Vec<Event> {
+        let Heard { support, nick, .. } = *heard;
+        let folded = support.fold(nick);
+        let change = match note.as_deref().filter(|n| !n.is_empty()) {
+            Some(note) => OccupantChange::Away {
+                note: Some(strip_formatting(note)),
+            },
+            None => OccupantChange::Back,
+        };
+        self.by_name
+            .values()
+            .filter(|chan| chan.members.contains_key(folded.as_str()))
+            .map(|chan| Self::occupant(heard.host, chan, nick, change.clone()))
+            .collect()
     }
 
     /// NICK: someone is renamed in every channel they are in.
@@ -502,71 +584,4 @@ impl Channels {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ferry_bridge::{Affiliation, Role};
-
-    fn line(channels: &mut Channels, raw: &str) -> Vec<Event> {
-        let message: Message = raw.parse().unwrap();
-        channels
-            .line(&Support::default(), "irc.test", "alice", &message)
-            .unwrap_or_default()
-    }
-
-    fn joined(events: &[Event]) -> bool {
-        events.iter().any(|e| matches!(e, Event::Joined { .. }))
-    }
-
-    #[test]
-    fn names_prefixes_become_modes() {
-        let support = Support::default();
-        let mut c = Channels::default();
-        assert!(c.joining(&support, "#c", "alice", None));
-        line(&mut c, ":alice!a@h JOIN #c");
-        line(&mut c, ":irc.test 353 alice = #c :@+bob +carol alice");
-        let standings: Vec<_> = line(&mut c, ":irc.test 366 alice #c :End of NAMES")
-            .into_iter()
-            .filter_map(|e| match e {
-                Event::Occupant {
-                    nick,
-                    change: OccupantChange::Joined { role, affiliation },
-                    ..
-                } => Some((nick, role, affiliation)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            standings,
-            [
-                ("alice".to_owned(), Role::Participant, Affiliation::None),
-                ("bob".to_owned(), Role::Moderator, Affiliation::Admin),
-                ("carol".to_owned(), Role::Participant, Affiliation::Member),
-            ]
-        );
-    }
-
-    #[test]
-    fn the_echo_of_a_part_does_not_end_the_join_after_it() {
-        let support = Support::default();
-        let mut c = Channels::default();
-        assert!(c.joining(&support, "#c", "alice", None));
-        line(&mut c, ":alice!a@h JOIN #c");
-        assert!(joined(&line(
-            &mut c,
-            ":irc.test 366 alice #c :End of NAMES"
-        )));
-        // Leave, and join again before the server echoes the PART.
-        c.left(&support, "#c");
-        assert!(c.joining(&support, "#c", "alice", None));
-        let echo = line(&mut c, ":alice!a@h PART #c :bye");
-        assert!(!echo.iter().any(|e| matches!(e, Event::Left { .. })));
-        line(&mut c, ":alice!a@h JOIN #c");
-        assert!(joined(&line(
-            &mut c,
-            ":irc.test 366 alice #c :End of NAMES"
-        )));
-        // A PART the user did not ask for still ends the room.
-        let forced = line(&mut c, ":alice!a@h PART #c :removed");
-        assert!(forced.iter().any(|e| matches!(e, Event::Left { .. })));
-    }
-}
+mod tests;

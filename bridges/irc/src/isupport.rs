@@ -36,6 +36,8 @@ pub struct Support {
     pub prefix: Vec<(char, char)>,
     /// MONITOR's target limit, when the server has MONITOR.
     pub monitor: Option<usize>,
+    /// The most lines a CHATHISTORY request may ask for (0: no limit).
+    pub chathistory: Option<usize>,
     /// The longest nick and channel name the server takes, when it says.
     pub nicklen: Option<usize>,
     pub channellen: Option<usize>,
@@ -48,6 +50,7 @@ impl Default for Support {
             casemapping: CaseMapping::Rfc1459,
             prefix: vec![('o', '@'), ('v', '+')],
             monitor: None,
+            chathistory: None,
             nicklen: None,
             channellen: None,
         }
@@ -85,6 +88,7 @@ impl Support {
                     }
                 }
                 "MONITOR" => self.monitor = Some(value.parse().unwrap_or(100)),
+                "CHATHISTORY" => self.chathistory = value.parse().ok(),
                 // The larger of the two: MAXNICKLEN may exceed NICKLEN.
                 "NICKLEN" | "MAXNICKLEN" => {
                     if let Some(n) = value.parse().ok().filter(|n| *n > 0) {

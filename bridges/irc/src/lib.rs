@@ -3,19 +3,24 @@
 
 mod address;
 mod autoreply;
+mod caps;
 mod channels;
+mod chathistory;
 pub mod config;
 mod connection;
 mod details;
+mod echo;
 mod fit;
 mod isupport;
 mod line;
 mod net;
 mod numerics;
 mod registration;
+mod rich;
 mod session;
 mod shared;
 mod split;
+mod tags;
 mod text;
 mod throttle;
 

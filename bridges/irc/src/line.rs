@@ -9,7 +9,8 @@ use tokio_util::codec::{Decoder, Encoder};
 
 /// 512 bytes of message plus 8191 of IRCv3 tags.
 pub const MAX_LINE: usize = 512 + 8191;
-/// What we send: 512 bytes with the CR LF (we send no tags).
+/// What we send: 512 bytes with the CR LF, after the tags (their own
+/// limit is `tags::MAX_CLIENT_TAGS`, kept where they are made).
 const MAX_OUT: usize = 510;
 
 #[derive(Debug, Default)]
@@ -90,9 +91,10 @@ impl Encoder<String> for LineCodec {
         // The last guard against a line the server would refuse or close
         // the connection over (ngircd: "Request too long"): whatever
         // built it, it goes cut (a topic, a reason, an away note).
-        let line = if line.len() > MAX_OUT {
+        let tags = crate::tags::section_len(&line);
+        let line = if line.len() - tags > MAX_OUT {
             tracing::warn!(bytes = line.len(), "overlong IRC line cut to 512 bytes");
-            crate::fit::cut(&line, MAX_OUT)
+            crate::fit::cut(&line, tags + MAX_OUT)
         } else {
             &line
         };
@@ -163,6 +165,11 @@ mod tests {
             .unwrap();
         assert!(buf.len() <= 512 && buf.ends_with(b"\r\n"), "{}", buf.len());
         assert!(std::str::from_utf8(&buf).is_ok());
+        // Tags have a budget of their own: the message keeps its 512.
+        let mut buf = BytesMut::new();
+        let tagged = format!("@label=f1 PRIVMSG #c :{}", "x".repeat(600));
+        codec.encode(tagged, &mut buf).unwrap();
+        assert_eq!(buf.len(), "@label=f1 ".len() + 512);
     }
 
     proptest! {

@@ -7,10 +7,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use ferry_bridge::{Address, Connection, Text};
 
 use crate::autoreply::AutoReplies;
+use crate::caps::{Cap, Caps};
 use crate::channels::Channels;
 use crate::connection;
 use crate::details::Lookups;
+use crate::echo::Echoes;
 use crate::isupport::Support;
+use crate::rich::{self, Typing};
 use crate::split;
 
 /// One network of a session.
@@ -20,6 +23,12 @@ pub(crate) struct Net {
     pub(crate) username: String,
     pub(crate) support: Support,
     pub(crate) registered: bool,
+    /// The IRCv3 capabilities the server acknowledged.
+    pub(crate) caps: Caps,
+    /// With echo-message: the user's channel lines awaiting their echo.
+    pub(crate) echoes: Echoes,
+    /// The user's chat states sent, per target (`+typing`).
+    pub(crate) typing: Typing,
     /// Contacts to follow: folded nick → nick as the user wrote it.
     pub(crate) watched: BTreeMap<String, String>,
     /// Folded nicks we reported online.
@@ -108,13 +117,23 @@ impl Net {
             split::prefix_room(&self.nick, &self.username),
             wrapper,
         );
-        split::body(&text.body, max)
+        // Styled (a user's XHTML-IM): the same text with IRC's codes.
+        let formatted = text.styled.as_deref().map(crate::text::formatted);
+        let body = rich::shown(text, formatted.as_deref().unwrap_or(&text.body));
+        // What it answers, on its first line where the server takes tags.
+        let tags = match self.caps.has(Cap::MessageTags) {
+            true => rich::reply_tags(text),
+            false => String::new(),
+        };
+        split::body(&body, max)
             .into_iter()
-            .map(|piece| {
+            .enumerate()
+            .map(|(i, piece)| {
+                let tags = if i == 0 { tags.as_str() } else { "" };
                 if text.action {
-                    format!("PRIVMSG {target} :\x01ACTION {piece}\x01")
+                    format!("{tags}PRIVMSG {target} :\x01ACTION {piece}\x01")
                 } else {
-                    format!("PRIVMSG {target} :{piece}")
+                    format!("{tags}PRIVMSG {target} :{piece}")
                 }
             })
             .collect()

@@ -10,6 +10,7 @@ use ferry_bridge::{
     Limits, Registration, SessionContext, SessionHandle, Text,
 };
 
+use crate::caps::Cap;
 use crate::channels::Channels;
 use crate::connection::{self, Control, Params, Up};
 use crate::fit;
@@ -20,6 +21,7 @@ use crate::shared::Shared;
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzz;
 mod inbound;
+mod rich;
 
 /// How long a session waits for its connections' QUITs to be written.
 const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -118,6 +120,9 @@ impl Session {
                 username,
                 support: Support::default(),
                 registered: false,
+                caps: Default::default(),
+                echoes: Default::default(),
+                typing: Default::default(),
                 watched: BTreeMap::new(),
                 online: HashSet::new(),
                 away: HashMap::new(),
@@ -210,6 +215,13 @@ impl Session {
             Intent::Watch(contact) => self.follow(contact),
             Intent::Unwatch(contact) => self.unfollow(contact),
             Intent::SetAvailability(availability) => self.set_availability(availability),
+            Intent::ChatState { to, state } => self.chat_state(to, state),
+            Intent::React {
+                room,
+                target,
+                reactions,
+            } => self.react(room, target, reactions),
+            Intent::Retract { room, target } => self.retract(room, target),
             Intent::Reconnect => {
                 for net in self.nets.values() {
                     let _ = net.handle.control.try_send(Control::Reconnect);
@@ -416,18 +428,54 @@ impl Session {
                 )
                 .await;
         };
-        if let Err(unqueued) = net.queue_all(net.privmsg_lines(&room.name, &text)) {
-            let text_of = unqueued_text(&unqueued);
-            return self
-                .fail(room, text.id, Failure::ResourceConstraint, &text_of)
-                .await;
+        let mut lines = net.privmsg_lines(&room.name, &text);
+        let count = lines.len();
+        let echoed = net.caps.has(Cap::EchoMessage);
+        let mut given_up = None;
+        if echoed {
+            let folded = net.support.fold(&room.name);
+            let labels = net.caps.has(Cap::LabeledResponse);
+            given_up = net
+                .echoes
+                .sent((&folded, &room.name), &mut lines, text.clone(), labels);
+        }
+        let queued = net.queue_all(lines);
+        if queued.is_err() && echoed {
+            net.echoes.unsent(count);
         }
         let nick = net.nick.clone();
+        // With echo-message the server's echo reflects the message
+        // (`inbound`); one that waited too long for its echo goes now.
+        if let Some(old) = given_up {
+            self.reflect(room.clone(), nick.clone(), *old).await;
+        }
+        match queued {
+            Err(unqueued) => {
+                let text_of = unqueued_text(&unqueued);
+                self.fail(room, text.id, Failure::ResourceConstraint, &text_of)
+                    .await;
+            }
+            Ok(()) if !echoed => self.reflect(room, nick, text).await,
+            Ok(()) => {}
+        }
+    }
+
+    /// The user's nick on a network ("" when not connected there).
+    fn nick_on(&self, host: &str) -> String {
+        self.nets
+            .get(host)
+            .map(|n| n.nick.clone())
+            .unwrap_or_default()
+    }
+
+    /// The user's own message in a room, back to their resources.
+    async fn reflect(&self, room: Address, nick: String, text: Text) {
+        let own = true;
         self.emit(Event::RoomMessage {
             room,
             nick,
             text,
-            own: true,
+            own,
         })
         .await;
     }

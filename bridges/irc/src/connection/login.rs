@@ -4,7 +4,7 @@
 
 use ferry_bridge::channel;
 use futures::StreamExt;
-use irc_proto::{Command, Message};
+use irc_proto::Command;
 use tokio::time::{timeout, Instant};
 
 use super::handshake::{Handshake, Step};
@@ -41,14 +41,17 @@ pub(super) async fn register<K: Clone + Send + Sync>(
                 }
             },
         };
-        let Ok(message) = line.parse::<Message>() else {
-            tracing::debug!("unparsable IRC line during registration");
+        let Some((message, tags)) = super::parse(&line) else {
             continue;
         };
         match handshake.feed(&message) {
             Step::Send(commands) => send_all(&mut stream, commands).await?,
             Step::Pass => {
-                if events.send((key.clone(), Up::Line(message))).await.is_err() {
+                if events
+                    .send((key.clone(), Up::Line(Box::new((message, tags)))))
+                    .await
+                    .is_err()
+                {
                     return Err(End::Quit);
                 }
             }

@@ -19,8 +19,10 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_util::codec::{Framed, FramedParts};
 
+use crate::caps::Caps;
 use crate::config::Network;
 use crate::line::LineCodec;
+use crate::tags::Tags;
 use crate::throttle::Bucket;
 
 mod handshake;
@@ -58,8 +60,11 @@ pub enum Up {
         wanted: String,
         /// Some(false) when SASL was tried and refused.
         sasl: Option<bool>,
+        /// The capabilities the server acknowledged.
+        caps: Caps,
     },
-    Line(Message),
+    /// Boxed as `Read` made it: a line is the largest event.
+    Line(Box<(Message, Tags)>),
     Lost {
         reason: String,
         retry_in: Duration,
@@ -276,20 +281,32 @@ pub(crate) enum Read {
     Ping(String),
     Pong,
     Error(String),
-    Line(Box<Message>),
+    Line(Box<(Message, Tags)>),
+}
+
+/// A line as `irc-proto` parses it, but for its tags, which are kept
+/// whole for whoever reads one (`tags`).
+pub(crate) fn parse(line: &str) -> Option<(Message, Tags)> {
+    let (tags, rest) = Tags::split(line);
+    match rest.parse::<Message>() {
+        Ok(message) => Some((message, tags)),
+        Err(_) => {
+            tracing::debug!("unparsable IRC line skipped");
+            None
+        }
+    }
 }
 
 impl Read {
     pub(crate) fn of(line: &str) -> Read {
-        let Ok(message) = line.parse::<Message>() else {
-            tracing::debug!("unparsable IRC line skipped");
+        let Some((message, tags)) = parse(line) else {
             return Read::Skip;
         };
         match message.command {
             Command::PING(token, _) => Read::Ping(token),
             Command::PONG(..) => Read::Pong,
             Command::ERROR(reason) => Read::Error(reason),
-            _ => Read::Line(Box::new(message)),
+            _ => Read::Line(Box::new((message, tags))),
         }
     }
 }
@@ -343,8 +360,8 @@ fn serve<'a, K: Clone + Send + Sync>(
                         }
                         Read::Pong => keepalive.ping_sent = None,
                         Read::Error(reason) => return End::Lost(format!("server error: {reason}")),
-                        Read::Line(message) => {
-                            if events.send((key.clone(), Up::Line(*message))).await.is_err() {
+                        Read::Line(line) => {
+                            if events.send((key.clone(), Up::Line(line))).await.is_err() {
                                 break 'serving None;
                             }
                         }
@@ -435,6 +452,12 @@ mod tests {
         assert!(matches!(Read::of(":srv PONG srv :ferry-1"), Read::Pong));
         assert!(matches!(Read::of("ERROR :Closing link"), Read::Error(r) if r == "Closing link"));
         assert!(matches!(Read::of(":a!b@c PRIVMSG #r :hi"), Read::Line(_)));
+        let Read::Line(line) = Read::of("@time=x;+typing=active :a!b@c TAGMSG #r") else {
+            panic!("a tagged line");
+        };
+        assert_eq!(line.1.get("time").as_deref(), Some("x"));
+        assert!(line.0.tags.is_none());
+        assert!(matches!(Read::of("@time=x PING :srv"), Read::Ping(t) if t == "srv"));
         assert!(matches!(Read::of(""), Read::Skip));
     }
 }

@@ -70,6 +70,14 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             username: "ferry".into(),
             support,
             registered: true,
+            // Every capability: their paths (echoes, history batches)
+            // are fuzzed too.
+            caps: crate::caps::Caps::listed(
+                "server-time message-tags echo-message batch labeled-response \
+                 away-notify draft/chathistory",
+            ),
+            echoes: Default::default(),
+            typing: Default::default(),
             watched: BTreeMap::from([("bob".into(), "Bob".into())]),
             online: HashSet::new(),
             away: HashMap::new(),
@@ -98,7 +106,8 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
         let mut buf = BytesMut::from(data);
         while let Some(line) = codec.decode_eof(&mut buf).expect("decoding never fails") {
             if let Read::Line(message) = Read::of(&line) {
-                session.line(HOST, *message).await;
+                let (message, tags) = *message;
+                session.line(HOST, message, tags).await;
             }
             while let Some(Some(event)) = events_rx.recv().now_or_never() {
                 seen.push(event);

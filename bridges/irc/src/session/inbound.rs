@@ -4,16 +4,21 @@
 
 use std::collections::HashSet;
 
-use ferry_bridge::{channel, Address, Connection, ContactStatus, Event, Failure, Text};
+use ferry_bridge::{channel, Address, Connection, ContactStatus, Event, Failure};
 use irc_proto::{Command, Message, Prefix};
 
 use super::{emit, fail, Session};
+use crate::caps::{self, Cap};
+use crate::channels::text_of;
+use crate::chathistory;
 use crate::connection::Up;
 use crate::details::Answer;
+use crate::echo::Settled;
 use crate::fit;
 use crate::isupport::Support;
 use crate::net::{online_state, poll_ison, reconcile, stop_reclaim, take_back, Net};
 use crate::numerics;
+use crate::tags::Tags;
 use crate::text::{ctcp, strip_formatting};
 
 impl Session {
@@ -27,11 +32,17 @@ impl Session {
                 })
                 .await;
             }
-            Up::Registered { nick, wanted, sasl } => {
+            Up::Registered {
+                nick,
+                wanted,
+                sasl,
+                caps,
+            } => {
                 let Some(net) = self.nets.get_mut(host) else {
                     return;
                 };
                 net.registered = true;
+                net.caps = caps;
                 net.sasl_failed = sasl == Some(false);
                 net.pending_nick = None;
                 // A fallback for the registered nick: watched from the end
@@ -49,9 +60,20 @@ impl Session {
                 self.emit(Event::Connection { network, state }).await;
             }
             Up::Lost { reason, retry_in } => {
+                // Lines that waited for an echo may have been said: as
+                // without echo-message, they are reflected.
+                let unechoed = match self.nets.get_mut(host) {
+                    Some(net) => net.echoes.lost(),
+                    None => Vec::new(),
+                };
+                for (name, text) in unechoed {
+                    let (room, nick) = (Address::room(Some(host), &name), self.nick_on(host));
+                    self.reflect(room, nick, *text).await;
+                }
                 let offline: Vec<Address> = match self.nets.get_mut(host) {
                     Some(net) => {
                         net.registered = false;
+                        net.caps = Default::default();
                         net.support = Support::default();
                         // No answer comes over a lost connection.
                         net.lookups = Default::default();
@@ -92,13 +114,16 @@ impl Session {
                 let state = Connection::Offline { reason };
                 self.emit(Event::Connection { network, state }).await;
             }
-            Up::Line(message) => self.line(host, message).await,
+            Up::Line(line) => {
+                let (message, tags) = *line;
+                self.line(host, message, tags).await;
+            }
         }
     }
 
     /// A line from the server: our own nick changes, then channel lines
     /// (the room events `Channels` makes of them), then the rest.
-    pub(super) async fn line(&mut self, host: &str, message: Message) {
+    pub(super) async fn line(&mut self, host: &str, message: Message, tags: Tags) {
         let events = self.events.clone();
         let Some(net) = self.nets.get_mut(host) else {
             return;
@@ -107,13 +132,33 @@ impl Session {
             Some(Prefix::Nickname(nick, _, _)) => Some(nick.clone()),
             _ => None,
         };
+        // Our own line echoed, unless it is from the server's history.
+        let ours = from_nick.as_deref().is_some_and(|n| is_me(net, n));
+        let said = match &message.command {
+            Command::PRIVMSG(..) | Command::NOTICE(..) => true,
+            Command::Raw(command, _) => command == "TAGMSG",
+            _ => false,
+        };
+        if ours && said && net.caps.has(Cap::EchoMessage) && !net.channels.replayed(&tags) {
+            return super::rich::echo(net, &events, host, &message, &tags).await;
+        }
         let renamed = match (&message.command, &from_nick) {
             (Command::NICK(new), Some(old)) => follow_own_nick(net, old, new),
             _ => false,
         };
-        let room_events = net.channels.line(&net.support, host, &net.nick, &message);
+        if let Some(nick) = &from_nick {
+            if super::rich::told(net, &events, host, nick, &message, &tags).await {
+                return;
+            }
+        }
+        let room_events = net
+            .channels
+            .line(&net.support, host, &net.nick, &message, &tags);
         let handled = room_events.is_some();
         for event in room_events.into_iter().flatten() {
+            if let Event::Joined { room, .. } = &event {
+                ask_history(net, &room.name);
+            }
             emit(&events, event).await;
         }
         if renamed {
@@ -143,19 +188,27 @@ impl Session {
                 }
                 notice(net, &events, host, &nick, &target, &body).await;
             }
+            Command::CAP(_, sub, a, b) => {
+                let list = b.as_deref().or(a.as_deref()).unwrap_or("");
+                let (caps, req) = caps::notify(net.caps, sub.to_str(), list);
+                net.caps = caps;
+                if let Some(req) = req {
+                    net.queue_auto(req);
+                }
+            }
             Command::Response(response, args) => {
-                self.numeric(host, response as u16, args).await;
+                self.numeric(host, response as u16, args, &tags).await;
             }
             Command::Raw(code, args) => {
                 if let Ok(code) = code.parse() {
-                    self.numeric(host, code, args).await;
+                    self.numeric(host, code, args, &tags).await;
                 }
             }
             _ => {}
         }
     }
 
-    async fn numeric(&mut self, host: &str, code: u16, args: Vec<String>) {
+    async fn numeric(&mut self, host: &str, code: u16, args: Vec<String>, tags: &Tags) {
         let events = &self.events;
         let Some(net) = self.nets.get_mut(host) else {
             return;
@@ -187,7 +240,7 @@ impl Session {
                 let folded = net.support.fold(&args[1]);
                 answer(events, net.lookups.missing(&folded)).await;
                 if net.last_id.contains_key(&folded) {
-                    error_reply(net, events, host, code, &args).await;
+                    error_reply(net, events, host, (code, tags), &args).await;
                 }
             }
             730 | 731 => monitor(net, events, host, code == 730, &args).await,
@@ -203,7 +256,7 @@ impl Session {
                 let text = format!("{wanted}: {}", args.last().cloned().unwrap_or_default());
                 fail(events, room, None, failure, &text).await;
             }
-            code => error_reply(net, events, host, code, &args).await,
+            code => error_reply(net, events, host, (code, tags), &args).await,
         }
     }
 }
@@ -244,12 +297,8 @@ async fn privmsg(
     }
     let from = Address::contact(Some(host), &nick);
     match ctcp(body) {
-        Some(("ACTION", action)) => {
-            let text = Text {
-                body: strip_formatting(action),
-                action: true,
-                ..Text::default()
-            };
+        Some(("ACTION", _)) => {
+            let text = text_of(body);
             emit(events, Event::DirectMessage { from, text }).await;
         }
         Some((request @ ("VERSION" | "PING"), token)) => {
@@ -262,10 +311,7 @@ async fn privmsg(
         }
         Some(_) => {}
         None => {
-            let text = Text {
-                body: strip_formatting(body),
-                ..Text::default()
-            };
+            let text = text_of(body);
             match net.pm_rooms.get(&net.support.fold(&nick)) {
                 Some(room) => {
                     let room = room.clone();
@@ -295,11 +341,25 @@ async fn notice(
         return server_notice(events, host, body).await;
     }
     let from = Address::contact(Some(host), nick);
-    let text = Text {
-        body: strip_formatting(body),
-        ..Text::default()
-    };
+    let text = text_of(body);
     emit(events, Event::DirectMessage { from, text }).await;
+}
+
+/// A channel is (re)joined: where the server keeps history, what was
+/// said there since the newest line heard (SPEC §9).
+fn ask_history(net: &Net, channel: &str) {
+    if net.caps.chathistory() {
+        let since = net.channels.newest_ms(&net.support, channel);
+        net.queue_auto(chathistory::request(
+            channel,
+            since,
+            net.support.chathistory,
+        ));
+    }
+}
+
+fn is_me(net: &Net, nick: &str) -> bool {
+    net.support.fold(nick) == net.support.fold(&net.nick)
 }
 
 /// The end of the MOTD: MONITOR the contacts (and the registered nick
@@ -421,7 +481,7 @@ async fn error_reply(
     net: &mut Net,
     events: &channel::Sender<Event>,
     host: &str,
-    code: u16,
+    (code, tags): (u16, &Tags),
     args: &[String],
 ) {
     let Some(failure) = numerics::failure(code) else {
@@ -431,7 +491,18 @@ async fn error_reply(
     if target.eq_ignore_ascii_case("NickServ") || target.is_empty() || target == "*" {
         return;
     }
-    let id = net.last_id.remove(&net.support.fold(&target));
+    let folded = net.support.fold(&target);
+    // With echo-message, a refused channel line is one awaiting its echo:
+    // its message fails (once, whatever lines it had), never reflected.
+    let waiting = match net.caps.has(Cap::EchoMessage) && net.support.is_channel(&target) {
+        true => net.echoes.settle(tags.get("label").as_deref(), &folded),
+        false => Settled::Unknown,
+    };
+    let id = match waiting {
+        Settled::Message(text) => text.id,
+        Settled::Rest => return,
+        Settled::Unknown => net.last_id.remove(&folded),
+    };
     let text = args.last().cloned().unwrap_or_default();
     let to = if net.support.is_channel(&target) {
         Address::room(Some(host), &target)
