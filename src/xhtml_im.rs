@@ -4,7 +4,7 @@
 //! with `font-weight`, `font-style`, `text-decoration`, `font-family`,
 //! `color`, `background-color`; `a` with a web `href`; `br`), and read.
 
-use ferry_bridge::{push_run, Rgb, Run, Style};
+use ferry_bridge::{apply_element, push_run, web_link, Run, Style};
 use xmpp_parsers::minidom::{Element, Node};
 
 use crate::xml_clean::clean;
@@ -48,14 +48,6 @@ pub fn element(runs: &[Run]) -> Element {
 
 fn ncname(name: &str) -> xmpp_parsers::minidom::rxml::NcName {
     xmpp_parsers::minidom::rxml::NcName::try_from(name).expect("a static name")
-}
-
-fn web_link(href: &str) -> bool {
-    ["http://", "https://", "mailto:", "xmpp:"]
-        .iter()
-        .any(|scheme| {
-            href.len() > scheme.len() && href[..scheme.len()].eq_ignore_ascii_case(scheme)
-        })
 }
 
 /// A style as CSS, or `None` for a plain one.
@@ -109,7 +101,7 @@ const DEPTH: usize = 32;
 fn walk(el: &Element, inherited: &Style, runs: &mut Vec<Run>, depth: usize) {
     let mut style = inherited.clone();
     if depth < DEPTH {
-        element_style(el, &mut style);
+        apply_element(el.name(), el.attr("href"), el.attr("style"), &mut style);
     }
     for node in el.nodes() {
         match node {
@@ -130,42 +122,10 @@ fn walk(el: &Element, inherited: &Style, runs: &mut Vec<Run>, depth: usize) {
     }
 }
 
-/// What an element and its `style` attribute add to the style.
-fn element_style(el: &Element, style: &mut Style) {
-    match el.name() {
-        "strong" | "b" => style.bold = true,
-        "em" | "i" | "cite" => style.italic = true,
-        "u" => style.underline = true,
-        "s" | "del" | "strike" => style.strike = true,
-        "code" | "tt" | "pre" | "kbd" | "samp" => style.monospace = true,
-        "a" => style.link = el.attr("href").filter(|h| web_link(h)).map(String::from),
-        _ => {}
-    }
-    for decl in el.attr("style").unwrap_or("").split(';') {
-        let Some((property, value)) = decl.split_once(':') else {
-            continue;
-        };
-        let value = value.trim().to_ascii_lowercase();
-        match property.trim().to_ascii_lowercase().as_str() {
-            "font-weight" => {
-                style.bold = value == "bold" || value.parse::<u32>().is_ok_and(|w| w >= 600)
-            }
-            "font-style" => style.italic = value == "italic" || value == "oblique",
-            "text-decoration" => {
-                style.underline = value.contains("underline");
-                style.strike = value.contains("line-through");
-            }
-            "font-family" => style.monospace = value.contains("monospace"),
-            "color" => style.color = Rgb::parse(&value),
-            "background-color" => style.background = Rgb::parse(&value),
-            _ => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_bridge::Rgb;
     use proptest::prelude::*;
 
     fn styled(bold: bool, color: Option<Rgb>) -> Style {

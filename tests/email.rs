@@ -389,7 +389,7 @@ async fn received_mail_becomes_messages_threaded_decoded_and_listed() {
     mail.deliver(
         "carol@example.net",
         "alice@example.org",
-        "From: carol@example.net\nSubject: html\nContent-Type: text/html\n\n<html><body><p>Hello <b>there</b></p></body></html>\n",
+        "From: carol@example.net\nSubject: html\nContent-Type: text/html\n\n<html><body onload=\"x()\"><p>Hello <b>there</b></p><script>steal()</script><img src=\"https://tracker.example/p.gif\" alt=\"\"><a href=\"javascript:y()\" onclick=\"z()\">click</a></body></html>\n",
     )
     .await;
     let got = alice.expect("the HTML mail", from_carol).await;
@@ -399,6 +399,27 @@ async fn received_mail_becomes_messages_threaded_decoded_and_listed() {
         text_of(&got, "body")
     );
     assert!(!text_of(&got, "body").contains("<b>"));
+    // Beside the text, sanitised XHTML-IM: the bold kept; no script, no
+    // remote image, no event attribute, no script link.
+    let html = got
+        .get_child("html", "http://jabber.org/protocol/xhtml-im")
+        .expect("XHTML-IM beside the text");
+    let xhtml = String::from(html);
+    assert!(
+        xhtml.contains("font-weight: bold") && xhtml.contains(">there<"),
+        "{xhtml}"
+    );
+    for banned in [
+        "script",
+        "steal",
+        "img",
+        "tracker",
+        "onload",
+        "onclick",
+        "javascript",
+    ] {
+        assert!(!xhtml.contains(banned), "{banned} in {xhtml}");
+    }
     mail.deliver(
         "carol@example.net",
         "alice@example.org",

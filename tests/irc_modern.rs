@@ -92,6 +92,56 @@ async fn a_line_said_while_away_is_archived_once_at_the_servers_time() {
     assert!((stamp_secs(&away[0].2) - said).abs() <= 1, "{rows:?}");
 }
 
+#[tokio::test]
+async fn lines_said_while_ferry_was_down_are_archived_once() {
+    let mut w = World::start_inspircd(false).await;
+    let mut carol = harness::rooms::on_chan(&w, "carol").await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    alice.available().await;
+    let form = [("nick", "alice"), ("persistent", "true")];
+    harness::stanzas::register_and_subscribe(&mut alice, harness::IRC, &form).await;
+    join_room(&mut alice, "alice").await;
+    carol
+        .expect("alice joins", |l| {
+            l.starts_with(":alice!") && l.contains("JOIN")
+        })
+        .await;
+    carol.send("PRIVMSG #chan :before").await;
+    alice.expect("carol's line", carols).await;
+    drop(alice);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    w.ferry.terminate();
+    carol
+        .expect("alice quits with ferry", |l| {
+            l.starts_with(":alice!") && l.contains("QUIT")
+        })
+        .await;
+    carol.send("PRIVMSG #chan :while ferry was down").await;
+    let said = now_secs();
+    // Back, ferry joins the always-on channel again; the server replays it.
+    w.ferry.launch();
+    carol
+        .expect("alice back", |l| {
+            l.starts_with(":alice!") && l.contains("JOIN")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    alice.available().await;
+    join_room(&mut alice, "alice").await;
+    let (rows, _) = mam_stamped(
+        &mut alice,
+        Element::builder("set", "http://jabber.org/protocol/rsm").build(),
+    )
+    .await;
+    let archived = |text: &str| rows.iter().filter(|r| r.1 == text).collect::<Vec<_>>();
+    assert_eq!(archived("before").len(), 1, "{rows:?}");
+    let gap = archived("while ferry was down");
+    assert_eq!(gap.len(), 1, "{rows:?}");
+    assert!((stamp_secs(&gap[0].2) - said).abs() <= 1, "{rows:?}");
+}
+
 /// A groupchat message to the room with an id and an origin-id.
 fn groupchat(id: &str, text: &str) -> Element {
     let origin = Element::builder("origin-id", "urn:xmpp:sid:0")

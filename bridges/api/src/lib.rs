@@ -21,7 +21,7 @@ pub use session::{
     Event, Failure, Intent, Limits, OccupantChange, OutboxItem, Reply, Role, SessionContext,
     SessionHandle, SessionStorage, StorageError, Text,
 };
-pub use styled::{push_run, styled, Rgb, Run, Style};
+pub use styled::{apply_element, push_run, styled, web_link, Rgb, Run, Style};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -103,6 +103,53 @@ pub fn styled(runs: Vec<Run>) -> Option<Vec<Run>> {
     runs.iter().any(|r| !r.style.is_plain()).then_some(runs)
 }
 
+/// Whether a link goes somewhere a message may point: the web, mail,
+/// XMPP (never `javascript:` or `data:`).
+pub fn web_link(href: &str) -> bool {
+    ["http://", "https://", "mailto:", "xmpp:"]
+        .iter()
+        .any(|scheme| {
+            href.len() > scheme.len()
+                && href.is_char_boundary(scheme.len())
+                && href[..scheme.len()].eq_ignore_ascii_case(scheme)
+        })
+}
+
+/// What an (X)HTML element, its `href` and its `style` attribute add to
+/// a style: the elements and CSS properties XEP-0071 recommends, links
+/// only where `web_link`. Everything else is ignored.
+pub fn apply_element(name: &str, href: Option<&str>, css: Option<&str>, style: &mut Style) {
+    match name {
+        "strong" | "b" => style.bold = true,
+        "em" | "i" | "cite" => style.italic = true,
+        "u" => style.underline = true,
+        "s" | "del" | "strike" => style.strike = true,
+        "code" | "tt" | "pre" | "kbd" | "samp" => style.monospace = true,
+        "a" => style.link = href.filter(|h| web_link(h)).map(String::from),
+        _ => {}
+    }
+    for decl in css.unwrap_or("").split(';') {
+        let Some((property, value)) = decl.split_once(':') else {
+            continue;
+        };
+        let value = value.trim().to_ascii_lowercase();
+        match property.trim().to_ascii_lowercase().as_str() {
+            "font-weight" => {
+                style.bold = value == "bold" || value.parse::<u32>().is_ok_and(|w| w >= 600)
+            }
+            "font-style" => style.italic = value == "italic" || value == "oblique",
+            "text-decoration" => {
+                style.underline = value.contains("underline");
+                style.strike = value.contains("line-through");
+            }
+            "font-family" => style.monospace = value.contains("monospace"),
+            "color" => style.color = Rgb::parse(&value),
+            "background-color" => style.background = Rgb::parse(&value),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +163,24 @@ mod tests {
         assert_eq!(Rgb::parse("#gg0000"), None);
         assert_eq!(Rgb::parse("url(x)"), None);
         assert_eq!(Rgb(255, 128, 0).css(), "#ff8000");
+    }
+
+    #[test]
+    fn elements_and_css() {
+        let mut s = Style::default();
+        apply_element(
+            "span",
+            None,
+            Some("font-weight: 700; color: red; x: y"),
+            &mut s,
+        );
+        assert!(s.bold);
+        assert_eq!(s.color, Some(Rgb(255, 0, 0)));
+        apply_element("a", Some("javascript:alert(1)"), None, &mut s);
+        assert_eq!(s.link, None);
+        apply_element("a", Some("HTTPS://example.org/"), None, &mut s);
+        assert_eq!(s.link.as_deref(), Some("HTTPS://example.org/"));
+        assert!(!web_link("é"));
     }
 
     #[test]

@@ -47,8 +47,16 @@ pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
         }
         body.push_str(&attachments.join("\n"));
     }
+    // An HTML part's styles, beside the text (SPEC §9): only a real HTML
+    // part (mail-parser makes one up from a text part).
+    let styled = message
+        .html_bodies()
+        .find(|part| part.is_text_html())
+        .and_then(|part| part.text_contents())
+        .and_then(crate::html::runs);
     let text = Text {
         body,
+        styled,
         // Always a subject (maybe empty): it makes the message `normal`.
         subject: Some(message.subject().unwrap_or("").to_owned()),
         thread: message.message_id().map(str::to_owned),

@@ -5,6 +5,7 @@ mod account;
 mod address;
 mod compose;
 pub mod config;
+mod html;
 mod imap;
 mod inbound;
 mod inbox;

@@ -153,6 +153,25 @@ pub fn tagmsg(tags: &Tags) -> Option<Told> {
     Some(Told::Typing(state))
 }
 
+/// `REDACT <target> <msgid>` (draft/message-redaction), for a line the
+/// user retracts.
+pub fn redact_line(target: &str, msgid: &str) -> Option<String> {
+    // A msgid is one parameter: one with a space or a leading `:` would
+    // change the line's meaning.
+    if msgid.is_empty() || msgid.starts_with(':') || msgid.contains([' ', '\r', '\n', '\0']) {
+        return None;
+    }
+    Some(format!("REDACT {target} {msgid}"))
+}
+
+/// A `REDACT`'s target and msgid (its reason, if any, is not shown).
+pub fn redaction(args: &[String]) -> Option<(&str, &str)> {
+    match args {
+        [target, msgid, ..] if !msgid.is_empty() => Some((target, msgid)),
+        _ => None,
+    }
+}
+
 /// The line a message from IRC answers (`+draft/reply`).
 pub fn replied(tags: &Tags) -> Option<Box<Reply>> {
     let id = tags.get("+draft/reply")?;
@@ -235,6 +254,29 @@ mod tests {
             .line(target, ChatState::Composing, now + Duration::from_secs(2))
             .is_some());
         assert!(t.line(target, ChatState::Active, now).is_some());
+    }
+
+    /// The message-redaction spec's examples.
+    #[test]
+    fn redactions() {
+        assert_eq!(
+            redact_line("#channel", "1234").as_deref(),
+            Some("REDACT #channel 1234")
+        );
+        assert_eq!(redact_line("#c", "a b"), None);
+        assert_eq!(redact_line("#c", ":x"), None);
+        let parse = |line: &str| -> Option<(String, String)> {
+            let message: irc_proto::Message = line.parse().unwrap();
+            let irc_proto::Command::Raw(command, args) = message.command else {
+                return None;
+            };
+            assert_eq!(command, "REDACT");
+            redaction(&args).map(|(t, m)| (t.to_owned(), m.to_owned()))
+        };
+        let example = parse(":nick!user@host REDACT #channel 1234 :Oops, wrong channel");
+        assert_eq!(example, Some(("#channel".into(), "1234".into())));
+        assert_eq!(parse(":nick!user@host REDACT #channel 1234"), example);
+        assert_eq!(parse(":nick!user@host REDACT #channel"), None);
     }
 
     #[test]

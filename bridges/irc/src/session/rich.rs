@@ -43,11 +43,15 @@ impl Session {
         let Some(net) = room.network.as_ref().and_then(|h| self.nets.get(h)) else {
             return;
         };
-        match target.foreign_id {
-            Some(id) if net.caps.has(Cap::MessageRedaction) => {
-                net.queue(format!("REDACT {} {id}", room.name));
+        let line = match target.foreign_id {
+            Some(id) if net.caps.has(Cap::MessageRedaction) => rich::redact_line(&room.name, &id),
+            _ => None,
+        };
+        match line {
+            Some(line) => {
+                net.queue(line);
             }
-            _ => tracing::debug!("a retraction IRC cannot carry"),
+            None => tracing::debug!("a retraction IRC cannot carry"),
         }
     }
 }
@@ -127,12 +131,12 @@ pub(super) async fn told(
             },
             _ => return true,
         },
-        "REDACT" if in_room => match args.get(1) {
-            Some(id) => Event::Retracted {
+        "REDACT" if in_room => match rich::redaction(args) {
+            Some((_, id)) => Event::Retracted {
                 room,
                 nick: nick.to_owned(),
                 target: Reply {
-                    foreign_id: Some(id.clone()),
+                    foreign_id: Some(id.to_owned()),
                     ..Reply::default()
                 },
             },
