@@ -96,6 +96,13 @@ impl State {
                 self.at_space = false;
             }
         }
+        let mut room = MAX_TEXT - self.length;
+        if out.len() > room {
+            while !out.is_char_boundary(room) {
+                room -= 1;
+            }
+            out.truncate(room);
+        }
         self.length += out.len();
         push_run(&mut self.runs, &out, &style);
     }
