@@ -80,16 +80,18 @@ async fn a_line_said_while_away_is_archived_once_at_the_servers_time() {
     assert!((stamp_secs(stamp) - said).abs() <= 1, "{stamp} for {said}");
 
     // The archive has each line once, the replayed one at the server's time.
-    let (rows, _) = mam_stamped(
-        &mut alice,
-        Element::builder("set", "http://jabber.org/protocol/rsm").build(),
-    )
-    .await;
+    archived_once(&mut alice, "while away", said).await;
+}
+
+/// The room's archive has "before" once, and `gap` once at `said`.
+async fn archived_once(alice: &mut TestClient, gap: &str, said: i64) {
+    let rsm = Element::builder("set", "http://jabber.org/protocol/rsm").build();
+    let (rows, _) = mam_stamped(alice, rsm).await;
     let archived = |text: &str| rows.iter().filter(|r| r.1 == text).collect::<Vec<_>>();
     assert_eq!(archived("before").len(), 1, "{rows:?}");
-    let away = archived("while away");
-    assert_eq!(away.len(), 1, "{rows:?}");
-    assert!((stamp_secs(&away[0].2) - said).abs() <= 1, "{rows:?}");
+    let gap = archived(gap);
+    assert_eq!(gap.len(), 1, "{rows:?}");
+    assert!((stamp_secs(&gap[0].2) - said).abs() <= 1, "{rows:?}");
 }
 
 #[tokio::test]
@@ -130,16 +132,7 @@ async fn lines_said_while_ferry_was_down_are_archived_once() {
     let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
     alice.available().await;
     join_room(&mut alice, "alice").await;
-    let (rows, _) = mam_stamped(
-        &mut alice,
-        Element::builder("set", "http://jabber.org/protocol/rsm").build(),
-    )
-    .await;
-    let archived = |text: &str| rows.iter().filter(|r| r.1 == text).collect::<Vec<_>>();
-    assert_eq!(archived("before").len(), 1, "{rows:?}");
-    let gap = archived("while ferry was down");
-    assert_eq!(gap.len(), 1, "{rows:?}");
-    assert!((stamp_secs(&gap[0].2) - said).abs() <= 1, "{rows:?}");
+    archived_once(&mut alice, "while ferry was down", said).await;
 }
 
 /// A groupchat message to the room with an id and an origin-id.

@@ -154,13 +154,9 @@ async fn chat_states_replies_and_reactions_through_client_tags() {
     );
 
     // Alice reacts to the question.
-    let react = el(
-        "reactions",
-        "urn:xmpp:reactions:0",
-        &[("id", &question_id)],
-        vec![el("reaction", "urn:xmpp:reactions:0", &[], vec![]).tap_text("🎉")],
-    );
-    alice.send(groupchat("x1", vec![react])).await;
+    alice
+        .send(groupchat("x1", vec![reactions(&question_id, "🎉")]))
+        .await;
     let tagmsg = carol
         .expect("alice's reaction", |l| {
             l.contains(":alice") && l.contains("TAGMSG") && l.contains("react")
@@ -168,6 +164,17 @@ async fn chat_states_replies_and_reactions_through_client_tags() {
         .await;
     assert_eq!(tag(&tagmsg, "+draft/react"), Some("🎉"), "{tagmsg}");
     assert_eq!(tag(&tagmsg, "+draft/reply"), Some(asked_id.as_str()));
+}
+
+/// A reaction with `emoji` to the line of stanza-id `id`.
+fn reactions(id: &str, emoji: &str) -> Element {
+    let reaction = el("reaction", "urn:xmpp:reactions:0", &[], vec![]).tap_text(emoji);
+    el(
+        "reactions",
+        "urn:xmpp:reactions:0",
+        &[("id", id)],
+        vec![reaction],
+    )
 }
 
 trait TapText {
@@ -235,13 +242,9 @@ async fn formatting_corrections_and_reactions_as_text_without_tags() {
     carol
         .expect("the correction", |l| l.ends_with("PRIVMSG #chan :* louder"))
         .await;
-    let react = el(
-        "reactions",
-        "urn:xmpp:reactions:0",
-        &[("id", &question_id)],
-        vec![el("reaction", "urn:xmpp:reactions:0", &[], vec![]).tap_text("👍")],
-    );
-    alice.send(groupchat("x1", vec![react])).await;
+    alice
+        .send(groupchat("x1", vec![reactions(&question_id, "👍")]))
+        .await;
     let line = carol
         .expect("the reaction", |l| l.contains("reacted"))
         .await;

@@ -118,7 +118,9 @@ impl Load {
             }
             // The stream's end, then Prosody's: the name is free after it.
             if SinkExt::<&Element>::close(&mut stream).await.is_ok() {
-                let drained = async { while stream.next().await.is_some() {} };
+                // Until its end (or an error): a stream that ended keeps
+                // answering at once, and a loop over that never yields.
+                let drained = async { while let Some(Ok(_)) = stream.next().await {} };
                 let _ = tokio::time::timeout(Duration::from_secs(5), drained).await;
             }
         });
