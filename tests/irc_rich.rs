@@ -155,7 +155,7 @@ async fn chat_states_replies_and_reactions_through_client_tags() {
 
     // Alice reacts to the question.
     alice
-        .send(groupchat("x1", vec![reactions(&question_id, "🎉")]))
+        .send(groupchat("x1", vec![reaction_to(&question_id, "🎉")]))
         .await;
     let tagmsg = carol
         .expect("alice's reaction", |l| {
@@ -167,7 +167,7 @@ async fn chat_states_replies_and_reactions_through_client_tags() {
 }
 
 /// A reaction with `emoji` to the line of stanza-id `id`.
-fn reactions(id: &str, emoji: &str) -> Element {
+fn reaction_to(id: &str, emoji: &str) -> Element {
     let reaction = el("reaction", "urn:xmpp:reactions:0", &[], vec![]).tap_text(emoji);
     el(
         "reactions",
@@ -243,7 +243,7 @@ async fn formatting_corrections_and_reactions_as_text_without_tags() {
         .expect("the correction", |l| l.ends_with("PRIVMSG #chan :* louder"))
         .await;
     alice
-        .send(groupchat("x1", vec![reactions(&question_id, "👍")]))
+        .send(groupchat("x1", vec![reaction_to(&question_id, "👍")]))
         .await;
     let line = carol
         .expect("the reaction", |l| l.contains("reacted"))
