@@ -61,13 +61,7 @@ async fn chat_states_replies_and_reactions_through_client_tags() {
     with_tags(&mut carol).await;
 
     // Typing, both ways.
-    let composing = el(
-        "composing",
-        "http://jabber.org/protocol/chatstates",
-        &[],
-        vec![],
-    );
-    alice.send(groupchat("t1", vec![composing])).await;
+    alice.send(groupchat("t1", vec![composing()])).await;
     let typing = carol.expect("alice typing", |l| l.contains("TAGMSG")).await;
     assert_eq!(tag(&typing, "+typing"), Some("active"), "{typing}");
     carol.send("@+typing=active TAGMSG #chan").await;
@@ -166,6 +160,16 @@ async fn chat_states_replies_and_reactions_through_client_tags() {
     assert_eq!(tag(&tagmsg, "+draft/reply"), Some(asked_id.as_str()));
 }
 
+/// XEP-0085's "composing".
+fn composing() -> Element {
+    el(
+        "composing",
+        "http://jabber.org/protocol/chatstates",
+        &[],
+        vec![],
+    )
+}
+
 /// A reaction with `emoji` to the line of stanza-id `id`.
 fn reaction_to(id: &str, emoji: &str) -> Element {
     let reaction = el("reaction", "urn:xmpp:reactions:0", &[], vec![]).tap_text(emoji);
@@ -253,13 +257,7 @@ async fn formatting_corrections_and_reactions_as_text_without_tags() {
         "{line}"
     );
     // Typing makes no IRC traffic without tags.
-    let composing = el(
-        "composing",
-        "http://jabber.org/protocol/chatstates",
-        &[],
-        vec![],
-    );
-    alice.send(groupchat("t1", vec![composing])).await;
+    alice.send(groupchat("t1", vec![composing()])).await;
     alice
         .send(groupchat("m9", vec![body("after typing")]))
         .await;
