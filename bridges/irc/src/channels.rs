@@ -217,9 +217,9 @@ impl Channels {
             {
                 let replayed = self.replayed(tags);
                 let chan = self.by_name.get_mut(&support.fold(target))?;
-                if let Some(ms) = tags.time_ms() {
-                    chan.newest_ms = chan.newest_ms.max(Some(ms));
-                }
+                // Parsed once: InspIRCd dates every line.
+                let time = tags.time_ms();
+                chan.newest_ms = chan.newest_ms.max(time);
                 if ctcp(body).is_some_and(|(c, _)| c != "ACTION") {
                     return Some(Vec::new());
                 }
@@ -227,8 +227,8 @@ impl Channels {
                 // A replayed line keeps its server's time, however recent:
                 // the core checks its archive for it (SPEC §9).
                 text.sent_at = match replayed {
-                    true => tags.time_ms().map(|ms| ms.div_euclid(1000)),
-                    false => tags.sent_at(tags::now_ms()),
+                    true => time.map(|ms| ms.div_euclid(1000)),
+                    false => time.and_then(|ms| tags::late(ms, tags::now_ms())),
                 };
                 text.foreign_id = tags.get("msgid").map(String::from);
                 text.reply = crate::rich::replied(tags);

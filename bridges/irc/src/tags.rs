@@ -62,14 +62,13 @@ impl Tags {
         let parsed = chrono::DateTime::parse_from_rfc3339(&time).ok()?;
         Some(parsed.timestamp_millis())
     }
+}
 
-    /// The line's time for a message (unix seconds) when it is more than
-    /// `LATE_MS` older than `now_ms`: history, playback or lag, which
-    /// clients show with its time. A fresh line has none: it is now.
-    pub fn sent_at(&self, now_ms: i64) -> Option<i64> {
-        let time = self.time_ms()?;
-        (now_ms - time > LATE_MS).then(|| time.div_euclid(1000))
-    }
+/// A line's time for a message (unix seconds) when it is more than
+/// `LATE_MS` older than `now_ms`: history, playback or lag, which clients
+/// show with its time. A fresh line has none: it is now.
+pub fn late(time_ms: i64, now_ms: i64) -> Option<i64> {
+    (now_ms - time_ms > LATE_MS).then(|| time_ms.div_euclid(1000))
 }
 
 /// How old a line's server time must be to be told (SPEC §9).
@@ -203,9 +202,9 @@ mod tests {
         let t = tags("@time=2026-12-06T05:00:00.250Z CMD");
         let at = 1_796_533_200_250;
         assert_eq!(t.time_ms(), Some(at));
-        assert_eq!(t.sent_at(at + 5000), None);
-        assert_eq!(t.sent_at(at + 5001), Some(at / 1000));
-        assert_eq!(tags("@time=yesterday CMD").sent_at(at), None);
+        assert_eq!(late(at, at + 5000), None);
+        assert_eq!(late(at, at + 5001), Some(at / 1000));
+        assert_eq!(tags("@time=yesterday CMD").time_ms(), None);
         assert_eq!(tags("CMD").time_ms(), None);
     }
 

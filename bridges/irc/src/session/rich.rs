@@ -73,7 +73,8 @@ pub(super) async fn echo(
     let label = tags.get("label");
     if let Settled::Message(text) = net.echoes.settle(label.as_deref(), &folded) {
         let mut text = *text;
-        text.sent_at = tags.sent_at(crate::tags::now_ms());
+        let now = crate::tags::now_ms();
+        text.sent_at = tags.time_ms().and_then(|ms| crate::tags::late(ms, now));
         text.foreign_id = tags.get("msgid").map(String::from);
         let room = Address::room(Some(host), target);
         let nick = net.nick.clone();
