@@ -338,12 +338,13 @@ mod tests {
     fn unknown_key_in_backend_section_is_named_by_backend() {
         let text = MINIMAL.replace("tls = \"none\"", "tls = \"none\"\nsmpt = \"x\"");
         let c = load(&text, &[]).unwrap();
-        let section = c.bridge[1].section().unwrap().clone();
-        let err = section
-            .try_deserialize::<ferry_email::EmailConfig>()
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("smpt"), "{err}");
+        let Err(err) = crate::bridges::build(&c.bridge[1]) else {
+            panic!("a misspelt key was taken");
+        };
+        // The whole path: which bridge, which section, which key.
+        let err = err.to_string();
+        let path = format!("bridge {} [bridge.email]", c.bridge[1].jid);
+        assert!(err.contains(&path) && err.contains("smpt"), "{err}");
     }
 
     #[test]

@@ -216,6 +216,22 @@ async fn always_on_rooms_are_joined_again_when_ferry_starts() {
 }
 
 #[tokio::test]
+async fn a_user_not_always_on_quits_irc_when_their_last_resource_leaves() {
+    let w = world().await;
+    let mut carol = carol(&w).await;
+    let mut alice = alice(&w, "false").await;
+    join(&mut alice).await;
+    carol
+        .expect("alice joins", |l| {
+            l.starts_with(":alice!") && l.contains("JOIN")
+        })
+        .await;
+    drop(alice);
+    let moves = alice_moves(&mut carol, Duration::from_secs(6)).await;
+    assert!(moves.len() == 1 && moves[0].contains("QUIT"), "{moves:?}");
+}
+
+#[tokio::test]
 async fn leaving_an_always_on_room_on_purpose_parts_the_channel() {
     let w = world().await;
     let (mut carol, alice) = alice_in_chan(&w).await;

@@ -110,6 +110,33 @@ async fn cards_idle_times_and_versions_of_contacts_and_occupants() {
     assert!(result(last).unwrap().attr("seconds").is_some());
     let answer = alice.iq(&format!("{ROOM}/nobody"), false, vcard()).await;
     assert_eq!(error_condition(&answer), "item-not-found");
+    let ask = stanza(
+        "iq",
+        &[
+            ("to", &format!("{ROOM}/bob")),
+            ("type", "get"),
+            ("id", "v2"),
+        ],
+        vec![query(VERSION)],
+    );
+    alice.send(ask).await;
+    let (from, request) = bob.next_message(false).await;
+    assert_eq!(
+        (from.as_str(), request.as_str()),
+        ("alice", "\x01VERSION\x01")
+    );
+    bob.send("NOTICE alice :\x01VERSION OccupantIRC 1.0\x01")
+        .await;
+    let answer = alice
+        .expect("the occupant's version", |el| {
+            el.name() == "iq" && el.attr("id") == Some("v2")
+        })
+        .await;
+    let name = result(answer)
+        .unwrap()
+        .get_child("name", VERSION)
+        .map(|n| n.text());
+    assert_eq!(name.as_deref(), Some("OccupantIRC 1.0"));
 }
 
 #[tokio::test]

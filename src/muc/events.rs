@@ -109,6 +109,8 @@ fn groupchat(gw: &Gateway, room: &Room, nick: &str, text: &Text, own: bool, seq:
 /// `archived` is the archive id `archive` gave it. A join's history is
 /// sent by tasks whose handles go to `histories`: the session's later
 /// lines wait for them, so that none is both history and live.
+/// One match over every room event, kept whole so that a new event kind
+/// is one arm here; the arms call the room's builders and do nothing else.
 pub fn event(
     gw: &Arc<Gateway>,
     user: &BareJid,

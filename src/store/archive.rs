@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{of_room, of_user, Store, StoreError};
 
 /// One archived message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,33 +88,29 @@ impl Store {
         }
         let select =
             "SELECT id FROM archive_rooms WHERE bridge = $1 AND user_jid = $2 AND room = $3";
-        let found: Option<i64> = sqlx::query_scalar(select)
-            .bind(&key.0)
-            .bind(&key.1)
-            .bind(&key.2)
+        let key_ref = (key.0.as_str(), key.1.as_str(), key.2.as_str());
+        let found: Option<i64> = of_room(select, key_ref)
             .fetch_optional(&self.pool)
-            .await?;
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
         let id = match found {
             Some(id) => id,
             None => {
                 // Random, so that instances sharing a database need no
                 // coordination; another instance may win the race.
-                sqlx::query(
-                    "INSERT INTO archive_rooms (id, bridge, user_jid, room) VALUES ($1, $2, $3, $4) \
+                of_room(
+                    "INSERT INTO archive_rooms (bridge, user_jid, room, id) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (bridge, user_jid, room) DO NOTHING",
+                    key_ref,
                 )
                 .bind((rand::random::<u64>() >> 1) as i64)
-                .bind(&key.0)
-                .bind(&key.1)
-                .bind(&key.2)
                 .execute(&self.pool)
                 .await?;
-                sqlx::query_scalar(select)
-                    .bind(&key.0)
-                    .bind(&key.1)
-                    .bind(&key.2)
+                of_room(select, key_ref)
                     .fetch_one(&self.pool)
                     .await?
+                    .try_get(0)?
             }
         };
         let mut ids = self.lock_room_ids();
@@ -205,7 +201,7 @@ impl Store {
         });
         // One more than asked, to know whether the window goes on.
         sql.push_str(&format!(" LIMIT {}", filter.max + 1));
-        let mut query = sqlx::query(&sql).bind(bridge).bind(user).bind(room);
+        let mut query = of_room(&sql, (bridge, user, room));
         for v in values {
             query = query.bind(v);
         }
@@ -242,14 +238,12 @@ impl Store {
         (bridge, user, room): (&str, &str, &str),
         seq: i64,
     ) -> Result<Option<Archived>, StoreError> {
-        let row = sqlx::query(
+        let row = of_room(
             "SELECT r.nick, r.body, r.action, r.foreign_id FROM archive_rows r \
              JOIN archive_rooms m ON r.room_id = m.id \
              WHERE m.bridge = $1 AND m.user_jid = $2 AND m.room = $3 AND r.seq = $4",
+            (bridge, user, room),
         )
-        .bind(bridge)
-        .bind(user)
-        .bind(room)
         .bind(seq)
         .fetch_optional(&self.pool)
         .await?;
@@ -275,14 +269,12 @@ impl Store {
         (bridge, user, room): (&str, &str, &str),
         foreign_id: &str,
     ) -> Result<Option<(i64, String)>, StoreError> {
-        let row = sqlx::query(
+        let row = of_room(
             "SELECT r.seq, r.nick FROM archive_rows r \
              JOIN archive_rooms m ON r.room_id = m.id \
              WHERE m.bridge = $1 AND m.user_jid = $2 AND m.room = $3 AND r.foreign_id = $4",
+            (bridge, user, room),
         )
-        .bind(bridge)
-        .bind(user)
-        .bind(room)
         .bind(foreign_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -327,19 +319,21 @@ impl Store {
         bridge: &str,
         user: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        of_user(
             "DELETE FROM archive_rows WHERE room_id IN \
              (SELECT id FROM archive_rooms WHERE bridge = $1 AND user_jid = $2)",
+            bridge,
+            user,
         )
-        .bind(bridge)
-        .bind(user)
         .execute(&mut **tx)
         .await?;
-        sqlx::query("DELETE FROM archive_rooms WHERE bridge = $1 AND user_jid = $2")
-            .bind(bridge)
-            .bind(user)
-            .execute(&mut **tx)
-            .await?;
+        of_user(
+            "DELETE FROM archive_rooms WHERE bridge = $1 AND user_jid = $2",
+            bridge,
+            user,
+        )
+        .execute(&mut **tx)
+        .await?;
         self.lock_room_ids()
             .retain(|(b, u, _), _| b != bridge || u != user);
         Ok(())

@@ -53,6 +53,12 @@ fn of_user<'q>(sql: &'q str, bridge: &'q str, user: &'q str) -> Statement<'q> {
     sqlx::query(sql).bind(bridge).bind(user)
 }
 
+/// A statement on one room's archive of a user: `$1` bridge, `$2` user,
+/// `$3` room; the caller binds the rest from `$4`.
+fn of_room<'q>(sql: &'q str, (bridge, user, room): (&'q str, &'q str, &'q str)) -> Statement<'q> {
+    of_user(sql, bridge, user).bind(room)
+}
+
 /// The first column of every row, as text.
 fn strings(rows: &[AnyRow]) -> Result<Vec<String>, StoreError> {
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()

@@ -168,7 +168,8 @@ impl Channels {
             .collect()
     }
 
-    /// Handles a channel-related line; `None` when it is not one.
+    /// Handles a channel-related line; `None` when it is not one. One
+    /// table of the channel commands and numerics, an arm each.
     pub fn line(
         &mut self,
         support: &Support,

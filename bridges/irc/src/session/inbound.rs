@@ -22,6 +22,9 @@ use crate::tags::Tags;
 use crate::text::{ctcp, strip_formatting};
 
 impl Session {
+    /// What a connection task reports, by kind. One match over the
+    /// connection's whole lifecycle, kept whole: each arm is short and the
+    /// order of the arms is the order a connection lives them.
     pub(super) async fn up(&mut self, host: &str, up: Up) {
         let network = Some(host.to_owned());
         match up {
@@ -122,7 +125,8 @@ impl Session {
     }
 
     /// A line from the server: our own nick changes, then channel lines
-    /// (the room events `Channels` makes of them), then the rest.
+    /// (the room events `Channels` makes of them), then the rest. Long
+    /// because it is one table of commands; each arm hands off at once.
     pub(super) async fn line(&mut self, host: &str, message: Message, tags: Tags) {
         let events = self.events.clone();
         let Some(net) = self.nets.get_mut(host) else {
