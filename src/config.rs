@@ -135,6 +135,20 @@ pub struct BridgeConfig {
     pub secret: Option<String>,
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
+    /// The XMPP server's HTTP upload service (XEP-0363); when absent,
+    /// looked for in disco#items of each allowed domain at link-up.
+    #[serde(default)]
+    pub upload: Option<String>,
+    /// Bytes a file may have to be carried either way.
+    #[serde(default = "default_max_attachment")]
+    pub max_attachment: u64,
+    /// Hosts whose links may be fetched for users, besides the upload
+    /// service's.
+    #[serde(default)]
+    pub fetch_hosts: Vec<String>,
+    /// Seconds a download or an upload may wait for the other side.
+    #[serde(default = "default_fetch_timeout")]
+    pub fetch_timeout: u64,
     #[serde(flatten)]
     pub sections: HashMap<String, config::Value>,
 }
@@ -165,6 +179,48 @@ impl BridgeConfig {
     pub fn section(&self) -> Option<&config::Value> {
         self.sections.get(&self.kind)
     }
+
+    /// How this bridge carries files.
+    pub fn files(&self) -> Result<FilesConfig, ConfigError> {
+        let upload =
+            match &self.upload {
+                Some(jid) => Some(xmpp_parsers::jid::Jid::new(jid).map_err(|e| {
+                    ConfigError::Invalid(format!("bridge {}: upload: {e}", self.jid))
+                })?),
+                None => None,
+            };
+        if self.fetch_timeout == 0 {
+            let text = format!("bridge {}: fetch_timeout must be at least 1", self.jid);
+            return Err(ConfigError::Invalid(text));
+        }
+        Ok(FilesConfig {
+            upload,
+            max_attachment: self.max_attachment,
+            fetch_hosts: self.fetch_hosts.clone(),
+            timeout: std::time::Duration::from_secs(self.fetch_timeout),
+        })
+    }
+}
+
+fn default_max_attachment() -> u64 {
+    25 * 1024 * 1024
+}
+
+fn default_fetch_timeout() -> u64 {
+    30
+}
+
+/// How a bridge carries files (SPEC §8).
+#[derive(Debug, Clone)]
+pub struct FilesConfig {
+    /// The upload service named in the config, else found by disco.
+    pub upload: Option<xmpp_parsers::jid::Jid>,
+    /// Bytes a file may have to be carried.
+    pub max_attachment: u64,
+    /// Hosts (besides the upload service's) whose links may be fetched.
+    pub fetch_hosts: Vec<String>,
+    /// How long a download or upload may wait for the other side.
+    pub timeout: std::time::Duration,
 }
 
 /// Keys holding lists: the environment gives them comma-separated.

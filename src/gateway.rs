@@ -35,6 +35,10 @@ pub struct Gateway {
     pub always_on: crate::always_on::AlwaysOn,
     /// Roster management by privilege (XEP-0356).
     pub rosters: crate::roster::Rosters,
+    /// Requests ferry sent, awaiting their answers.
+    pub asks: crate::asks::Asks,
+    /// Files: the upload service, the fetch rules (SPEC §8).
+    pub files: crate::files::Files,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
     /// Addresses' JIDs: every message of a room of K users asks K times,
@@ -59,6 +63,7 @@ impl Gateway {
         access: AccessConfig,
         limits: LimitsConfig,
         out: Arc<Outbound>,
+        files: crate::config::FilesConfig,
     ) -> Self {
         let disco = crate::services::disco::Info::new(bridge.as_ref());
         let archiver = crate::muc::archive::Archiver::start(store.clone());
@@ -77,6 +82,8 @@ impl Gateway {
             lanes: crate::lanes::Lanes::default(),
             always_on: crate::always_on::AlwaysOn::default(),
             rosters: crate::roster::Rosters::default(),
+            asks: crate::asks::Asks::default(),
+            files: crate::files::Files::new(files),
             online: Mutex::new(HashMap::new()),
             jids: Mutex::new(HashMap::new()),
         }

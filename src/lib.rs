@@ -9,9 +9,11 @@
 
 mod address;
 mod always_on;
+mod asks;
 mod bridges;
 mod component;
 mod config;
+mod files;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod gateway;
@@ -63,6 +65,11 @@ pub async fn run(
     bridges: Vec<Arc<dyn ferry_bridge::Bridge>>,
 ) -> anyhow::Result<()> {
     let store = Arc::new(Store::open(&config.store).await.context("store")?);
+    match store.files_sweep().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, "files a crash left behind were dropped"),
+        Err(e) => tracing::warn!(error = %e, "cannot sweep the files left behind"),
+    }
     tokio::spawn(prune_archives(
         store.clone(),
         config.store.archive_days,
@@ -95,6 +102,7 @@ pub async fn run(
             config.access.clone(),
             config.limits.clone(),
             out,
+            entry.files()?,
         ));
         tokio::spawn(gateway.clone().run(events_rx));
         gateways.push(gateway);

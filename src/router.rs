@@ -39,6 +39,7 @@ impl Gateway {
                     }
                     // The server advertises its grants again right after.
                     self.rosters.clear_grants();
+                    tokio::spawn(crate::files::upload::discover(self.clone()));
                     // Presence seen before the link went down may be stale:
                     // forget it, probe, and end the sessions of users who
                     // do not answer as available.

@@ -141,6 +141,7 @@ pub fn text_of(message: &Message) -> Text {
             .filter(|_| reply.is_none()),
         reply: reply.map(Box::new),
         correction: crate::rich::is_correction(message),
+        files: Vec::new(),
     }
 }
 

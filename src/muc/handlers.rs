@@ -243,7 +243,7 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
     let intent = match (message.type_.clone(), to.resource()) {
         (MessageType::Groupchat, None) if has_body => Intent::SendRoom {
             room: address,
-            text: text_of(&message),
+            text: text_with_link(&message),
         },
         (MessageType::Groupchat, None) => match message.subjects.values().next() {
             Some(subject) => Intent::SetSubject {
@@ -258,7 +258,7 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
         (_, Some(nick)) if has_body => Intent::SendPrivate {
             room: address,
             nick: nick.to_string(),
-            text: text_of(&message),
+            text: text_with_link(&message),
         },
         _ => return,
     };
@@ -376,4 +376,14 @@ pub fn iq(
         }
         _ => None,
     }
+}
+
+/// A room message's text, with the file it links to (XEP-0066) as a line:
+/// rooms are IRC's, which carries links as text.
+fn text_with_link(message: &Message) -> ferry_bridge::Text {
+    let mut text = text_of(message);
+    if let Some(url) = crate::files::outgoing::link(message) {
+        crate::files::outgoing::as_text(&mut text, &url);
+    }
+    text
 }

@@ -18,6 +18,9 @@ use crate::gateway::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
 
 pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
+    let Some(iq) = gw.asks.answer(iq) else {
+        return;
+    };
     let (to, id, payload, set) = match iq {
         Iq::Get {
             to, id, payload, ..

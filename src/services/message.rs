@@ -116,10 +116,17 @@ fn send_direct(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
         if let Some(canonical) = gw.jid_of(&address) {
             gw.sessions.remember_alias(&user, &canonical, &to);
         }
-        let intent = Intent::SendDirect {
-            to: address,
-            text: text_of(&message),
-        };
+        let mut text = text_of(&message);
+        if let Some(url) = crate::files::outgoing::link(&message) {
+            if !gw.bridge.takes_files() {
+                crate::files::outgoing::as_text(&mut text, &url);
+            } else if let Err((condition, why)) =
+                crate::files::outgoing::attach(&gw, &user, &url, &mut text).await
+            {
+                return refuse(&gw, &message, condition, &why);
+            }
+        }
+        let intent = Intent::SendDirect { to: address, text };
         if gw.sessions.send(&user, intent) == Err(Refused::Busy) {
             refuse(
                 &gw,

@@ -92,4 +92,22 @@ impl SessionStorage for UserStorage {
                 .map_err(failed)
         })
     }
+
+    fn file_read(&self, id: i64) -> BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>> {
+        Box::pin(async move {
+            self.store
+                .file_read(&self.bridge, &self.user, id)
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn file_delete(&self, id: i64) -> BoxFuture<'_, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.store
+                .file_delete(&self.bridge, &self.user, id)
+                .await
+                .map_err(failed)
+        })
+    }
 }

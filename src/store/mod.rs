@@ -3,6 +3,7 @@
 
 mod archive;
 mod crypto;
+mod files;
 mod outbox;
 mod registrations;
 mod state;

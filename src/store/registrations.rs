@@ -147,6 +147,7 @@ impl Store {
         .await?
         .rows_affected();
         self.archive_remove_user(&mut tx, bridge, user).await?;
+        Self::files_remove_user(&mut tx, bridge, user).await?;
         for table in ["contacts", "bridge_state", "outbox"] {
             let sql = format!("DELETE FROM {table} WHERE bridge = $1 AND user_jid = $2");
             of_user(&sql, bridge, user).execute(&mut *tx).await?;

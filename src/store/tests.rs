@@ -14,7 +14,54 @@ async fn exercise(store: &Store) {
     exercise_state_taken(store).await;
     exercise_archive(store).await;
     exercise_replays(store).await;
+    exercise_files(store).await;
     exercise_removal(store).await;
+}
+
+/// A file is written in chunks, read back whole by its owner only, and
+/// gone once deleted; an unfinished one is never read.
+async fn exercise_files(store: &Store) {
+    let id = store.file_create("mail.gw", "a@localhost").await.unwrap();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    for (seq, chunk) in bytes.chunks(30_000).enumerate() {
+        store.file_append(id, seq as i64, chunk).await.unwrap();
+    }
+    let read = |user: &'static str| store.file_read("mail.gw", user, id);
+    assert_eq!(read("a@localhost").await.unwrap(), None, "not finished");
+    store.file_finish(id, bytes.len() as u64).await.unwrap();
+    assert_eq!(read("a@localhost").await.unwrap(), Some(bytes));
+    assert_eq!(read("b@localhost").await.unwrap(), None, "not b's");
+    store
+        .file_delete("mail.gw", "b@localhost", id)
+        .await
+        .unwrap();
+    assert!(
+        read("a@localhost").await.unwrap().is_some(),
+        "b cannot delete it"
+    );
+    store
+        .file_delete("mail.gw", "a@localhost", id)
+        .await
+        .unwrap();
+    assert_eq!(read("a@localhost").await.unwrap(), None);
+    // What a user leaves goes with their removal.
+    let kept = store.file_create("irc.gw", "f@localhost").await.unwrap();
+    store.file_append(kept, 0, b"x").await.unwrap();
+    store.file_finish(kept, 1).await.unwrap();
+    assert_eq!(store.files_sweep().await.unwrap(), 0, "a fresh file stays");
+    let read = store
+        .file_read("irc.gw", "f@localhost", kept)
+        .await
+        .unwrap();
+    assert_eq!(read.as_deref(), Some(&b"x"[..]));
+    store.remove_user("irc.gw", "f@localhost").await.unwrap();
+    assert_eq!(
+        store
+            .file_read("irc.gw", "f@localhost", kept)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// A line a server replays is archived once: by its foreign id, else by

@@ -174,6 +174,21 @@ impl MailStack {
         wait_port(self.smtp_port, "postfix", &self.dir.join("postfix.log"));
     }
 
+    /// Lets postfix take mails of up to 50 MB (the fixture's limit is
+    /// small, for the tests of refusals), restarting it.
+    pub fn allow_big_mail(&mut self) {
+        let path = self.dir.join("postfix").join("main.cf");
+        let config = std::fs::read_to_string(&path).unwrap();
+        assert!(config.contains("message_size_limit = 100000\n"));
+        let config = config.replace(
+            "message_size_limit = 100000\n",
+            "message_size_limit = 50000000\n",
+        );
+        std::fs::write(&path, config).unwrap();
+        self.stop_postfix();
+        self.start_postfix();
+    }
+
     /// Stops postfix and waits until its port refuses connections.
     pub fn stop_postfix(&mut self) {
         let _ = Command::new("postfix")

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod ejabberd;
+pub mod files;
 pub mod inspircd;
 pub mod ircd;
 pub mod mail;

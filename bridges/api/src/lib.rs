@@ -10,11 +10,13 @@
 
 mod address;
 pub mod channel;
+mod file;
 mod form;
 mod session;
 mod styled;
 
 pub use address::{Address, AddressKind};
+pub use file::{File, FileContent};
 pub use form::{parse_boolean, FieldKind, FieldSpec, FormValues, Registration, Secret};
 pub use session::{
     Affiliation, Availability, Card, ChatState, Connection, ContactStatus, Details, DetailsKind,
@@ -137,6 +139,13 @@ pub trait Bridge: Send + Sync + 'static {
 
     /// XEP-0100 `jabber:iq:gateway`: what a user typed → an address.
     fn gateway_translate(&self, input: &str) -> Result<Address, AddressError>;
+
+    /// Whether a file the user sends (an XEP-0066 link) is fetched and
+    /// handed to the session in `Text::files` (mail), rather than carried
+    /// as the link in the text (IRC).
+    fn takes_files(&self) -> bool {
+        false
+    }
 
     /// Whether contacts are reachable whenever the user is (mail), so the
     /// core can answer their presence without asking a session.

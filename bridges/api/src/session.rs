@@ -35,6 +35,8 @@ pub struct Text {
     pub reply: Option<Box<Reply>>,
     /// A correction of the sender's previous message (XEP-0308).
     pub correction: bool,
+    /// Files that go with the message (SPEC §8).
+    pub files: Vec<crate::File>,
 }
 
 /// A message a reply or a reaction points at, in a room: by the foreign
@@ -433,6 +435,12 @@ pub trait SessionStorage: Send + Sync {
         id: i64,
         not_before: i64,
     ) -> crate::BoxFuture<'_, Result<(), StorageError>>;
+
+    /// A file the user sent (`FileContent::Stored`), whole; `None` once
+    /// it is gone.
+    fn file_read(&self, id: i64) -> crate::BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>>;
+    /// The backend is done with a file the user sent.
+    fn file_delete(&self, id: i64) -> crate::BoxFuture<'_, Result<(), StorageError>>;
 }
 
 /// Everything a session gets when it starts.

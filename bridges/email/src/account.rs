@@ -91,34 +91,45 @@ impl Account {
         let _ = self.events.send(Event::Details { id, result }).await;
     }
 
-    /// Commits the mail to the outbox before anything else.
+    /// Commits the mail to the outbox before anything else; the files it
+    /// names stay in the store until it is sent or given up.
     pub async fn enqueue(&self, to: Address, text: Text) {
+        let files = compose::files(&text.files);
+        // A mail that is only a file is named after it.
+        let subject = match (text.body.trim().is_empty(), files.first()) {
+            (true, Some(file)) if text.subject.is_none() => file.name.clone(),
+            _ => compose::subject(text.subject.as_deref(), &text.body),
+        };
         let out = Outgoing {
             message_id: compose::message_id(&self.email),
             to: to.name.clone(),
-            subject: compose::subject(text.subject.as_deref(), &text.body),
+            subject,
             body: text.body.clone(),
             thread: text.thread.clone(),
             xmpp_id: text.id.clone(),
+            files,
         };
-        let payload = match serde_json::to_string(&out) {
-            Ok(p) => p,
-            Err(e) => {
-                return self
-                    .fail(to, text.id, Failure::InternalServerError, e.to_string())
-                    .await
-            }
+        let pushed = match serde_json::to_string(&out) {
+            Ok(payload) => self.storage.outbox_push(&payload).await,
+            Err(e) => Err(StorageError::Failed(e.to_string())),
         };
-        match self.storage.outbox_push(&payload).await {
-            Ok(_) => {}
-            Err(StorageError::OutboxFull) => {
-                let text_ = "too many mails waiting to be sent (limits.outbox)".to_owned();
-                self.fail(to, text.id, Failure::ResourceConstraint, text_)
-                    .await
-            }
-            Err(e) => {
-                self.fail(to, text.id, Failure::InternalServerError, e.to_string())
-                    .await
+        let (failure, reason) = match pushed {
+            Ok(_) => return,
+            Err(StorageError::OutboxFull) => (
+                Failure::ResourceConstraint,
+                "too many mails waiting to be sent (limits.outbox)".to_owned(),
+            ),
+            Err(e) => (Failure::InternalServerError, e.to_string()),
+        };
+        self.forget_files(&out).await;
+        self.fail(to, text.id, failure, reason).await
+    }
+
+    /// The store lets go of a mail's files.
+    pub async fn forget_files(&self, out: &Outgoing) {
+        for file in &out.files {
+            if let Err(e) = self.storage.file_delete(file.id).await {
+                tracing::warn!(error = %e, "a sent file stays in the store");
             }
         }
     }

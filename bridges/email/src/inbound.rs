@@ -1,13 +1,52 @@
 //! Mail → XMPP: a received mail as the text the user reads. mail-parser
 //! does the MIME (charsets, encodings, HTML to text); this only picks the
-//! parts and lists attachments.
+//! parts and hands attachments on as files.
 
-use ferry_bridge::{Address, Text};
+use std::sync::Arc;
+
+use ferry_bridge::{Address, File, FileContent, Text};
 use mail_parser::{MessageParser, MimeHeaders};
 
 /// Bodies longer than this are cut: one huge mail must not become one huge
 /// stanza (servers close streams over their stanza size limit).
 const MAX_BODY: usize = 64 * 1024;
+
+/// Attachments carried from one mail; a mail of thousands of parts must
+/// not become thousands of messages.
+const MAX_FILES: usize = 20;
+
+/// A mail's part as a file: its name (made up from the type where the
+/// part has none, as for most inline images), type and bytes.
+fn file(part: &mail_parser::MessagePart<'_>) -> File {
+    let (ctype, subtype) = part
+        .content_type()
+        .map(|c| {
+            (
+                c.ctype().to_ascii_lowercase(),
+                c.subtype().map(str::to_ascii_lowercase),
+            )
+        })
+        .unwrap_or_else(|| ("application".into(), Some("octet-stream".into())));
+    let subtype = subtype.unwrap_or_else(|| "octet-stream".into());
+    let name: String = part
+        .attachment_name()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '/' | '\\'))
+        .take(200)
+        .collect();
+    let name = match name.trim() {
+        "" => format!("{ctype}.{subtype}"),
+        name => name.to_owned(),
+    };
+    let data: Arc<[u8]> = Arc::from(part.contents());
+    File {
+        name,
+        content_type: format!("{ctype}/{subtype}"),
+        size: data.len() as u64,
+        content: FileContent::Bytes(data),
+    }
+}
 
 /// The sender and the text of a raw mail, with the sender's name as the
 /// From header gives it; `None` when it has no sender address to answer to.
@@ -34,19 +73,9 @@ pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
         body.truncate(cut);
         body.push_str("\n[… the rest of this mail is not shown]");
     }
-    let attachments: Vec<String> = message
-        .attachments()
-        .map(|part| {
-            let name = part.attachment_name().unwrap_or("unnamed");
-            format!("[attachment: {name}, {} bytes]", part.len())
-        })
-        .collect();
-    if !attachments.is_empty() {
-        if !body.is_empty() {
-            body.push_str("\n\n");
-        }
-        body.push_str(&attachments.join("\n"));
-    }
+    // Attachments and inline images go to the core, which uploads them
+    // or lists them in the text (SPEC §8).
+    let files = message.attachments().take(MAX_FILES).map(file).collect();
     // An HTML part's styles, beside the text (SPEC §9): only a real HTML
     // part (mail-parser makes one up from a text part).
     let styled = message
@@ -63,6 +92,7 @@ pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
         action: false,
         sent_at: message.date().map(|d| d.to_timestamp()),
         sender_name: name,
+        files,
         ..Text::default()
     };
     Some((Address::contact(None, &from), text))
@@ -94,7 +124,13 @@ mod tests {
         let mixed = b"From: b@example.org\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n";
         let (_, text) = parse(mixed).unwrap();
         assert!(text.body.contains("see attached"));
-        assert!(text.body.contains("report.pdf"), "{}", text.body);
+        assert_eq!(text.files.len(), 1);
+        assert_eq!(text.files[0].name, "report.pdf");
+        assert_eq!(text.files[0].content_type, "application/pdf");
+        assert_eq!(
+            text.files[0].content,
+            FileContent::Bytes(Arc::from(&b"%PDF-1.4\n"[..]))
+        );
     }
 
     #[test]

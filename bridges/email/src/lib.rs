@@ -208,6 +208,10 @@ impl Bridge for EmailBridge {
         session::resume(self.config.clone(), &self.senders, context);
     }
 
+    fn takes_files(&self) -> bool {
+        true
+    }
+
     fn contacts_always_available(&self) -> bool {
         true
     }

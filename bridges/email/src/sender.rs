@@ -159,17 +159,14 @@ async fn flush_outbox(session: &Account) -> bool {
             continue;
         }
         let to = Address::contact(None, &out.to);
-        let result = match (
-            &transport,
-            compose::build(&session.email, session.name.as_deref(), &out),
-        ) {
-            (Err(e), _) => Err(SendError::Permanent(e.clone())),
-            (_, Err(e)) => Err(SendError::Permanent(e)),
-            (Ok(transport), Ok((envelope, raw))) => smtp::send(transport, &envelope, &raw).await,
+        let result = match &transport {
+            Err(e) => Err(SendError::Permanent(e.clone())),
+            Ok(transport) => send(session, transport, &out).await,
         };
         match result {
             Ok(()) => {
                 let _ = session.storage.outbox_done(item.id).await;
+                session.forget_files(&out).await;
             }
             Err(SendError::Temporary(reason)) if item.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::info!(attempts = item.attempts + 1, %reason, "mail delayed, will retry");
@@ -182,6 +179,7 @@ async fn flush_outbox(session: &Account) -> bool {
             }
             Err(SendError::Temporary(reason)) | Err(SendError::Permanent(reason)) => {
                 let _ = session.storage.outbox_done(item.id).await;
+                session.forget_files(&out).await;
                 let text = format!("the mail could not be sent: {reason}");
                 session
                     .fail(to, out.xmpp_id, Failure::ServiceUnavailable, text)
@@ -190,6 +188,30 @@ async fn flush_outbox(session: &Account) -> bool {
         }
     }
     waiting
+}
+
+/// Builds one mail with its attachments read from the store, and sends
+/// it. The mail is whole in memory only while it is sent: lettre takes a
+/// message as bytes.
+async fn send(
+    session: &Account,
+    transport: &smtp::Transport,
+    out: &Outgoing,
+) -> Result<(), SendError> {
+    let mut data = Vec::with_capacity(out.files.len());
+    for file in &out.files {
+        match session.storage.file_read(file.id).await {
+            Ok(Some(bytes)) => data.push(bytes),
+            Ok(None) => {
+                let text = format!("the attachment {} is gone", file.name);
+                return Err(SendError::Permanent(text));
+            }
+            Err(e) => return Err(SendError::Temporary(e.to_string())),
+        }
+    }
+    let (envelope, raw) = compose::build(&session.email, session.name.as_deref(), out, data)
+        .map_err(SendError::Permanent)?;
+    smtp::send(transport, &envelope, &raw).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,249 @@
+//! Files across the gateway (SPEC §8), through Prosody's own upload
+//! service (mod_http_file_share), dovecot + postfix and ngircd.
+
+mod harness;
+
+use std::time::Duration;
+
+use base64::Engine;
+use harness::client::{error_condition, TestClient, NS};
+use harness::files::{download, upload, with_uploads};
+use harness::stanzas::{body, register_and_subscribe, stanza};
+use harness::World;
+use mail_parser::{MessageParser, MimeHeaders};
+use tokio_xmpp::parsers::minidom::Element;
+
+const MAIL: &str = "mail.localhost";
+const BOB: &str = "bob\\40example.org@mail.localhost";
+const OOB: &str = "jabber:x:oob";
+
+fn noise(n: usize) -> Vec<u8> {
+    (0..n).map(|_| rand::random::<u8>()).collect()
+}
+
+/// A message to `to` carrying `url` as its file (XEP-0066), as
+/// Conversations sends one: the body is the URL.
+fn file_message(to: &str, id: &str, text: &str, url: &str) -> Element {
+    let oob = Element::builder("x", OOB)
+        .append(Element::builder("url", OOB).append(url))
+        .build();
+    stanza(
+        "message",
+        &[("to", to), ("type", "chat"), ("id", id)],
+        vec![body(text), oob],
+    )
+}
+
+fn oob_url(el: &Element) -> Option<String> {
+    el.get_child("x", OOB)
+        .and_then(|x| x.get_child("url", OOB))
+        .map(|u| u.text())
+}
+
+async fn registered_alice(w: &World) -> TestClient {
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    alice.available().await;
+    let form = [
+        ("email", "alice@example.org"),
+        ("password", "pw"),
+        ("name", "Alice"),
+    ];
+    register_and_subscribe(&mut alice, MAIL, &form).await;
+    alice
+}
+
+/// A mail world with the upload service, big mails allowed, and `edit`
+/// applied to ferry's mail bridge table.
+async fn world(bridge: &'static str) -> World {
+    let mut w = World::start_mail_with(|c| {
+        let table = "jid = \"mail.localhost\"\n";
+        assert!(c.contains(table));
+        c.replace(table, &format!("{table}{bridge}\n"))
+    })
+    .await;
+    w.mail.as_mut().unwrap().allow_big_mail();
+    with_uploads(&mut w).await;
+    w
+}
+
+#[tokio::test]
+async fn a_mails_attachments_arrive_as_links_to_the_files() {
+    let w = world("max_attachment = 2500000").await;
+    let mut alice = registered_alice(&w).await;
+    let pdf = noise(2_000_000);
+    let png = noise(20_000);
+    let big = noise(2_600_000);
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let raw = format!(
+        "From: Carol <carol@example.net>\nSubject: the files\n\
+         Content-Type: multipart/mixed; boundary=XX\n\n\
+         --XX\nContent-Type: text/plain\n\nsee the files\n\
+         --XX\nContent-Type: image/png\nContent-Disposition: inline\nContent-ID: <p1>\n\
+         Content-Transfer-Encoding: base64\n\n{}\n\
+         --XX\nContent-Type: application/pdf\n\
+         Content-Disposition: attachment; filename=\"report.pdf\"\n\
+         Content-Transfer-Encoding: base64\n\n{}\n\
+         --XX\nContent-Type: application/octet-stream\n\
+         Content-Disposition: attachment; filename=\"big.bin\"\n\
+         Content-Transfer-Encoding: base64\n\n{}\n--XX--\n",
+        b64(&png),
+        b64(&pdf),
+        b64(&big)
+    );
+    let mail = w.mail.as_ref().unwrap();
+    mail.deliver("carol@example.net", "alice@example.org", &raw)
+        .await;
+    let carol = "carol\\40example.net@mail.localhost";
+    let from_carol = |el: &Element| {
+        el.name() == "message" && el.attr("from").is_some_and(|f| f.starts_with(carol))
+    };
+    let text = alice.expect("the mail's text", from_carol).await;
+    let body = text.get_child("body", NS).unwrap().text();
+    assert!(body.starts_with("see the files"), "{body}");
+    assert!(
+        body.contains("big.bin") && body.contains("not forwarded"),
+        "{body}"
+    );
+    assert!(oob_url(&text).is_none());
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let link = alice.expect("a file", from_carol).await;
+        let url = oob_url(&link).expect("an OOB link");
+        assert_eq!(link.get_child("body", NS).unwrap().text(), url);
+        got.push(download(&url).await);
+    }
+    assert_eq!(got, vec![png, pdf], "the inline image, then the PDF");
+}
+
+#[tokio::test]
+async fn a_file_sent_to_a_mail_contact_arrives_attached() {
+    let w = world("").await;
+    let mut alice = registered_alice(&w).await;
+    let pdf = noise(300_000);
+    let url = upload(&mut alice, "report.pdf", "application/pdf", &pdf).await;
+    alice.send(file_message(BOB, "f1", &url, &url)).await;
+    let mails = w
+        .mail
+        .as_ref()
+        .unwrap()
+        .wait_inbox("bob", 1, Duration::from_secs(15))
+        .await;
+    let mail = MessageParser::default().parse(mails[0].as_bytes()).unwrap();
+    assert_eq!(mail.subject(), Some("report.pdf"));
+    assert!(!mail.body_text(0).unwrap_or_default().contains("http"));
+    let part = mail.attachments().next().expect("an attachment");
+    assert_eq!(part.attachment_name(), Some("report.pdf"));
+    let ctype = part.content_type().unwrap();
+    assert_eq!(
+        (ctype.ctype(), ctype.subtype()),
+        ("application", Some("pdf"))
+    );
+    assert_eq!(part.contents(), &pdf[..]);
+}
+
+#[tokio::test]
+async fn links_that_may_not_be_fetched_or_stall_send_no_mail() {
+    let w = world("fetch_timeout = 2").await;
+    let mut alice = registered_alice(&w).await;
+    let stall = harness::files::stalling_server().await;
+    let cases = [
+        (
+            "e1",
+            format!("http://localhost:{stall}/x.pdf"),
+            "not-acceptable",
+        ),
+        ("e2", "ftp://127.0.0.1/x.pdf".to_owned(), "not-acceptable"),
+        (
+            "e3",
+            format!("http://127.0.0.1:{stall}/y.pdf"),
+            "remote-server-timeout",
+        ),
+    ];
+    for (id, url, condition) in cases {
+        alice.send(file_message(BOB, id, &url, &url)).await;
+        let error = alice
+            .expect("the error", |el| {
+                el.name() == "message" && el.attr("id") == Some(id)
+            })
+            .await;
+        assert_eq!(el_type(&error), Some("error"));
+        assert_eq!(error_condition(&error), condition, "{url}");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(w.mail.as_ref().unwrap().inbox("bob").is_empty());
+}
+
+fn el_type(el: &Element) -> Option<&str> {
+    el.attr("type")
+}
+
+#[tokio::test]
+async fn a_file_accepted_before_a_crash_is_mailed_once_after_it() {
+    let mut w = world("").await;
+    let mut alice = registered_alice(&w).await;
+    let pdf = noise(200_000);
+    let url = upload(&mut alice, "notes.pdf", "application/pdf", &pdf).await;
+    // No mail server: the mail waits in the outbox, with its file.
+    w.mail.as_mut().unwrap().stop_postfix();
+    alice.send(file_message(BOB, "k1", "my notes", &url)).await;
+    let db = w.tmp.path().join("ferry.db");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !outbox_holds_a_mail(&db) {
+        assert!(tokio::time::Instant::now() < deadline, "not in the outbox");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    w.ferry.kill();
+    w.mail.as_mut().unwrap().start_postfix();
+    w.ferry.launch();
+    let mail = w.mail.as_ref().unwrap();
+    let mails = mail.wait_inbox("bob", 1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(mail.inbox("bob").len(), 1, "mailed once");
+    let parsed = MessageParser::default().parse(mails[0].as_bytes()).unwrap();
+    assert!(parsed.body_text(0).unwrap_or_default().contains("my notes"));
+    let part = parsed.attachments().next().expect("the attachment");
+    assert_eq!(part.attachment_name(), Some("notes.pdf"));
+    assert_eq!(part.contents(), &pdf[..]);
+}
+
+fn outbox_holds_a_mail(db: &std::path::Path) -> bool {
+    let script = "import sqlite3, sys\n\
+                  c = sqlite3.connect(sys.argv[1])\n\
+                  print(c.execute('SELECT COUNT(*) FROM outbox').fetchone()[0])";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(db)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "1"
+}
+
+#[tokio::test]
+async fn a_file_reaches_irc_as_its_link() {
+    let w = World::start_irc().await;
+    let (alice, mut carol, _dave) = harness::rooms::alice_in_the_room(&w).await;
+    let url = "https://files.example.org/share/cat.jpg";
+    // To the room: the body is the link, and the link is the line.
+    let room = harness::rooms::ROOM;
+    let oob = Element::builder("x", OOB)
+        .append(Element::builder("url", OOB).append(url))
+        .build();
+    alice
+        .send(stanza(
+            "message",
+            &[("to", room), ("type", "groupchat"), ("id", "r1")],
+            vec![body(url), oob],
+        ))
+        .await;
+    let line = carol
+        .expect("the link in #chan", |l| l.contains("PRIVMSG #chan"))
+        .await;
+    assert!(line.ends_with(&format!(":{url}")), "{line}");
+    // To a contact, with words: the words, then the link on its own line.
+    let to_carol = "carol%127.0.0.1@irc.localhost";
+    alice
+        .send(file_message(to_carol, "d1", "look at this", url))
+        .await;
+    assert_eq!(carol.next_message(false).await.1, "look at this");
+    assert_eq!(carol.next_message(false).await.1, url);
+}
