@@ -44,3 +44,22 @@ pub fn build(config: &BridgeConfig) -> Result<Arc<dyn Bridge>, ConfigError> {
     build(section)
         .map_err(|e| ConfigError::Invalid(format!("bridge {} [bridge.{kind}]: {e}", config.jid)))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn unknown_key_in_backend_section_is_named_by_backend() {
+        let sample = include_str!("../deploy/ferry.toml");
+        let text = sample.replace("tls = \"none\"", "tls = \"none\"\nsmpt = \"x\"");
+        let config = Config::parse(&text, std::iter::empty()).unwrap();
+        let Err(err) = super::build(&config.bridge[1]) else {
+            panic!("a misspelt key was taken");
+        };
+        // The whole path: which bridge, which section, which key.
+        let err = err.to_string();
+        let path = format!("bridge {} [bridge.email]", config.bridge[1].jid);
+        assert!(err.contains(&path) && err.contains("smpt"), "{err}");
+    }
+}

@@ -391,19 +391,6 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_in_backend_section_is_named_by_backend() {
-        let text = MINIMAL.replace("tls = \"none\"", "tls = \"none\"\nsmpt = \"x\"");
-        let c = load(&text, &[]).unwrap();
-        let Err(err) = crate::bridges::build(&c.bridge[1]) else {
-            panic!("a misspelt key was taken");
-        };
-        // The whole path: which bridge, which section, which key.
-        let err = err.to_string();
-        let path = format!("bridge {} [bridge.email]", c.bridge[1].jid);
-        assert!(err.contains(&path) && err.contains("smpt"), "{err}");
-    }
-
-    #[test]
     fn env_keys_are_names_not_paths() {
         let err = load(MINIMAL, &[("FERRY__XMPP__QUEUE[6676666]", "1")]).unwrap_err();
         assert!(
