@@ -38,7 +38,7 @@ pub struct Gateway {
     /// Requests ferry sent, awaiting their answers.
     pub asks: crate::asks::Asks,
     /// Files: the upload service, the fetch rules (SPEC §8).
-    pub files: crate::files::Files,
+    pub files: crate::file_state::Files,
     /// Resources of each user that told the bridge JID they are available.
     online: Mutex<HashMap<BareJid, HashSet<Jid>>>,
     /// Addresses' JIDs: every message of a room of K users asks K times,
@@ -83,7 +83,7 @@ impl Gateway {
             always_on: crate::always_on::AlwaysOn::default(),
             rosters: crate::roster::Rosters::default(),
             asks: crate::asks::Asks::default(),
-            files: crate::files::Files::new(files),
+            files: crate::file_state::Files::new(files),
             online: Mutex::new(HashMap::new()),
             jids: Mutex::new(HashMap::new()),
         }

@@ -13,6 +13,7 @@ mod asks;
 mod bridges;
 mod component;
 mod config;
+mod file_state;
 mod files;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

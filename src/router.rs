@@ -80,7 +80,8 @@ impl Gateway {
         // Leaving is always let through: it only lowers the load.
         let leaving =
             matches!(&stanza, Stanza::Presence(p) if p.type_ == PresenceType::Unavailable);
-        if !leaving && !self.rate.admit(&from.to_bare(), std::time::Instant::now()) {
+        let block = matches!(&stanza, Stanza::Iq(iq) if self.files.transfers.carries(&from, iq));
+        if !leaving && !block && !self.rate.admit(&from.to_bare(), std::time::Instant::now()) {
             let text = "too many stanzas a second (limits.stanza_rate, limits.stanza_burst)";
             self.refuse_flood(&stanza, text);
             return;

@@ -247,3 +247,66 @@ async fn a_file_reaches_irc_as_its_link() {
     assert_eq!(carol.next_message(false).await.1, "look at this");
     assert_eq!(carol.next_message(false).await.1, url);
 }
+
+const SI: &str = "http://jabber.org/protocol/si";
+const FT: &str = "http://jabber.org/protocol/si/profile/file-transfer";
+const IBB: &str = "http://jabber.org/protocol/ibb";
+
+#[tokio::test]
+async fn a_file_sent_by_stream_initiation_is_mailed() {
+    let w = world("").await;
+    let mut alice = registered_alice(&w).await;
+    let info = harness::stanzas::disco_info(&mut alice, BOB, None).await;
+    for feature in [SI, FT, IBB] {
+        assert!(info.features.contains(feature), "{feature}");
+    }
+    let data = noise(300_000);
+    let offer: Element = format!(
+        "<si xmlns='{SI}' id='s1' mime-type='application/pdf' profile='{FT}'>\
+         <file xmlns='{FT}' name='scan.pdf' size='{}'/>\
+         <feature xmlns='http://jabber.org/protocol/feature-neg'>\
+         <x xmlns='jabber:x:data' type='form'><field var='stream-method' type='list-single'>\
+         <option><value>http://jabber.org/protocol/bytestreams</value></option>\
+         <option><value>{IBB}</value></option></field></x></feature></si>",
+        data.len()
+    )
+    .parse()
+    .unwrap();
+    // To a resource of the contact, as clients send to a full JID.
+    let to = format!("{BOB}/ferry");
+    let answer = harness::client::result(alice.iq(&to, true, offer).await).expect("accepted");
+    assert!(
+        String::from(&answer).contains(IBB),
+        "{}",
+        String::from(&answer)
+    );
+    let open: Element = format!("<open xmlns='{IBB}' sid='s1' block-size='4096' stanza='iq'/>")
+        .parse()
+        .unwrap();
+    assert!(alice.iq(&to, true, open).await.attr("type") == Some("result"));
+    for (seq, block) in data.chunks(4096).enumerate() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(block);
+        let el: Element = format!("<data xmlns='{IBB}' sid='s1' seq='{seq}'>{b64}</data>")
+            .parse()
+            .unwrap();
+        let answer = alice.iq(&to, true, el).await;
+        assert_eq!(
+            answer.attr("type"),
+            Some("result"),
+            "{}",
+            String::from(&answer)
+        );
+    }
+    let close: Element = format!("<close xmlns='{IBB}' sid='s1'/>").parse().unwrap();
+    assert!(alice.iq(&to, true, close).await.attr("type") == Some("result"));
+    let mails = w
+        .mail
+        .as_ref()
+        .unwrap()
+        .wait_inbox("bob", 1, Duration::from_secs(15))
+        .await;
+    let mail = MessageParser::default().parse(mails[0].as_bytes()).unwrap();
+    let part = mail.attachments().next().expect("an attachment");
+    assert_eq!(part.attachment_name(), Some("scan.pdf"));
+    assert_eq!(part.contents(), &data[..]);
+}

@@ -2,7 +2,7 @@
 //! that takes files (mail) gets it fetched into the store and attached; any
 //! other gets the link in the text.
 
-use ferry_bridge::Text;
+use ferry_bridge::{FileContent, Text};
 use xmpp_parsers::jid::BareJid;
 use xmpp_parsers::message::Message;
 use xmpp_parsers::ns;
@@ -61,6 +61,15 @@ pub async fn attach(
     text.styled = None;
     text.files.push(file);
     Ok(())
+}
+
+/// Deletes the stored files of a message no session took.
+pub async fn let_go(gw: &Gateway, user: &BareJid, text: &Text) {
+    for file in &text.files {
+        if let FileContent::Stored(id) = file.content {
+            let _ = gw.store.file_delete(gw.name(), &user.to_string(), id).await;
+        }
+    }
 }
 
 #[cfg(test)]

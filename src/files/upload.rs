@@ -12,7 +12,7 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
-use super::Service;
+use crate::file_state::Service;
 use crate::gateway::Gateway;
 
 /// How long a query to the server may take.

@@ -59,8 +59,22 @@ impl Info {
     }
 }
 
-/// disco#info for a foreign address on the bridge.
-pub fn foreign_info(kind: AddressKind, name: &str) -> Element {
+/// What a contact of a bridge that takes files is sent files with
+/// (XEP-0096 file transfer over XEP-0047).
+const FILE_FEATURES: [&str; 3] = [
+    "http://jabber.org/protocol/si",
+    "http://jabber.org/protocol/si/profile/file-transfer",
+    "http://jabber.org/protocol/ibb",
+];
+
+/// disco#info for a foreign address on the bridge; `files` when the
+/// bridge takes files.
+pub fn foreign_info(kind: AddressKind, name: &str, files: bool) -> Element {
+    let files = if files && kind == AddressKind::Contact {
+        &FILE_FEATURES[..]
+    } else {
+        &[]
+    };
     let (category, type_) = match kind {
         AddressKind::Contact => ("client", "pc"),
         AddressKind::Room => ("conference", "text"),
@@ -76,6 +90,7 @@ pub fn foreign_info(kind: AddressKind, name: &str) -> Element {
             _ => &CORE_FEATURES[..1],
         }
         .iter()
+        .chain(files)
         .map(|f| f.to_string())
         .collect(),
         extensions: vec![],

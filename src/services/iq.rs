@@ -13,7 +13,7 @@ use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::version::VersionResult;
 
 use super::reply::{address_error, Reply};
-use super::{commands, details, disco, gateway_iq, register, settings, xep0050};
+use super::{commands, details, disco, gateway_iq, register, settings, transfer, xep0050};
 use crate::gateway::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
 
@@ -56,6 +56,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
     // Commands and registration answer later, from a task of their own.
     match (payload.ns().as_str(), payload.name(), set, &target) {
         (xep0050::NS, "command", true, Target::Bridge) => commands::spawn(gw, reply, payload),
+        (_, _, true, Target::Foreign(a)) if transfer::applies(gw, a, &payload) => {
+            transfer::spawn(gw, reply, a.clone(), payload)
+        }
         (_, _, false, Target::Foreign(a)) if details::applies(a, &reply.us, &payload) => {
             details::spawn(gw, reply, a.clone(), payload)
         }
@@ -154,6 +157,9 @@ fn disco_info(
         (Target::Foreign(a), Some(settings::NODE)) if settings::applies(a) => {
             Ok(commands::info(settings::NODE))
         }
-        (Target::Foreign(a), _) => Ok(Some(disco::foreign_info(a.kind, &a.name))),
+        (Target::Foreign(a), _) => {
+            let files = gw.bridge.takes_files();
+            Ok(Some(disco::foreign_info(a.kind, &a.name, files)))
+        }
     }
 }

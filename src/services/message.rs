@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{Address, AddressKind, Intent};
+use ferry_bridge::{Address, AddressKind, Intent, Text};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
 
@@ -91,31 +91,6 @@ fn send_direct(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
     let lane = gw.clone();
     gw.lanes.run(&user.clone(), async move {
         let gw = lane;
-        let Ok(registered) = gw.is_registered(&user).await else {
-            return refuse(&gw, &message, Condition::InternalServerError, "");
-        };
-        if !registered {
-            return refuse(
-                &gw,
-                &message,
-                Condition::RegistrationRequired,
-                "register with this gateway first",
-            );
-        }
-        if !sessions::ensure(&gw, &user, false).await {
-            return refuse(
-                &gw,
-                &message,
-                Condition::ServiceUnavailable,
-                "this gateway does not carry messages to contacts yet",
-            );
-        }
-        if let Some(id) = &message.id {
-            gw.sessions.remember_sender(&from, &id.0);
-        }
-        if let Some(canonical) = gw.jid_of(&address) {
-            gw.sessions.remember_alias(&user, &canonical, &to);
-        }
         let mut text = text_of(&message);
         if let Some(url) = crate::files::outgoing::link(&message) {
             if !gw.bridge.takes_files() {
@@ -126,14 +101,54 @@ fn send_direct(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
                 return refuse(&gw, &message, condition, &why);
             }
         }
-        let intent = Intent::SendDirect { to: address, text };
-        if gw.sessions.send(&user, intent) == Err(Refused::Busy) {
-            refuse(
-                &gw,
-                &message,
-                Condition::ResourceConstraint,
-                "too many messages waiting",
-            );
+        if let Err((condition, why)) = hand_over(&gw, &from, &to, address, text).await {
+            refuse(&gw, &message, condition, why);
         }
     });
+}
+
+/// Gives a user's direct message to their session (started if need be);
+/// on a refusal, the error to answer with. A file it holds is let go of
+/// when the session does not take it.
+pub async fn hand_over(
+    gw: &Arc<Gateway>,
+    from: &Jid,
+    to: &Jid,
+    address: Address,
+    text: Text,
+) -> Result<(), (Condition, &'static str)> {
+    let user = from.to_bare();
+    let refused = match gw.is_registered(&user).await {
+        Err(_) => Some((Condition::InternalServerError, "")),
+        Ok(false) => Some((
+            Condition::RegistrationRequired,
+            "register with this gateway first",
+        )),
+        Ok(true) if !sessions::ensure(gw, &user, false).await => Some((
+            Condition::ServiceUnavailable,
+            "this gateway does not carry messages to contacts yet",
+        )),
+        Ok(true) => None,
+    };
+    if let Some(refused) = refused {
+        crate::files::outgoing::let_go(gw, &user, &text).await;
+        return Err(refused);
+    }
+    if let Some(id) = &text.id {
+        gw.sessions.remember_sender(from, id);
+    }
+    if let Some(canonical) = gw.jid_of(&address) {
+        gw.sessions.remember_alias(&user, &canonical, to);
+    }
+    let files = text.files.clone();
+    let intent = Intent::SendDirect { to: address, text };
+    if gw.sessions.send(&user, intent) == Err(Refused::Busy) {
+        let held = Text {
+            files,
+            ..Text::default()
+        };
+        crate::files::outgoing::let_go(gw, &user, &held).await;
+        return Err((Condition::ResourceConstraint, "too many messages waiting"));
+    }
+    Ok(())
 }

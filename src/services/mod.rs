@@ -12,4 +12,5 @@ mod register;
 pub mod reply;
 pub mod roster;
 mod settings;
+mod transfer;
 mod xep0050;
