@@ -262,6 +262,8 @@ mod tests {
             throttle_rate: 2.0,
             ping_interval: 120,
             presence_poll: 60,
+            dcc_receive: false,
+            dcc_allow: Vec::new(),
         })
         .unwrap()
     }

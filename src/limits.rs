@@ -57,8 +57,9 @@ impl LimitsConfig {
     }
 
     /// What a session of the bridge API is told.
-    pub fn for_sessions(&self) -> ferry_bridge::Limits {
+    pub fn for_sessions(&self, file_bytes: u64) -> ferry_bridge::Limits {
         ferry_bridge::Limits {
+            file_bytes,
             outbox: self.outbox,
             networks: self.irc_networks,
             channels: self.irc_channels,

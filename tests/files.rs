@@ -310,3 +310,90 @@ async fn a_file_sent_by_stream_initiation_is_mailed() {
     assert_eq!(part.attachment_name(), Some("scan.pdf"));
     assert_eq!(part.contents(), &data[..]);
 }
+
+/// An IRC world with uploads, `irc` added to `[bridge.irc]`.
+async fn irc_world(irc: &'static str) -> World {
+    let mut w = World::start_irc_with(move |c, _| {
+        let table = "[bridge.irc]\n";
+        assert!(c.contains(table));
+        c.replace(table, &format!("{table}{irc}\n"))
+    })
+    .await;
+    with_uploads(&mut w).await;
+    w
+}
+
+/// bob on IRC offers `data` to alice by DCC SEND from a loopback port;
+/// returns whether the file was taken whole before `wait` ran out.
+async fn offer_by_dcc(bob: &mut harness::ircd::IrcClient, data: Vec<u8>, wait: Duration) -> bool {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let size = data.len();
+    bob.send(&format!(
+        "PRIVMSG alice :\x01DCC SEND \"holiday photos.bin\" 2130706433 {port} {size}\x01"
+    ))
+    .await;
+    let sent = async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        socket.write_all(&data).await.unwrap();
+        // The receiver acknowledges every byte, as DCC has it.
+        let mut ack = [0u8; 4];
+        loop {
+            socket.read_exact(&mut ack).await.unwrap();
+            if u32::from_be_bytes(ack) as usize == size {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(wait, sent).await.is_ok()
+}
+
+const BOB_IRC: &str = "bob%127.0.0.1@irc.localhost";
+
+#[tokio::test]
+async fn a_file_offered_by_dcc_arrives_as_a_link() {
+    let w = irc_world("dcc_receive = true\ndcc_allow = [\"127.0.0.0/8\"]").await;
+    let mut bob = harness::ircd::IrcClient::connect(w.irc_port(), "bob").await;
+    let mut alice = harness::stanzas::online_on_irc(&w, "alice", "alice")
+        .await
+        .0;
+    let data = noise(1_048_576);
+    assert!(offer_by_dcc(&mut bob, data.clone(), Duration::from_secs(20)).await);
+    let link = alice
+        .expect("the file", |el| {
+            el.name() == "message" && el.attr("from").is_some_and(|f| f.starts_with(BOB_IRC))
+        })
+        .await;
+    let url = oob_url(&link).expect("an OOB link");
+    assert_eq!(link.get_child("body", NS).unwrap().text(), url);
+    assert!(url.ends_with("holiday%20photos.bin"), "{url}");
+    assert_eq!(download(&url).await, data);
+}
+
+#[tokio::test]
+async fn dcc_offers_not_taken_are_shown_and_never_fetched() {
+    for (config, says) in [
+        ("", "this gateway takes no DCC"),
+        ("dcc_receive = true", "private address"),
+    ] {
+        let w = irc_world(config).await;
+        let mut bob = harness::ircd::IrcClient::connect(w.irc_port(), "bob").await;
+        let mut alice = harness::stanzas::online_on_irc(&w, "alice", "alice")
+            .await
+            .0;
+        let taken = offer_by_dcc(&mut bob, noise(1000), Duration::from_secs(2)).await;
+        assert!(!taken, "{config}: the offer was fetched");
+        let shown = alice
+            .expect("the offer as text", |el| {
+                el.name() == "message" && el.attr("from").is_some_and(|f| f.starts_with(BOB_IRC))
+            })
+            .await;
+        let body = shown.get_child("body", NS).unwrap().text();
+        assert!(
+            body.contains("holiday photos.bin") && body.contains(says),
+            "{body}"
+        );
+        assert!(oob_url(&shown).is_none());
+    }
+}

@@ -11,15 +11,17 @@ use xmpp_parsers::oob::Oob;
 use super::human_size;
 use crate::gateway::Gateway;
 
-/// Links to send after a message: from whom, and the URLs.
+/// Links to send after a message: from whom, the URLs, and whether the
+/// message had nothing else to say (then only the links go).
 pub struct Links {
     from: Address,
     urls: Vec<String>,
+    pub alone: bool,
 }
 
 /// Uploads the files of a contact's message; those that stay behind are
 /// listed at the end of its text. Returns the links to send after it.
-pub async fn carry(gw: &Gateway, event: &mut Event) -> Option<Links> {
+pub async fn carry(gw: &Gateway, user: &BareJid, event: &mut Event) -> Option<Links> {
     let Event::DirectMessage { from, text } = event else {
         return None;
     };
@@ -31,10 +33,6 @@ pub async fn carry(gw: &Gateway, event: &mut Event) -> Option<Links> {
     let mut listed = Vec::new();
     for file in std::mem::take(&mut text.files) {
         let line = format!("[attachment: {}, {}]", file.name, human_size(file.size));
-        let FileContent::Bytes(data) = &file.content else {
-            listed.push(line);
-            continue;
-        };
         if gw.files.service().is_none() {
             listed.push(line);
         } else if file.size > max {
@@ -43,13 +41,21 @@ pub async fn carry(gw: &Gateway, event: &mut Event) -> Option<Links> {
                 human_size(max)
             ));
         } else {
-            match super::upload::upload(gw, &file.name, &file.content_type, data).await {
+            let body = match &file.content {
+                FileContent::Bytes(data) => super::upload::from_memory(data),
+                FileContent::Stored(id) => super::upload::from_store(gw, user, *id),
+            };
+            let (name, ctype) = (&file.name, &file.content_type);
+            match super::upload::upload(gw, name, ctype, file.size, body).await {
                 Ok(url) => urls.push(url),
                 Err(e) => {
                     tracing::warn!(bridge = gw.name(), error = %e, "an attachment was not uploaded");
                     listed.push(format!("{line} not forwarded: {e}"));
                 }
             }
+        }
+        if let FileContent::Stored(id) = file.content {
+            let _ = gw.store.file_delete(gw.name(), &user.to_string(), id).await;
         }
     }
     if !listed.is_empty() {
@@ -61,6 +67,7 @@ pub async fn carry(gw: &Gateway, event: &mut Event) -> Option<Links> {
     (!urls.is_empty()).then(|| Links {
         from: from.clone(),
         urls,
+        alone: text.body.trim().is_empty() && text.subject.is_none(),
     })
 }
 

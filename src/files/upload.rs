@@ -8,7 +8,7 @@ use std::time::Duration;
 use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult};
 use xmpp_parsers::http_upload::{SlotRequest, SlotResult};
 use xmpp_parsers::iq::Iq;
-use xmpp_parsers::jid::Jid;
+use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::ns;
 
@@ -113,12 +113,14 @@ fn max_size(info: &DiscoInfoResult) -> Option<u64> {
     })
 }
 
-/// Uploads a file's bytes; the URL it can be fetched from.
+/// Uploads a file of `size` bytes whose bytes `body` gives; the URL it
+/// can be fetched from.
 pub async fn upload(
     gw: &Gateway,
     name: &str,
     content_type: &str,
-    data: &std::sync::Arc<[u8]>,
+    size: u64,
+    body: reqwest::Body,
 ) -> Result<String, String> {
     let service = gw
         .files
@@ -126,7 +128,7 @@ pub async fn upload(
         .ok_or_else(|| "no upload service".to_owned())?;
     let request = SlotRequest {
         filename: name.to_owned(),
-        size: data.len() as u64,
+        size,
         content_type: Some(content_type.to_owned()),
     };
     let slot = ask(gw, &service.jid, request.into())
@@ -138,8 +140,9 @@ pub async fn upload(
         .http
         .put(&slot.put.url)
         .header(reqwest::header::CONTENT_TYPE, content_type)
-        // A cheap handle on the same bytes: nothing is copied.
-        .body(bytes::Bytes::from_owner(data.clone()));
+        // Said outright: a streamed body would otherwise go chunked.
+        .header(reqwest::header::CONTENT_LENGTH, size)
+        .body(body);
     for header in &slot.put.headers {
         put = put.header(header.name.as_str(), header.value.as_str());
     }
@@ -155,4 +158,26 @@ pub async fn upload(
     gw.files.allow_upload_host(&slot.put.url);
     gw.files.allow_upload_host(&slot.get.url);
     Ok(slot.get.url)
+}
+
+/// The body of a file in memory: a handle on the same bytes, no copy.
+pub fn from_memory(data: &std::sync::Arc<[u8]>) -> reqwest::Body {
+    bytes::Bytes::from_owner(data.clone()).into()
+}
+
+/// The body of a file in the store, read a chunk at a time as the upload
+/// takes it: never the whole file in memory.
+pub fn from_store(gw: &Gateway, user: &BareJid, id: i64) -> reqwest::Body {
+    let (store, bridge, user) = (gw.store.clone(), gw.name().to_owned(), user.to_string());
+    let chunks = futures::stream::unfold(0i64, move |seq| {
+        let (store, bridge, user) = (store.clone(), bridge.clone(), user.clone());
+        async move {
+            match store.file_chunk(&bridge, &user, id, seq).await {
+                Ok(Some(chunk)) => Some((Ok::<_, crate::store::StoreError>(chunk), seq + 1)),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), i64::MAX)),
+            }
+        }
+    });
+    reqwest::Body::wrap_stream(chunks)
 }

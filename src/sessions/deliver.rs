@@ -61,17 +61,21 @@ pub(super) async fn run(
         for ((mut event, seq), _) in fresh.filter(|(_, again)| !again) {
             // A contact's files are uploaded first: the text lists those
             // that could not be, and the links follow it.
-            let links = crate::files::incoming::carry(&gw, &mut event).await;
+            let links = crate::files::incoming::carry(&gw, &user, &mut event).await;
             // A user who cannot take more (their server reads slowly, or
             // a burst) holds their own session back; nothing is dropped.
             gw.out.wait_room(&charged).await;
-            crate::component::admitted(|| {
-                let direct = crate::muc::events::event(&gw, &user, *event, seq, &mut histories);
-                if let Some(direct) = direct {
-                    deliver(&gw, &user, direct);
-                }
-                if let Some(links) = links {
-                    crate::files::incoming::send(&gw, &user, links);
+            crate::component::admitted(|| match links {
+                // A file alone (a DCC offer) is its link and nothing else.
+                Some(links) if links.alone => crate::files::incoming::send(&gw, &user, links),
+                links => {
+                    let direct = crate::muc::events::event(&gw, &user, *event, seq, &mut histories);
+                    if let Some(direct) = direct {
+                        deliver(&gw, &user, direct);
+                    }
+                    if let Some(links) = links {
+                        crate::files::incoming::send(&gw, &user, links);
+                    }
                 }
             });
             // A join's history goes before the lines after the join.

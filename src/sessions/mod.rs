@@ -88,7 +88,7 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool
             Vec::new()
         }
     };
-    let limits = gw.limits.for_sessions();
+    let limits = gw.limits.for_sessions(gw.files.max_size());
     let (events_tx, events_rx) = channel::channel(limits.events);
     let context = SessionContext {
         user: user.to_string(),

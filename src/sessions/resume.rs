@@ -23,7 +23,7 @@ pub async fn outboxes(gw: &Arc<Gateway>) {
                 continue;
             }
         };
-        let limits = gw.limits.for_sessions();
+        let limits = gw.limits.for_sessions(gw.files.max_size());
         let (events_tx, mut events_rx) = channel::channel(limits.events);
         gw.bridge.resume_outbox(SessionContext {
             user: user.to_string(),

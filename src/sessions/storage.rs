@@ -93,6 +93,38 @@ impl SessionStorage for UserStorage {
         })
     }
 
+    fn file_create(&self) -> BoxFuture<'_, Result<i64, StorageError>> {
+        Box::pin(async move {
+            self.store
+                .file_create(&self.bridge, &self.user)
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn file_append<'a>(
+        &'a self,
+        id: i64,
+        seq: i64,
+        data: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.store
+                .file_append_owned(&self.bridge, &self.user, id, seq, data)
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn file_finish(&self, id: i64, size: u64) -> BoxFuture<'_, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.store
+                .file_finish_owned(&self.bridge, &self.user, id, size)
+                .await
+                .map_err(failed)
+        })
+    }
+
     fn file_read(&self, id: i64) -> BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>> {
         Box::pin(async move {
             self.store

@@ -43,6 +43,66 @@ impl Store {
         Ok(())
     }
 
+    /// `file_append` for a backend: only to a file of this user's.
+    pub async fn file_append_owned(
+        &self,
+        bridge: &str,
+        user: &str,
+        id: i64,
+        seq: i64,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        self.file_owned(bridge, user, id).await?;
+        self.file_append(id, seq, data).await
+    }
+
+    /// `file_finish` for a backend: only a file of this user's.
+    pub async fn file_finish_owned(
+        &self,
+        bridge: &str,
+        user: &str,
+        id: i64,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        self.file_owned(bridge, user, id).await?;
+        self.file_finish(id, size).await
+    }
+
+    async fn file_owned(&self, bridge: &str, user: &str, id: i64) -> Result<(), StoreError> {
+        of_user(
+            "SELECT id FROM files WHERE bridge = $1 AND user_jid = $2 AND id = $3",
+            bridge,
+            user,
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| StoreError::Corrupt(format!("file {id} is not this user's")))
+    }
+
+    /// Chunk `seq` of a whole file of `user`'s; `None` past the last.
+    pub async fn file_chunk(
+        &self,
+        bridge: &str,
+        user: &str,
+        id: i64,
+        seq: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = of_user(
+            "SELECT c.data FROM file_chunks c JOIN files f ON c.file_id = f.id \
+             WHERE f.bridge = $1 AND f.user_jid = $2 AND f.id = $3 AND f.complete = 1 \
+             AND c.seq = $4",
+            bridge,
+            user,
+        )
+        .bind(id)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     /// Marks a file whole, `size` bytes long.
     pub async fn file_finish(&self, id: i64, size: u64) -> Result<(), StoreError> {
         sqlx::query("UPDATE files SET size = $1, complete = 1 WHERE id = $2")

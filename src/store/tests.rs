@@ -29,7 +29,20 @@ async fn exercise_files(store: &Store) {
     let read = |user: &'static str| store.file_read("mail.gw", user, id);
     assert_eq!(read("a@localhost").await.unwrap(), None, "not finished");
     store.file_finish(id, bytes.len() as u64).await.unwrap();
-    assert_eq!(read("a@localhost").await.unwrap(), Some(bytes));
+    assert_eq!(read("a@localhost").await.unwrap(), Some(bytes.clone()));
+    let chunk = |user: &'static str, seq| store.file_chunk("mail.gw", user, id, seq);
+    assert_eq!(
+        chunk("a@localhost", 2).await.unwrap().as_deref(),
+        Some(&bytes[60_000..])
+    );
+    assert_eq!(
+        chunk("a@localhost", 3).await.unwrap(),
+        None,
+        "past the last"
+    );
+    assert_eq!(chunk("b@localhost", 0).await.unwrap(), None, "not b's");
+    let owned = store.file_append_owned("mail.gw", "b@localhost", id, 9, b"x");
+    assert!(owned.await.is_err(), "b cannot write to it");
     assert_eq!(read("b@localhost").await.unwrap(), None, "not b's");
     store
         .file_delete("mail.gw", "b@localhost", id)

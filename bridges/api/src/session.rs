@@ -376,6 +376,8 @@ pub struct Limits {
     pub networks: usize,
     /// Group chats one user may be in, over all networks (`irc_channels`).
     pub channels: usize,
+    /// Bytes a file may have to be carried (`max_attachment`).
+    pub file_bytes: u64,
 }
 
 impl Default for Limits {
@@ -386,6 +388,7 @@ impl Default for Limits {
             outbox: 1000,
             networks: 10,
             channels: 100,
+            file_bytes: 25 * 1024 * 1024,
         }
     }
 }
@@ -436,6 +439,17 @@ pub trait SessionStorage: Send + Sync {
         not_before: i64,
     ) -> crate::BoxFuture<'_, Result<(), StorageError>>;
 
+    /// Starts a file from the foreign side, kept until the core has
+    /// carried it (`FileContent::Stored`); chunks follow, numbered from 0.
+    fn file_create(&self) -> crate::BoxFuture<'_, Result<i64, StorageError>>;
+    fn file_append<'a>(
+        &'a self,
+        id: i64,
+        seq: i64,
+        data: &'a [u8],
+    ) -> crate::BoxFuture<'a, Result<(), StorageError>>;
+    /// The file is whole, `size` bytes.
+    fn file_finish(&self, id: i64, size: u64) -> crate::BoxFuture<'_, Result<(), StorageError>>;
     /// A file the user sent (`FileContent::Stored`), whole; `None` once
     /// it is gone.
     fn file_read(&self, id: i64) -> crate::BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>>;

@@ -29,6 +29,13 @@ pub struct IrcConfig {
     /// Seconds between ISON polls on servers without MONITOR.
     #[serde(default = "default_poll")]
     pub presence_poll: u64,
+    /// Fetch files IRC contacts offer by DCC SEND (SPEC §8).
+    #[serde(default)]
+    pub dcc_receive: bool,
+    /// Address ranges (CIDR) a DCC offer may point at besides public
+    /// addresses, e.g. a LAN's.
+    #[serde(default)]
+    pub dcc_allow: Vec<String>,
 }
 
 fn default_burst() -> u32 {
@@ -149,6 +156,8 @@ impl IrcConfig {
             throttle_rate: default_rate(),
             ping_interval: default_ping(),
             presence_poll: default_poll(),
+            dcc_receive: false,
+            dcc_allow: Vec::new(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod channels;
 mod chathistory;
 pub mod config;
 mod connection;
+mod dcc;
 mod details;
 mod echo;
 mod fit;

@@ -34,6 +34,7 @@ struct Session {
     nets: HashMap<String, Box<Net>>,
     events: channel::Sender<Event>,
     up_tx: channel::Sender<(String, Up)>,
+    dcc: crate::dcc::Dcc,
 }
 
 /// The identity a registration gives on its network.
@@ -55,7 +56,14 @@ pub(crate) fn identity(
 pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
     let (intents_tx, intents_rx) = channel::channel(context.limits.intents);
     let (up_tx, up_rx) = channel::channel(context.limits.events);
+    let dcc = crate::dcc::Dcc {
+        receive: shared.dcc_receive,
+        allow: shared.dcc_allow.clone(),
+        storage: context.storage.clone(),
+        max_bytes: context.limits.file_bytes,
+    };
     let mut session = Session {
+        dcc,
         shared,
         user: context.user.clone(),
         limits: context.limits,

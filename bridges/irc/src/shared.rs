@@ -18,6 +18,8 @@ pub struct Shared {
     rate: f64,
     pub ping_every: Duration,
     pub presence_poll: Duration,
+    pub dcc_receive: bool,
+    pub dcc_allow: Arc<Vec<ipnet::IpNet>>,
 }
 
 fn client_config(ca_file: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
@@ -65,7 +67,18 @@ impl Shared {
                 .map(|(_, p)| p.as_path());
             tls.insert(network.host.clone(), client_config(ca)?);
         }
+        let dcc_allow = config
+            .dcc_allow
+            .iter()
+            .map(|range| {
+                range.parse().map_err(|_| {
+                    format!("bridge.irc.dcc_allow: `{range}` is not an address range (CIDR)")
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Shared {
+            dcc_receive: config.dcc_receive,
+            dcc_allow: Arc::new(dcc_allow),
             networks,
             tls,
             burst: config.throttle_burst,

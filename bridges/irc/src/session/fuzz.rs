@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::BytesMut;
 use ferry_bridge::{channel, Event, Limits};
+use ferry_bridge::{SessionStorage, StorageError};
 use futures::FutureExt;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -47,6 +48,8 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             throttle_rate: 2.0,
             ping_interval: 120,
             presence_poll: 60,
+            dcc_receive: false,
+            dcc_allow: Vec::new(),
         };
         let shared = Arc::new(Shared::new(&config).expect("the network is valid"));
         // Room for every event one line can cause: a full one is awaited.
@@ -94,6 +97,13 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             lookups: Default::default(),
         };
         let mut session = Session {
+            // Offers are shown as text: a fuzzed line opens no connection.
+            dcc: crate::dcc::Dcc {
+                receive: false,
+                allow: Arc::default(),
+                storage: Arc::new(NoStorage),
+                max_bytes: 0,
+            },
             shared,
             user: "user@example.org".into(),
             limits: Limits::default(),
@@ -127,4 +137,75 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
         tokio::task::yield_now().await;
         seen
     })
+}
+
+/// The store of a fuzzed session: never reached (no outbox, no files).
+struct NoStorage;
+
+fn none<'a, T: Send + 'a>() -> ferry_bridge::BoxFuture<'a, Result<T, StorageError>> {
+    Box::pin(async { Err(StorageError::Failed("no store while fuzzing".into())) })
+}
+
+impl SessionStorage for NoStorage {
+    fn get<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> ferry_bridge::BoxFuture<'a, Result<Option<String>, StorageError>> {
+        none()
+    }
+    fn put<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> ferry_bridge::BoxFuture<'a, Result<(), StorageError>> {
+        none()
+    }
+    fn delete<'a>(&'a self, _: &'a str) -> ferry_bridge::BoxFuture<'a, Result<(), StorageError>> {
+        none()
+    }
+    fn outbox_push<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> ferry_bridge::BoxFuture<'a, Result<i64, StorageError>> {
+        none()
+    }
+    fn outbox_due(
+        &self,
+        _: i64,
+    ) -> ferry_bridge::BoxFuture<'_, Result<Vec<ferry_bridge::OutboxItem>, StorageError>> {
+        none()
+    }
+    fn outbox_done(&self, _: i64) -> ferry_bridge::BoxFuture<'_, Result<(), StorageError>> {
+        none()
+    }
+    fn outbox_retry(
+        &self,
+        _: i64,
+        _: i64,
+    ) -> ferry_bridge::BoxFuture<'_, Result<(), StorageError>> {
+        none()
+    }
+    fn file_create(&self) -> ferry_bridge::BoxFuture<'_, Result<i64, StorageError>> {
+        none()
+    }
+    fn file_append<'a>(
+        &'a self,
+        _: i64,
+        _: i64,
+        _: &'a [u8],
+    ) -> ferry_bridge::BoxFuture<'a, Result<(), StorageError>> {
+        none()
+    }
+    fn file_finish(&self, _: i64, _: u64) -> ferry_bridge::BoxFuture<'_, Result<(), StorageError>> {
+        none()
+    }
+    fn file_read(
+        &self,
+        _: i64,
+    ) -> ferry_bridge::BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>> {
+        none()
+    }
+    fn file_delete(&self, _: i64) -> ferry_bridge::BoxFuture<'_, Result<(), StorageError>> {
+        none()
+    }
 }

@@ -182,7 +182,7 @@ impl Session {
             }
             Command::PRIVMSG(target, body) => {
                 let nick = from_nick.unwrap_or_default();
-                privmsg(net, &events, host, nick, &target, &body).await;
+                privmsg(net, (&events, &self.dcc), host, nick, &target, &body).await;
             }
             Command::NOTICE(target, body) => {
                 let nick = from_nick.unwrap_or_default();
@@ -290,7 +290,7 @@ async fn server_notice(events: &channel::Sender<Event>, host: &str, body: &str) 
 /// it was started from), an action, or a CTCP request ferry answers.
 async fn privmsg(
     net: &mut Net,
-    events: &channel::Sender<Event>,
+    (events, dcc): (&channel::Sender<Event>, &crate::dcc::Dcc),
     host: &str,
     nick: String,
     target: &str,
@@ -311,6 +311,11 @@ async fn privmsg(
                 if net.replies.admit(&net.support.fold(&nick), now) {
                     net.queue_auto(reply);
                 }
+            }
+        }
+        Some(("DCC", args)) => {
+            if let Some(text) = crate::dcc::offer(dcc, events, from.clone(), args) {
+                emit(events, Event::DirectMessage { from, text }).await;
             }
         }
         Some(_) => {}
