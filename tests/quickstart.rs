@@ -3,7 +3,7 @@
 //! client logs in over STARTTLS, finds the IRC bridge, joins a room and
 //! talks with an IRC user; SIGTERM then stops everything the script started.
 //!
-//! The quick start uses fixed ports (5222, 5347, 6667); every other test
+//! The quick start uses fixed ports (5222, 5347, 5280, 6667); every other test
 //! takes free ports from the kernel's ephemeral range, so nothing else in
 //! `cargo test` competes for them.
 
@@ -21,7 +21,7 @@ use harness::stanzas::{body, muc_statuses, stanza};
 use harness::IRC;
 use tokio_xmpp::parsers::minidom::Element;
 
-const PORTS: [u16; 3] = [5222, 5347, 6667];
+const PORTS: [u16; 4] = [5222, 5347, 5280, 6667];
 const ROOM: &str = "#test%127.0.0.1@irc.localhost";
 const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const MUC: &str = "http://jabber.org/protocol/muc";
@@ -247,7 +247,7 @@ async fn quickstart_serves_a_client_and_stops_on_sigterm() {
     for port in PORTS {
         assert!(
             !listening(port),
-            "port {port} is taken: the quick start needs 5222, 5347 and 6667 free"
+            "port {port} is taken: the quick start needs 5222, 5347, 5280 and 6667 free"
         );
     }
 
