@@ -29,6 +29,17 @@ pub struct Config {
     pub bridge: Vec<BridgeConfig>,
     #[serde(default)]
     pub limits: crate::limits::LimitsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: where Prometheus may scrape ferry (SPEC §5).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `address:port` of the `/metrics` listener; off when absent.
+    #[serde(default)]
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -321,6 +332,13 @@ impl Config {
             bridge.secret()?;
         }
         self.limits.validate().map_err(ConfigError::Invalid)?;
+        if let Some(listen) = &self.metrics.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                return invalid(format!(
+                    "metrics.listen: `{listen}` is not an address:port (e.g. 127.0.0.1:9100)"
+                ));
+            }
+        }
         if self.xmpp.queue == 0 || self.xmpp.user_queue == 0 || self.xmpp.keepalive == 0 {
             return invalid(
                 "xmpp.queue, xmpp.user_queue and xmpp.keepalive must be positive".into(),
@@ -388,6 +406,16 @@ mod tests {
         let text = MINIMAL.replace("port = 5347", "port = 5347\nprot = 1");
         let err = load(&text, &[]).unwrap_err().to_string();
         assert!(err.contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn metrics_listen_is_an_address() {
+        let text = format!("{MINIMAL}\n[metrics]\nlisten = \"localhost\"\n");
+        let err = load(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains("metrics.listen"), "{err}");
+        let env = [("FERRY__METRICS__LISTEN", "127.0.0.1:9100")];
+        let config = load(MINIMAL, &env).unwrap();
+        assert_eq!(config.metrics.listen.as_deref(), Some("127.0.0.1:9100"));
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Gateway {
     pub always_on: crate::always_on::AlwaysOn,
     /// Roster management by privilege (XEP-0356).
     pub rosters: crate::roster::Rosters,
+    /// What the bridge counted (SPEC §5's metrics, the statistics command).
+    pub stats: crate::stats::Stats,
     /// Requests ferry sent, awaiting their answers.
     pub asks: crate::asks::Asks,
     /// Files: the upload service, the fetch rules (SPEC §8).
@@ -82,6 +84,7 @@ impl Gateway {
             lanes: crate::lanes::Lanes::default(),
             always_on: crate::always_on::AlwaysOn::default(),
             rosters: crate::roster::Rosters::default(),
+            stats: crate::stats::Stats::default(),
             asks: crate::asks::Asks::default(),
             files: crate::file_state::Files::new(files),
             online: Mutex::new(HashMap::new()),

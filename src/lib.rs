@@ -13,6 +13,7 @@ mod asks;
 mod bridges;
 mod component;
 mod config;
+mod exporter;
 mod file_state;
 mod files;
 #[cfg(feature = "fuzzing")]
@@ -30,6 +31,7 @@ mod sessions;
 mod shutdown;
 mod stanza_error;
 mod stanzas;
+mod stats;
 mod store;
 mod xhtml_im;
 mod xml_bytes;
@@ -107,6 +109,10 @@ pub async fn run(
         ));
         tokio::spawn(gateway.clone().run(events_rx));
         gateways.push(gateway);
+    }
+    if let Some(listen) = &config.metrics.listen {
+        let listen = listen.parse().context("metrics.listen")?;
+        exporter::start(listen, gateways.clone(), store.clone())?;
     }
     shutdown::signalled().await?;
     shutdown::run(&gateways, stop_tx, links).await;

@@ -69,11 +69,13 @@ impl Gateway {
             Stanza::Message(m) => m.from.as_ref(),
             Stanza::Presence(p) => p.from.as_ref(),
         };
+        self.stats.stanza_in();
         let Some(from) = from.cloned() else {
             tracing::debug!("stanza without from dropped");
             return;
         };
         if !self.out.has_room_for(&from.to_bare().to_string()) {
+            self.stats.refused(crate::stats::Refusal::UserQueue);
             self.refuse_flood(&stanza, "too many stanzas queued for you");
             return;
         }
@@ -83,6 +85,7 @@ impl Gateway {
         let block = matches!(&stanza, Stanza::Iq(iq) if self.files.transfers.carries(&from, iq));
         if !leaving && !block && !self.rate.admit(&from.to_bare(), std::time::Instant::now()) {
             let text = "too many stanzas a second (limits.stanza_rate, limits.stanza_burst)";
+            self.stats.refused(crate::stats::Refusal::StanzaRate);
             self.refuse_flood(&stanza, text);
             return;
         }

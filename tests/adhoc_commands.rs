@@ -64,7 +64,7 @@ async fn users_and_admins_see_and_run_their_commands() {
         command_nodes(&mut alice).await,
         ["show-registration", "reconnect"]
     );
-    assert_eq!(command_nodes(&mut admin).await.len(), 5);
+    assert_eq!(command_nodes(&mut admin).await.len(), 6);
     assert!(command_nodes(&mut eve).await.is_empty());
     assert_eq!(
         error_condition(&eve.iq(IRC, true, execute("show-registration")).await),

@@ -237,11 +237,14 @@ pub async fn run(
         match connect(&config).await {
             Ok(mut stream) => {
                 tracing::info!(jid = %config.jid, "component link up");
+                outbound.set_up(true);
                 backoff = BACKOFF_MIN;
                 if events.send(LinkEvent::Up).await.is_err() {
                     return;
                 }
-                match serve(&config, &mut stream, &outbound, &events, &mut stop).await {
+                let end = serve(&config, &mut stream, &outbound, &events, &mut stop).await;
+                outbound.set_up(false);
+                match end {
                     End::Stopped => {
                         tracing::info!(jid = %config.jid, "component link closed");
                         return;

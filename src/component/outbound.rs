@@ -4,6 +4,7 @@
 //! is refused (`resource-constraint`) before anyone else is slowed.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
@@ -51,6 +52,10 @@ pub struct Outbound {
     space: Notify,
     link_limit: usize,
     user_limit: usize,
+    /// Stanzas written to the link, ever (SPEC §5's stanzas out).
+    sent: AtomicU64,
+    /// Whether the link is up now.
+    up: AtomicBool,
 }
 
 #[derive(Default)]
@@ -82,7 +87,21 @@ impl Outbound {
             space: Notify::new(),
             link_limit,
             user_limit,
+            sent: AtomicU64::new(0),
+            up: AtomicBool::new(false),
         }
+    }
+
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -184,6 +203,7 @@ impl Outbound {
 
     /// Marks stanzas as written, releasing their users' quota.
     pub fn written(&self, batch: &[Queued]) {
+        self.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let mut inner = self.lock();
         for item in batch {
             if let Some(user) = &item.user {

@@ -39,6 +39,11 @@ impl Archiver {
         }
     }
 
+    /// Rows and flushes waiting for the writer.
+    pub fn backlog(&self) -> usize {
+        QUEUE - self.jobs.capacity()
+    }
+
     /// A new archive id: microseconds since the epoch, unique and
     /// increasing within this process.
     pub fn next_seq(&self) -> i64 {

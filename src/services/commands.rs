@@ -1,6 +1,6 @@
 //! XEP-0050 ad-hoc commands on the bridge JID: "show my registration" and
-//! "reconnect" for users; "list users", "unregister user" and "announce"
-//! for admins. Multi-step commands carry their state in the submitted
+//! "reconnect" for users; "list users", "unregister user", "announce" and
+//! "statistics" for admins. Multi-step commands carry their state in the submitted
 //! form, so no command session is kept between steps.
 
 use std::sync::Arc;
@@ -24,7 +24,7 @@ struct Spec {
     admin: bool,
 }
 
-const COMMANDS: [Spec; 5] = [
+const COMMANDS: [Spec; 6] = [
     Spec {
         node: "show-registration",
         name: "Show my registration",
@@ -48,6 +48,11 @@ const COMMANDS: [Spec; 5] = [
     Spec {
         node: "announce",
         name: "Send an announcement to all users",
+        admin: true,
+    },
+    Spec {
+        node: "statistics",
+        name: "Statistics",
         admin: true,
     },
 ];
@@ -191,6 +196,7 @@ async fn execute(gw: &Gateway, who: &Jid, payload: Element) -> Result<Element, S
         }
         "list-users" => list_users(gw).await,
         "unregister-user" => unregister_user(gw, &command).await,
+        "statistics" => statistics(gw).await,
         _ => announce(gw, &command).await,
     }
 }
@@ -254,6 +260,46 @@ async fn list_users(gw: &Gateway) -> Result<Element, StanzaError> {
     ];
     let form = DataForm::new(DataFormType::Result_, NS, fields);
     Ok(completed("list-users", Some(form), None))
+}
+
+/// The bridge's figures, as the metrics have them (SPEC §5).
+async fn statistics(gw: &Gateway) -> Result<Element, StanzaError> {
+    let s = crate::exporter::snapshot(gw);
+    let (outbox, _) = gw.store.outbox_stats().await.map_err(internal)?;
+    let refused: u64 = s.refused.iter().map(|(_, n)| n).sum();
+    let rows = [
+        ("users_online", "Users online", s.users_online.to_string()),
+        (
+            "foreign_connections",
+            "Foreign connections up",
+            s.foreign_connections.to_string(),
+        ),
+        ("stanzas_in", "Stanzas in", s.stanzas_in.to_string()),
+        ("stanzas_out", "Stanzas out", s.stanzas_out.to_string()),
+        ("refused", "Stanzas refused", refused.to_string()),
+        (
+            "link_queue",
+            "Stanzas waiting for the link",
+            s.link_queue.to_string(),
+        ),
+        (
+            "outbox_depth",
+            "Mails waiting to be sent",
+            outbox.to_string(),
+        ),
+        (
+            "archive_backlog",
+            "Room lines waiting for the archive",
+            s.archive_backlog.to_string(),
+        ),
+    ];
+    let fields = rows
+        .into_iter()
+        .map(|(var, label, value)| field(var, FieldType::TextSingle, label, vec![value]))
+        .collect();
+    let mut form = DataForm::new(DataFormType::Result_, NS, fields);
+    form.title = Some(format!("Statistics of {}", gw.name()));
+    Ok(completed("statistics", Some(form), None))
 }
 
 async fn unregister_user(gw: &Gateway, command: &Command) -> Result<Element, StanzaError> {

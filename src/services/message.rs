@@ -12,6 +12,7 @@ use crate::sessions;
 use crate::sessions::registry::Refused;
 use crate::stanza_error::{self, Condition};
 use crate::stanzas::{is_encrypted, text_of};
+use crate::stats::Refusal;
 
 fn refuse(gw: &Gateway, message: &Message, condition: Condition, text: &str) {
     if let Some(reply) = stanza_error::message(message, stanza_error::error(condition, text)) {
@@ -46,6 +47,11 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, message: Message) {
         return;
     };
     if let Some((condition, text)) = refusal(gw, &from, &message) {
+        gw.stats.refused(match condition {
+            Condition::Forbidden => Refusal::Access,
+            Condition::NotAcceptable => Refusal::Encrypted,
+            _ => Refusal::BodyBytes,
+        });
         return refuse(gw, &message, condition, &text);
     }
     if address.kind == AddressKind::Room {

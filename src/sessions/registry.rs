@@ -215,6 +215,15 @@ impl Sessions {
             .unwrap_or_default()
     }
 
+    /// Foreign connections that are up, over all users.
+    pub fn online_connections(&self) -> usize {
+        lock(&self.connections)
+            .values()
+            .flatten()
+            .filter(|(_, state)| matches!(state, Connection::Online { .. }))
+            .count()
+    }
+
     pub fn forget_connections(&self, user: &BareJid) {
         lock(&self.connections).remove(user);
     }

@@ -17,6 +17,15 @@ impl Store {
         strings(&rows)
     }
 
+    /// Items waiting over all bridges and users, and when the oldest was
+    /// committed (unix microseconds).
+    pub async fn outbox_stats(&self) -> Result<(i64, Option<i64>), StoreError> {
+        let row = sqlx::query("SELECT COUNT(*), MIN(created_us) FROM outbox")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
     /// Commits an outbox item; `None` when the user already has `limit`.
     pub async fn outbox_push(
         &self,

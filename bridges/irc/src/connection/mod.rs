@@ -215,6 +215,8 @@ fn run<K: Clone + Send + Sync + 'static>(
                     Some(Control::Quit(_)) | None => return,
                 }
             }
+            // SPEC §5's series; a no-op unless the core exports metrics.
+            metrics::counter!("ferry_irc_reconnects_total").increment(1);
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
