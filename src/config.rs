@@ -31,6 +31,51 @@ pub struct Config {
     pub limits: crate::limits::LimitsConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub ha: HaConfig,
+}
+
+/// `[ha]`: the lease of hot standby on PostgreSQL (SPEC §5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaConfig {
+    /// Seconds between renewals of the lease.
+    #[serde(default = "default_renew")]
+    pub renew: u64,
+    /// Seconds a lease lasts unrenewed.
+    #[serde(default = "default_lease")]
+    pub lease: u64,
+}
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        HaConfig {
+            renew: default_renew(),
+            lease: default_lease(),
+        }
+    }
+}
+
+impl HaConfig {
+    pub fn renew(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.renew)
+    }
+
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease)
+    }
+
+    pub fn lease_ms(&self) -> i64 {
+        (self.lease * 1000) as i64
+    }
+}
+
+fn default_renew() -> u64 {
+    2
+}
+
+fn default_lease() -> u64 {
+    8
 }
 
 /// `[metrics]`: where Prometheus may scrape ferry (SPEC §5).
@@ -332,6 +377,12 @@ impl Config {
             bridge.secret()?;
         }
         self.limits.validate().map_err(ConfigError::Invalid)?;
+        if self.ha.renew == 0 || self.ha.lease <= self.ha.renew || self.ha.lease > 3600 {
+            return invalid(format!(
+                "ha.renew ({}) must be at least 1 and less than ha.lease ({}, at most 3600)",
+                self.ha.renew, self.ha.lease
+            ));
+        }
         if let Some(listen) = &self.metrics.listen {
             if listen.parse::<std::net::SocketAddr>().is_err() {
                 return invalid(format!(

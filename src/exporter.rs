@@ -5,7 +5,7 @@
 //! "statistics" command shows.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use metrics::{counter, gauge};
@@ -39,12 +39,20 @@ pub fn snapshot(gw: &Gateway) -> Snapshot {
     }
 }
 
+/// The bridges whose figures the series show (none on a standby).
+pub struct Exporter {
+    gateways: Arc<Mutex<Vec<Arc<Gateway>>>>,
+}
+
+impl Exporter {
+    /// The bridges are up: their series from now on.
+    pub fn watch(&self, gateways: Vec<Arc<Gateway>>) {
+        *self.gateways.lock().unwrap_or_else(|e| e.into_inner()) = gateways;
+    }
+}
+
 /// Starts the listener and the task that sets the series.
-pub fn start(
-    listen: SocketAddr,
-    gateways: Vec<Arc<Gateway>>,
-    store: Arc<Store>,
-) -> anyhow::Result<()> {
+pub fn start(listen: SocketAddr, store: Arc<Store>) -> anyhow::Result<Exporter> {
     PrometheusBuilder::new()
         .with_http_listener(listen)
         .install()
@@ -52,23 +60,25 @@ pub fn start(
     tracing::info!(%listen, "metrics at /metrics");
     // Shown from the start, before the IRC bridge counts its first.
     counter!("ferry_irc_reconnects_total").increment(0);
-    tokio::spawn(sample(gateways, store));
-    Ok(())
+    let gateways = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(sample(gateways.clone(), store));
+    Ok(Exporter { gateways })
 }
 
 /// The store is asked about the outbox every this many samples.
 const OUTBOX_EVERY: u32 = 5;
 
-async fn sample(gateways: Vec<Arc<Gateway>>, store: Arc<Store>) {
+async fn sample(gateways: Arc<Mutex<Vec<Arc<Gateway>>>>, store: Arc<Store>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n = 0u32;
     loop {
         tick.tick().await;
-        for gw in &gateways {
+        let watched = gateways.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for gw in &watched {
             set(gw.name(), &snapshot(gw));
         }
-        // No lease yet: the one process is the holder.
-        gauge!("ferry_lease_holder").set(1.0);
+        let holder = if crate::lease::is_holder() { 1.0 } else { 0.0 };
+        gauge!("ferry_lease_holder").set(holder);
         if n.is_multiple_of(OUTBOX_EVERY) {
             outbox(&store).await;
         }

@@ -20,6 +20,7 @@ mod files;
 pub mod fuzzing;
 mod gateway;
 mod lanes;
+mod lease;
 mod limits;
 mod muc;
 mod rich;
@@ -68,6 +69,19 @@ pub async fn run(
     bridges: Vec<Arc<dyn ferry_bridge::Bridge>>,
 ) -> anyhow::Result<()> {
     let store = Arc::new(Store::open(&config.store).await.context("store")?);
+    let exporter = match &config.metrics.listen {
+        Some(listen) => Some(exporter::start(
+            listen.parse().context("metrics.listen")?,
+            store.clone(),
+        )?),
+        None => None,
+    };
+    // A standby waits here, with no connection to the XMPP server; a
+    // signal meanwhile just ends it.
+    let lease = tokio::select! {
+        lease = lease::hold(&store, &config.ha) => lease,
+        signal = shutdown::signalled() => return Ok(signal?),
+    };
     match store.files_sweep().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(files = n, "files a crash left behind were dropped"),
@@ -110,12 +124,15 @@ pub async fn run(
         tokio::spawn(gateway.clone().run(events_rx));
         gateways.push(gateway);
     }
-    if let Some(listen) = &config.metrics.listen {
-        let listen = listen.parse().context("metrics.listen")?;
-        exporter::start(listen, gateways.clone(), store.clone())?;
+    if let Some(exporter) = &exporter {
+        exporter.watch(gateways.clone());
     }
     shutdown::signalled().await?;
     shutdown::run(&gateways, stop_tx, links).await;
+    // The links are closed: a standby may take over now.
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
     Ok(())
 }
 

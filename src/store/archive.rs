@@ -133,6 +133,7 @@ impl Store {
         }
         let full = insert_sql(ROWS_PER_STATEMENT, self.sqlite);
         let mut tx = self.pool.begin().await?;
+        self.fenced(&mut tx).await?;
         for chunk in numbered.chunks(ROWS_PER_STATEMENT) {
             let partial;
             let sql = if chunk.len() == ROWS_PER_STATEMENT {

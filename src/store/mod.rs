@@ -4,6 +4,7 @@
 mod archive;
 mod crypto;
 mod files;
+mod lease;
 mod outbox;
 mod registrations;
 mod state;
@@ -29,6 +30,13 @@ pub enum StoreError {
     Key(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A write only the lease holder may make, by a process that no
+    /// longer holds it.
+    #[error("this process no longer holds the lease")]
+    Fenced,
+    /// Another ferry process has the SQLite database open.
+    #[error("{0}")]
+    InUse(String),
 }
 
 pub struct Store {
@@ -37,6 +45,10 @@ pub struct Store {
     sqlite: bool,
     /// Archive numbers by (bridge, user, room): asked for at every row.
     room_ids: std::sync::Mutex<HashMap<archive::ArchiveKey, i64>>,
+    /// The lease this process holds (PostgreSQL), once it holds it.
+    fence: std::sync::OnceLock<(String, i64)>,
+    /// The SQLite database's lock file, held while the store is open.
+    _lock: Option<std::fs::File>,
 }
 
 fn now() -> i64 {
@@ -63,6 +75,31 @@ fn of_room<'q>(sql: &'q str, (bridge, user, room): (&'q str, &'q str, &'q str)) 
 /// The first column of every row, as text.
 fn strings(rows: &[AnyRow]) -> Result<Vec<String>, StoreError> {
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+/// Takes `DB.lock` beside a SQLite database for this process, or says
+/// that another holds it.
+fn lock_file(db: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::InUse(format!("cannot open {}: {e}", path.to_string_lossy())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(format!(
+            "the database {} is in use by another ferry process (one process per SQLite \
+             database; for hot standby use PostgreSQL)",
+            db.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::InUse(format!(
+            "cannot lock {}: {e}",
+            path.to_string_lossy()
+        ))),
+    }
 }
 
 /// The SQLite file a `sqlite:` URL names, if it names one.
@@ -100,6 +137,11 @@ impl Store {
                 }
             },
         };
+        // One process per SQLite database: a second would answer the same
+        // users on the same links (SPEC §5).
+        let lock = sqlite_path(&config.url)
+            .map(|db| lock_file(&db))
+            .transpose()?;
         let mut url = config.url.clone();
         if sqlite && !url.contains("mode=") {
             url.push_str(if url.contains('?') {
@@ -136,6 +178,8 @@ impl Store {
             cipher,
             sqlite,
             room_ids: std::sync::Mutex::new(HashMap::new()),
+            fence: std::sync::OnceLock::new(),
+            _lock: lock,
         })
     }
 

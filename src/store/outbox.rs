@@ -35,6 +35,7 @@ impl Store {
         limit: usize,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        self.fenced(&mut tx).await?;
         Self::ensure_user(&mut tx, user).await?;
         let queued: i64 = of_user(
             "SELECT COUNT(*) FROM outbox WHERE bridge = $1 AND user_jid = $2",

@@ -286,6 +286,26 @@ impl Ferry {
         std::fs::read_to_string(self.dir.join("ferry.log")).unwrap_or_default()
     }
 
+    /// The exit status, once ferry has exited on its own.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        Some(status)
+    }
+
+    /// Waits until ferry's log says `what`.
+    pub async fn wait_log(&self, what: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.log().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "ferry's log does not say {what:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }
@@ -420,6 +440,11 @@ impl World {
             c.replace("# poll_interval = 30", "poll_interval = 1")
         })
         .await
+    }
+
+    /// Starts ngircd and the mail stack, both bridges' servers.
+    pub async fn start_irc_and_mail_with(edit: impl FnOnce(String) -> String) -> World {
+        World::build_with_mail(Irc::Ngircd, Some(""), false, |c, _| edit(c)).await
     }
 
     /// Starts inspircd + atheme as the bridge's only network.

@@ -42,7 +42,6 @@ impl Postgres {
             .unwrap();
         let port = super::ports::free_port();
         let data = dir.path().join("data").display().to_string();
-        let d = dir.path().display().to_string();
         as_postgres(&[
             &pg_bin("initdb"),
             "-D",
@@ -54,6 +53,15 @@ impl Postgres {
             "--locale=C.UTF-8",
             "--no-sync",
         ]);
+        let pg = Postgres { dir, port };
+        pg.launch();
+        pg
+    }
+
+    fn launch(&self) {
+        let d = self.dir.path().display().to_string();
+        let data = self.dir.path().join("data").display().to_string();
+        let port = self.port;
         let opts = format!("-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off");
         as_postgres(&[
             &pg_bin("pg_ctl"),
@@ -66,7 +74,25 @@ impl Postgres {
             &opts,
             "start",
         ]);
-        Postgres { dir, port }
+    }
+
+    /// Stops the server at once (its clients see their connections drop).
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data").display().to_string();
+        as_postgres(&[
+            &pg_bin("pg_ctl"),
+            "-D",
+            &data,
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]);
+    }
+
+    /// Starts it again after `stop`, on the same port and data.
+    pub fn start_again(&self) {
+        self.launch();
     }
 
     pub fn url(&self) -> String {
