@@ -92,3 +92,40 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::StoreConfig;
+    use crate::store::tests::postgres::Postgres;
+    use crate::store::{Store, StoreError};
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_and_late_writes_refused() {
+        let pg = Postgres::start();
+        let mut config = StoreConfig::for_url(pg.url());
+        config.key = Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
+        let a = Store::open(&config).await.unwrap();
+        let b = Store::open(&config).await.unwrap();
+        assert!(a.is_postgres());
+        assert_eq!(a.lease_take("a", 60_000).await.unwrap(), Some(1));
+        assert_eq!(b.lease_take("b", 60_000).await.unwrap(), None, "held");
+        assert!(a.lease_renew("a", 1, 60_000).await.unwrap());
+        a.fence("a".into(), 1);
+        assert!(a
+            .outbox_push("mail.gw", "u@localhost", "x", 10)
+            .await
+            .is_ok());
+        a.lease_release("a", 1).await.unwrap();
+        assert_eq!(b.lease_take("b", 60_000).await.unwrap(), Some(2));
+        assert!(
+            !a.lease_renew("a", 1, 60_000).await.unwrap(),
+            "not a's any more"
+        );
+        let late = a.outbox_push("mail.gw", "u@localhost", "y", 10).await;
+        assert!(matches!(late, Err(StoreError::Fenced)), "{late:?}");
+        // A lease that ran out is taken without a release.
+        assert!(b.lease_renew("b", 2, 0).await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert_eq!(a.lease_take("a", 60_000).await.unwrap(), Some(3));
+    }
+}

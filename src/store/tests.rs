@@ -578,9 +578,10 @@ async fn postgres_needs_a_key() {
 }
 
 #[path = "../../tests/harness/ports.rs"]
-mod ports;
+pub(super) mod ports;
 #[path = "../../tests/harness/postgres.rs"]
-mod postgres;
+#[allow(dead_code)] // stopping and starting again is for the e2e tests
+pub(super) mod postgres;
 use postgres::Postgres;
 
 #[tokio::test]
