@@ -70,9 +70,19 @@ async fn metrics_count_what_passes_and_admins_see_them() {
     .await;
     let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
     alice.available().await;
-    let text = scrape(port).await;
-    for series in SERIES {
-        assert!(text.contains(series), "{series} missing:\n{text}");
+    // The bridges' series appear with the first sample after their start.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = scrape(port).await;
+        let missing: Vec<_> = SERIES.iter().filter(|s| !text.contains(*s)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{missing:?} missing:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let stanzas_in = "ferry_stanzas_in_total{bridge=\"irc.localhost\"}";
     let stanzas_out = "ferry_stanzas_out_total{bridge=\"irc.localhost\"}";

@@ -48,11 +48,12 @@ impl Tags {
             .as_deref()
             .unwrap_or("")
             .split(';')
-            .filter(|tag| !tag.is_empty())
             .map(|tag| match tag.split_once('=') {
                 Some((key, value)) => (key, unescape(value)),
                 None => (tag, Cow::Borrowed("")),
             })
+            // A tag without a key (`@=x`) names nothing: skipped.
+            .filter(|(key, _)| !key.is_empty())
     }
 
     /// `server-time`: when the server says the line was sent, in unix
@@ -241,6 +242,15 @@ mod tests {
         let big = "v".repeat(MAX_CLIENT_TAGS);
         let p = prefix(&[("+a", Some(&big)), ("+b", Some("1"))]);
         assert_eq!(p, "@+b=1 ");
+    }
+
+    #[test]
+    fn a_tag_without_a_key_is_skipped() {
+        // Found by the property below: `@=` gave a tag named "".
+        let (t, rest) = Tags::split("@=;=v;a=1 PRIVMSG #c :x");
+        assert_eq!(rest, "PRIVMSG #c :x");
+        let tags: Vec<_> = t.iter().collect();
+        assert_eq!(tags, vec![("a", Cow::Borrowed("1"))]);
     }
 
     proptest! {
