@@ -55,10 +55,10 @@ fn form_values(command: &Element, var: &str) -> Vec<String> {
 #[tokio::test]
 async fn users_and_admins_see_and_run_their_commands() {
     let w = World::start().await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
-    let mut admin = TestClient::connect("admin", "localhost", "pw", w.prosody.c2s).await;
-    let mut eve = TestClient::connect("eve", "other.example", "pw", w.prosody.c2s).await;
+    let mut admin = TestClient::connect("admin", "localhost", "pw", w.xmpp.c2s).await;
+    let mut eve = TestClient::connect("eve", "other.example", "pw", w.xmpp.c2s).await;
 
     assert_eq!(
         command_nodes(&mut alice).await,

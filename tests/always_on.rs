@@ -19,7 +19,7 @@ const COMMANDS: &str = "http://jabber.org/protocol/commands";
 /// A World whose Prosody keeps messages for offline users.
 async fn world() -> World {
     let mut w = World::start_irc().await;
-    w.prosody.reconfigure(|c| {
+    w.xmpp.prosody().reconfigure(|c| {
         let disabled = r#"modules_disabled = { "s2s"; "tls"; "offline" }"#;
         assert!(c.contains(disabled), "the harness's Prosody config changed");
         c.replace(disabled, r#"modules_disabled = { "s2s"; "tls" }"#)
@@ -31,7 +31,7 @@ async fn world() -> World {
 
 /// alice, registered with `persistent` as given, online and connected.
 async fn alice(w: &World, persistent: &str) -> TestClient {
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     let form = [("nick", "alice"), ("persistent", persistent)];
     register_and_subscribe(&mut alice, IRC, &form).await;
@@ -144,7 +144,7 @@ async fn an_always_on_user_misses_nothing_while_offline() {
         Vec::<String>::new()
     );
 
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     // In either order: carol's direct message, kept by her server, and
     // the network JID telling how the connection that stayed up stands.
@@ -205,7 +205,7 @@ async fn always_on_rooms_are_joined_again_when_ferry_starts() {
     carol.send("PRIVMSG #chan :said after the restart").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     join(&mut alice).await;
     let archived = archive(&mut alice).await;

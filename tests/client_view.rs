@@ -55,7 +55,7 @@ async fn rooms_reflect_origin_ids_and_spell_out_every_standing() {
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
     carol.send("JOIN #chan").await;
     carol.expect("carol's join", |l| l.contains(" 366 ")).await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
 
     // The registration dance: subscribe comes without a priority.
@@ -173,7 +173,7 @@ async fn rooms_reflect_origin_ids_and_spell_out_every_standing() {
 #[tokio::test]
 async fn networks_are_browsable_and_forms_are_typed() {
     let w = World::start_irc().await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
 
     // disco#items on the bridge lists its network by its one name.
@@ -225,7 +225,7 @@ async fn archive_pages_go_to_the_asking_client_only() {
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
     carol.send("JOIN #chan").await;
     carol.expect("carol's join", |l| l.contains(" 366 ")).await;
-    let mut phone = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut phone = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     phone.available().await;
     register_and_subscribe(&mut phone, IRC, &[("nick", "alice")]).await;
     phone.send(join()).await;
@@ -238,7 +238,7 @@ async fn archive_pages_go_to_the_asking_client_only() {
         .await;
 
     // A second client with carbons on.
-    let mut laptop = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut laptop = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     laptop.available().await;
     let enable = Element::builder("enable", "urn:xmpp:carbons:2").build();
     result(laptop.iq("alice@localhost", true, enable).await);

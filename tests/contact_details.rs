@@ -162,7 +162,7 @@ async fn a_server_that_does_not_answer_is_a_timeout() {
 #[tokio::test]
 async fn mail_contacts_cards_name_their_sender() {
     let w = World::start_mail().await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     register_and_subscribe(
         &mut alice,

@@ -51,7 +51,7 @@ fn outbox_message_ids(db: &std::path::Path) -> Vec<String> {
 }
 
 async fn registered_alice(w: &World) -> TestClient {
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     register_and_subscribe(
         &mut alice,
@@ -69,7 +69,7 @@ async fn registered_alice(w: &World) -> TestClient {
 #[tokio::test]
 async fn registration_logs_in_to_both_servers() {
     let w = World::start_mail().await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     let wrong = alice
         .iq(
             MAIL,
@@ -294,7 +294,7 @@ async fn a_mail_left_waiting_goes_out_after_a_restart_without_its_user() {
 async fn a_full_outbox_refuses_its_user_alone() {
     let mut w = World::start_mail_with(|c| c.replace("# outbox = 1000", "outbox = 2")).await;
     let mut alice = registered_alice(&w).await;
-    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     bob.available().await;
     register_and_subscribe(
         &mut bob,
@@ -536,7 +536,7 @@ async fn mail_since_registration_is_delivered_at_the_first_session() {
         .await;
     mail.wait_inbox("alice", 1, Duration::from_secs(15)).await;
     // alice registers without being available: no session yet.
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     let form = register_form(&[("email", "alice@example.org"), ("password", "pw")]);
     result(alice.iq(MAIL, true, form).await);
     mail.deliver("carol@example.net", "alice@example.org", &numbered(2))

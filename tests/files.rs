@@ -41,7 +41,7 @@ fn oob_url(el: &Element) -> Option<String> {
 }
 
 async fn registered_alice(w: &World) -> TestClient {
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     let form = [
         ("email", "alice@example.org"),

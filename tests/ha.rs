@@ -100,7 +100,7 @@ async fn standbys_take_over_and_one_process_leads() {
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
     carol.send("JOIN #chan").await;
     carol.expect("carol's join", |l| l.contains(" 366 ")).await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     let form = [("nick", "alice"), ("persistent", "true")];
     register_and_subscribe(&mut alice, IRC, &form).await;
@@ -249,7 +249,7 @@ async fn a_second_process_on_one_sqlite_database_exits() {
     assert!(!status.success());
     assert!(second.log().contains("in use"), "{}", second.log());
     // The first serves on.
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     let info = harness::stanzas::disco_info(&mut c, IRC, None).await;
     assert!(!info.identities.is_empty());
 }

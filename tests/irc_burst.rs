@@ -32,7 +32,7 @@ async fn a_burst_over_the_queues_arrives_whole_and_in_order() {
             .replace("# user_queue = 500", "user_queue = 20")
     })
     .await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     alice
         .send(stanza(

@@ -115,7 +115,7 @@ async fn errors_contacts_presence_and_a_taken_nick() {
     let w = World::start_irc().await;
     // Someone already has alice's nick on IRC.
     let mut squatter = IrcClient::connect(w.irc_port(), "alice").await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     register_and_subscribe(&mut alice, IRC, &[("nick", "alice")]).await;
     let connected = alice
@@ -176,7 +176,7 @@ async fn errors_contacts_presence_and_a_taken_nick() {
 #[tokio::test]
 async fn unregistered_users_get_registration_required() {
     let w = World::start_irc().await;
-    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     bob.available().await;
     bob.send(chat(&contact("carol"), "u1", "hi")).await;
     let error = bob
@@ -190,7 +190,7 @@ async fn resources_share_one_connection_and_shutdown_quits() {
     let mut w = World::start_irc().await;
     let mut bob = IrcClient::connect(w.irc_port(), "bob").await;
     let mut first = online_on_irc(&w, "alice", "alice").await.0;
-    let mut second = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut second = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     second.available().await;
     second
         .expect("the gateway's presence", |el| presence_from(el, IRC, None))
@@ -309,7 +309,7 @@ async fn tls_with_the_test_ca() {
 #[tokio::test]
 async fn tls_refused_without_the_ca() {
     let w = World::start_irc_with(|c, ircd| over_tls(c, ircd, false)).await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     register_and_subscribe(&mut alice, IRC, &[("nick", "alice")]).await;
     let refused = alice
@@ -355,7 +355,7 @@ async fn short_jids_and_network_jid_registration() {
     assert_eq!(body_of(&got).as_deref(), Some("hi alice"));
 
     // bob registers on the network JID itself, as `bobby`.
-    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     bob.available().await;
     result(bob.iq(NET, true, register_form(&[("nick", "bobby")])).await);
     bob.expect("subscribe from the gateway", |el| {
@@ -403,7 +403,7 @@ async fn a_user_gone_during_an_xmpp_outage_is_disconnected_from_irc() {
     drop(alice);
     // Prosody dies with alice's client, so ferry never hears that she
     // left; she never comes back, and her probe goes unanswered.
-    w.prosody.crash_and_restart();
+    w.xmpp.prosody().crash_and_restart();
     w.ferry.wait_links(4).await;
     quit_logged(&mut w, "alice", std::time::Duration::from_secs(20)).await;
 }

@@ -26,7 +26,7 @@ fn status_of(el: &Element) -> String {
 
 /// `user` registers `nick` and waits until the IRC connection is up.
 async fn online(w: &World, user: &str, nick: &str) -> TestClient {
-    let mut c = TestClient::connect(user, "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect(user, "localhost", "pw", w.xmpp.c2s).await;
     c.available().await;
     register_and_subscribe(&mut c, IRC, &[("nick", nick)]).await;
     c.expect("connected on the network JID", |el| {
@@ -137,7 +137,7 @@ async fn a_ctcp_flood_does_not_hold_back_the_users_own_lines() {
 #[tokio::test]
 async fn registration_fields_that_cannot_fit_an_irc_line_are_refused() {
     let w = World::start_irc().await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     let huge = "x".repeat(100_000);
     let long_nick = "n".repeat(10_000);
@@ -158,7 +158,7 @@ async fn registration_fields_that_cannot_fit_an_irc_line_are_refused() {
 async fn a_registered_nick_the_server_refuses_is_not_retried() {
     // ngircd's nicks are at most 30 characters; the form takes up to 64.
     let w = World::start_irc().await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     let nick = "a".repeat(40);
     register_and_subscribe(&mut alice, IRC, &[("nick", &nick)]).await;
@@ -185,7 +185,7 @@ async fn room_nicks_the_server_cannot_take_are_not_acceptable() {
     carol.send("JOIN #chan").await;
     carol.expect("carol's join", |l| l.contains(" 366 ")).await;
     // bob has no registration: his room nick would be his IRC nick.
-    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     bob.available().await;
     let long = "b".repeat(1000);
     for (id, nick) in [("long", long.as_str()), ("space", "bob by")] {

@@ -22,7 +22,7 @@ fn status_of(el: &Element) -> String {
 
 /// alice registers `nick` with `password` and waits for the connection.
 async fn connect(w: &World, nick: &str, password: &str) -> (TestClient, String) {
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     c.available().await;
     register_and_subscribe(&mut c, IRC, &[("nick", nick), ("password", password)]).await;
     let online = c
@@ -51,7 +51,7 @@ async fn sasl_logs_in_and_a_wrong_password_is_reported() {
 
     // A second user with a wrong password for her account.
     ircd.register_account("carol", "carol-pw").await;
-    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     bob.available().await;
     register_and_subscribe(&mut bob, IRC, &[("nick", "carol"), ("password", "wrong")]).await;
     let online = bob

@@ -98,7 +98,7 @@ async fn archived_once(alice: &mut TestClient, gap: &str, said: i64) {
 async fn lines_said_while_ferry_was_down_are_archived_once() {
     let mut w = World::start_inspircd(false).await;
     let mut carol = harness::rooms::on_chan(&w, "carol").await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     let form = [("nick", "alice"), ("persistent", "true")];
     harness::stanzas::register_and_subscribe(&mut alice, harness::IRC, &form).await;
@@ -129,7 +129,7 @@ async fn lines_said_while_ferry_was_down_are_archived_once() {
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     join_room(&mut alice, "alice").await;
     archived_once(&mut alice, "while ferry was down", said).await;

@@ -114,7 +114,7 @@ async fn archives_mam_paging_and_history_on_join() {
     assert_eq!(all, expected);
 
     // bob joins now: his archive starts now; alice's is not his.
-    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     join_room(&mut bob, "bob").await;
     let (theirs, fin) = mam_page(&mut bob, rsm(100, None)).await;
     assert!(theirs.is_empty(), "bob read alice's archive: {theirs:?}");
@@ -138,17 +138,17 @@ async fn archives_mam_paging_and_history_on_join() {
         ["line 245", "line 246", "line 247", "line 248", "line 249"]
     );
     // maxstanzas="0": none.
-    let mut second = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut second = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     second.send(join_asking("maxstanzas", "0")).await;
     let history = history_on_join(&mut second).await;
     assert!(history.is_empty(), "history despite maxstanzas=0");
     // maxchars: the newest messages whose bodies fit ("line 24N" is 8).
-    let mut third = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut third = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     third.send(join_asking("maxchars", "17")).await;
     let history = history_on_join(&mut third).await;
     assert_eq!(bodies(&history), ["line 248", "line 249"]);
     // since: a date after every message means none.
-    let mut fourth = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut fourth = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     fourth
         .send(join_asking("since", "2099-01-01T00:00:00Z"))
         .await;

@@ -344,7 +344,7 @@ async fn join_errors() {
 async fn resources_repeated_joins_self_ping_and_unregistered_users() {
     let w = World::start_irc().await;
     let (mut first, mut carol, _dave) = alice_in_the_room(&w).await;
-    let mut second = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut second = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     second.available().await;
     // The second resource gets the whole state, without a second JOIN.
     let state = join_room(&mut second, "alice").await;
@@ -401,7 +401,7 @@ async fn resources_repeated_joins_self_ping_and_unregistered_users() {
         .await;
 
     // bob never registered: his room nick becomes his IRC nick.
-    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     let joined = join_room(&mut bob, "bobby").await;
     assert!(joined
         .iter()
@@ -412,7 +412,7 @@ async fn resources_repeated_joins_self_ping_and_unregistered_users() {
         })
         .await;
     // A nick in use on IRC: conflict.
-    let mut eve_like = TestClient::connect("admin", "localhost", "pw", w.prosody.c2s).await;
+    let mut eve_like = TestClient::connect("admin", "localhost", "pw", w.xmpp.c2s).await;
     eve_like.send(join("carol")).await;
     let refused = eve_like
         .expect("nick in use", |el| {

@@ -265,7 +265,7 @@ async fn networks_over_irc_networks_are_refused_alone() {
     .await;
     let mut alice = online_on_irc(&w, "alice", "alice").await.0;
     // bob has no identity: his first network is the second one.
-    let mut bob = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     bob.available().await;
     let room = "#chan%127.0.0.2@irc.localhost";
     alice.send(join_presence(room, "alice", "j")).await;

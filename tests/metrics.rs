@@ -68,7 +68,7 @@ async fn metrics_count_what_passes_and_admins_see_them() {
         format!("{c}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n")
     })
     .await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     // The bridges' series appear with the first sample after their start.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -103,7 +103,7 @@ async fn metrics_count_what_passes_and_admins_see_them() {
     assert!(settled(port, stanzas_out).await - out_before >= SENT as f64);
 
     // The admins' command shows the same count.
-    let mut admin = TestClient::connect("admin", "localhost", "pw", w.prosody.c2s).await;
+    let mut admin = TestClient::connect("admin", "localhost", "pw", w.xmpp.c2s).await;
     let command = Element::builder("command", "http://jabber.org/protocol/commands")
         .attr(harness::client::ncname("node"), "statistics")
         .attr(harness::client::ncname("action"), "execute")

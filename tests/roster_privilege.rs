@@ -81,7 +81,7 @@ fn is_message_from(el: &Element, from: &str) -> bool {
 async fn the_bridge_and_contacts_enter_the_roster_and_leave_it() {
     let w = World::start_irc_privileged().await;
     granted(&w).await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     // Reading the roster makes this resource one that gets roster pushes.
     assert!(roster(&mut alice).await.is_empty());
     alice.available().await;
@@ -178,7 +178,7 @@ async fn a_user_whose_server_grants_nothing_is_asked_with_presences() {
     })
     .await;
     granted(&w).await;
-    let mut eve = TestClient::connect("eve", "other.example", "pw", w.prosody.c2s).await;
+    let mut eve = TestClient::connect("eve", "other.example", "pw", w.xmpp.c2s).await;
     eve.available().await;
     result(eve.iq(IRC, true, register_form(&[("nick", "eve")])).await);
     eve.expect("subscribe from the gateway", |s| {
@@ -210,7 +210,7 @@ async fn without_the_grant_the_log_says_so_once() {
 async fn a_mail_sender_enters_the_roster_by_name() {
     let w = World::start_mail_privileged().await;
     granted(&w).await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     roster(&mut alice).await;
     alice.available().await;
     let form = [("email", "alice@example.org"), ("password", "pw")];

@@ -56,7 +56,7 @@ fn on_postgres(config: String, pg: &Postgres, key: Option<&str>) -> String {
 async fn registrations_survive_a_restart_encrypted_on_postgres() {
     let pg = Postgres::start();
     let mut w = World::start_with(|c| on_postgres(c, &pg, Some(KEY))).await;
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     c.available().await;
     register_and_subscribe(
         &mut c,

@@ -14,7 +14,7 @@ use tokio_xmpp::parsers::minidom::Element;
 #[tokio::test]
 async fn disco_version_ping_and_unhandled() {
     let w = World::start().await;
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     let info = disco_info(&mut c, IRC, None).await;
     assert!(info
         .identities
@@ -73,7 +73,7 @@ async fn disco_version_ping_and_unhandled() {
 #[tokio::test]
 async fn registration_dance_caps_and_removal() {
     let w = World::start().await;
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     c.available().await;
 
     let form = result(c.iq(IRC, false, query("jabber:iq:register")).await).unwrap();
@@ -174,13 +174,13 @@ async fn registration_dance_caps_and_removal() {
 #[tokio::test]
 async fn forbidden_domain_and_gateway_prompt() {
     let w = World::start().await;
-    let mut eve = TestClient::connect("eve", "other.example", "pw", w.prosody.c2s).await;
+    let mut eve = TestClient::connect("eve", "other.example", "pw", w.xmpp.c2s).await;
     let answer = eve.iq(IRC, false, query("jabber:iq:register")).await;
     assert_eq!(error_condition(&answer), "forbidden");
     let answer = eve.iq(IRC, true, register_form(&[("nick", "eve")])).await;
     assert_eq!(error_condition(&answer), "forbidden");
 
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     let prompt = result(c.iq(IRC, false, query("jabber:iq:gateway")).await).unwrap();
     assert!(prompt.get_child("prompt", "jabber:iq:gateway").is_some());
     assert!(prompt.get_child("desc", "jabber:iq:gateway").is_some());
@@ -216,7 +216,7 @@ fn reply_to(id: &'static str) -> impl Fn(&Element) -> bool {
 #[tokio::test]
 async fn messages_help_encryption_and_registration_required() {
     let w = World::start().await;
-    let mut c = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     c.send(stanza(
         "message",
         &[("to", IRC), ("type", "chat"), ("id", "h1")],
@@ -271,7 +271,7 @@ async fn messages_help_encryption_and_registration_required() {
 #[tokio::test]
 async fn malformed_stanzas_get_bad_request_and_the_link_lives() {
     let w = World::start().await;
-    let mut c = TestClient::connect("bob", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     // An iq get without a payload is invalid (RFC 6120 §8.2.3).
     c.send(stanza(
         "iq",
@@ -283,17 +283,19 @@ async fn malformed_stanzas_get_bad_request_and_the_link_lives() {
         error_condition(&c.expect("bad1", reply_to("bad1")).await),
         "bad-request"
     );
-    // A message with an unknown type.
-    c.send(stanza(
-        "message",
-        &[("to", IRC), ("type", "nonsense"), ("id", "bad2")],
-        vec![body("x")],
-    ))
-    .await;
-    assert_eq!(
-        error_condition(&c.expect("bad2", reply_to("bad2")).await),
-        "bad-request"
-    );
+    // A message with an unknown type (ejabberd drops it itself).
+    if !harness::xmpp::ejabberd() {
+        c.send(stanza(
+            "message",
+            &[("to", IRC), ("type", "nonsense"), ("id", "bad2")],
+            vec![body("x")],
+        ))
+        .await;
+        assert_eq!(
+            error_condition(&c.expect("bad2", reply_to("bad2")).await),
+            "bad-request"
+        );
+    }
     // A localpart ending in a backslash (the `jid` crate's unescape panics).
     let disco = || Element::builder("query", "http://jabber.org/protocol/disco#info").build();
     c.send(stanza(
@@ -344,14 +346,14 @@ async fn malformed_stanzas_get_bad_request_and_the_link_lives() {
 #[tokio::test]
 async fn reconnects_after_prosody_restart_and_probes() {
     let mut w = World::start().await;
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     c.available().await;
     register_and_subscribe(&mut c, IRC, &[("nick", "alice")]).await;
     drop(c);
 
-    w.prosody.restart();
+    w.xmpp.restart();
     w.ferry.wait_links(4).await;
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     c.available().await;
     c.expect("the gateway's presence after the restart", |s| {
         presence_from(s, IRC, None)
@@ -374,7 +376,7 @@ async fn reconnects_after_prosody_restart_and_probes() {
 #[tokio::test]
 async fn sigterm_sends_unavailable_and_exits_quickly() {
     let mut w = World::start().await;
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     c.available().await;
     // An IRC identity whose server is not there: its session keeps
     // retrying, which must not hold the shutdown up.
@@ -390,12 +392,12 @@ async fn sigterm_sends_unavailable_and_exits_quickly() {
 
 #[tokio::test]
 async fn a_silent_link_is_kept_alive_with_pings() {
-    let w = World::start_with(|c| {
+    let mut w = World::start_with(|c| {
         assert!(c.contains("# keepalive = 60"));
         c.replace("# keepalive = 60", "keepalive = 1")
     })
     .await;
-    let log = w.prosody.dir.join("prosody.log");
+    let log = w.xmpp.prosody().dir.join("prosody.log");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
@@ -412,7 +414,7 @@ async fn a_silent_link_is_kept_alive_with_pings() {
         2,
         "link dropped"
     );
-    let mut c = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     let ping = Element::builder("ping", "urn:xmpp:ping").build();
     assert!(result(c.iq(IRC, false, ping).await).is_none());
 }

@@ -64,7 +64,7 @@ impl Ejabberd {
         )
         .unwrap();
         let config = format!(
-            r#"hosts: ["localhost"]
+            r#"hosts: ["localhost", "other.example"]
 loglevel: info
 certfiles: []
 auth_method: internal
@@ -88,6 +88,7 @@ modules:
   mod_roster: {{}}
   mod_disco: {{}}
   mod_ping: {{}}
+  mod_carboncopy: {{}}
 {privilege}"#,
             listener = sample_listener(component)
         );
@@ -106,11 +107,33 @@ modules:
             _home: home,
         };
         e.launch();
-        for user in ["alice", "bob"] {
-            let out = e.ctl(&["register", user, "localhost", "pw"]);
+        for (user, host) in [
+            ("alice", "localhost"),
+            ("bob", "localhost"),
+            ("admin", "localhost"),
+            ("eve", "other.example"),
+        ] {
+            let out = e.ctl(&["register", user, host, "pw"]);
             assert!(out.status.success(), "{out:?}");
         }
         e
+    }
+
+    /// Stops ejabberd and starts it again on the same ports.
+    pub fn restart(&mut self) {
+        let _ = self.ctl(&["stop"]);
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", self.c2s)).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ejabberd did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        self.launch();
     }
 
     fn ctl_command(&self) -> Command {

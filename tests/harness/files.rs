@@ -19,7 +19,7 @@ const NS_UPLOAD: &str = "urn:xmpp:http:upload:0";
 /// Returns the HTTP port.
 pub async fn with_uploads(w: &mut World) -> u16 {
     let port = super::free_port();
-    w.prosody.reconfigure(|c| {
+    w.xmpp.prosody().reconfigure(|c| {
         let none = "http_ports = { }";
         assert!(c.contains(none), "the harness's Prosody config changed");
         let c = c.replace(

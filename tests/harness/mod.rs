@@ -12,6 +12,7 @@ pub mod ports;
 pub mod postgres;
 pub mod rooms;
 pub mod stanzas;
+pub mod xmpp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -377,7 +378,7 @@ pub struct World {
     pub mail: Option<mail::MailStack>,
     pub ircd: Option<ircd::Ngircd>,
     pub inspircd: Option<inspircd::Inspircd>,
-    pub prosody: Prosody,
+    pub xmpp: xmpp::Xmpp,
     pub tmp: tempfile::TempDir,
 }
 
@@ -472,12 +473,8 @@ impl World {
             tmp.disable_cleanup(true);
             eprintln!("test dir: {}", tmp.path().display());
         }
-        let prosody = Prosody::start_with(tmp.path(), privileged);
-        for user in ["alice", "bob", "admin"] {
-            prosody.add_user(user, "localhost", "pw");
-        }
-        prosody.add_user("eve", "other.example", "pw");
-        let mut config = minimal_config(tmp.path(), &prosody);
+        let xmpp = xmpp::Xmpp::start(tmp.path(), privileged);
+        let mut config = config_for(tmp.path(), xmpp.component);
         let servers = match irc {
             Irc::None => Servers::default(),
             Irc::Ngircd => Servers {
@@ -517,7 +514,7 @@ impl World {
             mail,
             ircd: servers.ircd,
             inspircd: servers.inspircd,
-            prosody,
+            xmpp,
             tmp,
         }
     }

@@ -55,7 +55,7 @@ pub async fn channel_with_alice(w: &World) -> (TestClient, IrcClient, IrcClient)
     let mut carol = on_chan(w, "carol").await;
     carol.send("TOPIC #chan :the topic").await;
     let dave = on_chan(w, "dave").await;
-    let mut alice = TestClient::connect("alice", "localhost", "pw", w.prosody.c2s).await;
+    let mut alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     alice.available().await;
     register_and_subscribe(&mut alice, IRC, &[("nick", "alice")]).await;
     (alice, carol, dave)

@@ -65,7 +65,7 @@ pub const IRC_NET: &str = "127.0.0.1@irc.localhost";
 /// and waits until the network JID says the connection is up; returns the
 /// client and that presence.
 pub async fn online_on_irc(w: &super::World, user: &str, nick: &str) -> (TestClient, Element) {
-    let mut c = TestClient::connect(user, "localhost", "pw", w.prosody.c2s).await;
+    let mut c = TestClient::connect(user, "localhost", "pw", w.xmpp.c2s).await;
     c.available().await;
     register_and_subscribe(&mut c, super::IRC, &[("nick", nick)]).await;
     let connected = connected_on_irc(&mut c).await;
