@@ -59,13 +59,18 @@ async fn join(alice: &mut TestClient) {
 async fn alice_in_chan(w: &World) -> (IrcClient, TestClient) {
     let mut carol = carol(w).await;
     let mut alice = alice(w, "true").await;
-    join(&mut alice).await;
+    joined_before(&mut alice, &mut carol).await;
+    (carol, alice)
+}
+
+/// alice joins #chan, and carol sees her JOIN on IRC.
+async fn joined_before(alice: &mut TestClient, carol: &mut IrcClient) {
+    join(alice).await;
     carol
         .expect("alice joins", |l| {
             l.starts_with(":alice!") && l.contains("JOIN")
         })
         .await;
-    (carol, alice)
 }
 
 /// carol, on IRC in #chan.
@@ -220,12 +225,7 @@ async fn a_user_not_always_on_quits_irc_when_their_last_resource_leaves() {
     let w = world().await;
     let mut carol = carol(&w).await;
     let mut alice = alice(&w, "false").await;
-    join(&mut alice).await;
-    carol
-        .expect("alice joins", |l| {
-            l.starts_with(":alice!") && l.contains("JOIN")
-        })
-        .await;
+    joined_before(&mut alice, &mut carol).await;
     drop(alice);
     let moves = alice_moves(&mut carol, Duration::from_secs(6)).await;
     assert!(moves.len() == 1 && moves[0].contains("QUIT"), "{moves:?}");
@@ -284,12 +284,7 @@ async fn the_settings_command_makes_one_channel_always_on() {
     let network = settings(&mut alice, IRC_NET, None).await;
     assert_eq!(persistent_value(&network).as_deref(), Some("false"));
 
-    join(&mut alice).await;
-    carol
-        .expect("alice joins", |l| {
-            l.starts_with(":alice!") && l.contains("JOIN")
-        })
-        .await;
+    joined_before(&mut alice, &mut carol).await;
     drop(alice);
     let moves = alice_moves(&mut carol, Duration::from_secs(3)).await;
     assert!(moves.is_empty(), "{moves:?}");

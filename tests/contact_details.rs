@@ -30,6 +30,40 @@ fn field(card: &Element, name: &str) -> Option<String> {
 }
 
 /// Asks `to` for its card; the card.
+/// Asks `to`'s version; bob, on IRC, sees the CTCP VERSION and answers
+/// `reply`. The name the answer gives.
+async fn version_of(
+    alice: &mut TestClient,
+    bob: &mut IrcClient,
+    to: &str,
+    reply: &str,
+) -> Option<String> {
+    let id = format!("v-{to}");
+    alice
+        .send(stanza(
+            "iq",
+            &[("to", to), ("type", "get"), ("id", &id)],
+            vec![query(VERSION)],
+        ))
+        .await;
+    let (from, request) = bob.next_message(false).await;
+    assert_eq!(
+        (from.as_str(), request.as_str()),
+        ("alice", "\x01VERSION\x01")
+    );
+    bob.send(&format!("NOTICE alice :\x01VERSION {reply}\x01"))
+        .await;
+    let answer = alice
+        .expect("the version", |el| {
+            el.name() == "iq" && el.attr("id") == Some(id.as_str())
+        })
+        .await;
+    result(answer)
+        .unwrap()
+        .get_child("name", VERSION)
+        .map(|n| n.text())
+}
+
 async fn card_of(c: &mut TestClient, to: &str) -> Element {
     let card = result(c.iq(to, false, vcard()).await).expect("a vCard");
     assert!(card.is("vCard", VCARD), "{}", String::from(&card));
@@ -54,32 +88,14 @@ async fn cards_idle_times_and_versions_of_contacts_and_occupants() {
     assert!(seconds < 120, "{seconds}");
 
     // The version is bob's client's own answer to CTCP VERSION.
-    let ask = stanza(
-        "iq",
-        &[("to", &contact("bob")), ("type", "get"), ("id", "v1")],
-        vec![query(VERSION)],
-    );
-    alice.send(ask).await;
-    let (from, request) = bob.next_message(false).await;
-    assert_eq!(
-        (from.as_str(), request.as_str()),
-        ("alice", "\x01VERSION\x01")
-    );
-    bob.send("NOTICE alice :\x01VERSION TestIRC 2.1 on \x02Plan 9\x02\x01")
-        .await;
-    let answer = alice
-        .expect("the version", |el| {
-            el.name() == "iq" && el.attr("id") == Some("v1")
-        })
-        .await;
-    let version = result(answer).unwrap();
-    assert_eq!(
-        version
-            .get_child("name", VERSION)
-            .map(|n| n.text())
-            .as_deref(),
-        Some("TestIRC 2.1 on Plan 9")
-    );
+    let name = version_of(
+        &mut alice,
+        &mut bob,
+        &contact("bob"),
+        "TestIRC 2.1 on \x02Plan 9\x02",
+    )
+    .await;
+    assert_eq!(name.as_deref(), Some("TestIRC 2.1 on Plan 9"));
 
     // Someone not on IRC, for each question.
     for payload in [vcard(), query(LAST), query(VERSION)] {
@@ -110,32 +126,13 @@ async fn cards_idle_times_and_versions_of_contacts_and_occupants() {
     assert!(result(last).unwrap().attr("seconds").is_some());
     let answer = alice.iq(&format!("{ROOM}/nobody"), false, vcard()).await;
     assert_eq!(error_condition(&answer), "item-not-found");
-    let ask = stanza(
-        "iq",
-        &[
-            ("to", &format!("{ROOM}/bob")),
-            ("type", "get"),
-            ("id", "v2"),
-        ],
-        vec![query(VERSION)],
-    );
-    alice.send(ask).await;
-    let (from, request) = bob.next_message(false).await;
-    assert_eq!(
-        (from.as_str(), request.as_str()),
-        ("alice", "\x01VERSION\x01")
-    );
-    bob.send("NOTICE alice :\x01VERSION OccupantIRC 1.0\x01")
-        .await;
-    let answer = alice
-        .expect("the occupant's version", |el| {
-            el.name() == "iq" && el.attr("id") == Some("v2")
-        })
-        .await;
-    let name = result(answer)
-        .unwrap()
-        .get_child("name", VERSION)
-        .map(|n| n.text());
+    let name = version_of(
+        &mut alice,
+        &mut bob,
+        &format!("{ROOM}/bob"),
+        "OccupantIRC 1.0",
+    )
+    .await;
     assert_eq!(name.as_deref(), Some("OccupantIRC 1.0"));
 }
 

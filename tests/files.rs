@@ -34,6 +34,13 @@ fn file_message(to: &str, id: &str, text: &str, url: &str) -> Element {
     )
 }
 
+/// The first mail in bob's INBOX, once there is one.
+async fn first_mail_to_bob(w: &World) -> String {
+    let mail = w.mail.as_ref().unwrap();
+    let mails = mail.wait_inbox("bob", 1, Duration::from_secs(15)).await;
+    mails.into_iter().next().unwrap()
+}
+
 fn oob_url(el: &Element) -> Option<String> {
     el.get_child("x", OOB)
         .and_then(|x| x.get_child("url", OOB))
@@ -122,13 +129,8 @@ async fn a_file_sent_to_a_mail_contact_arrives_attached() {
     let pdf = noise(300_000);
     let url = upload(&mut alice, "report.pdf", "application/pdf", &pdf).await;
     alice.send(file_message(BOB, "f1", &url, &url)).await;
-    let mails = w
-        .mail
-        .as_ref()
-        .unwrap()
-        .wait_inbox("bob", 1, Duration::from_secs(15))
-        .await;
-    let mail = MessageParser::default().parse(mails[0].as_bytes()).unwrap();
+    let raw = first_mail_to_bob(&w).await;
+    let mail = MessageParser::default().parse(raw.as_bytes()).unwrap();
     assert_eq!(mail.subject(), Some("report.pdf"));
     assert!(!mail.body_text(0).unwrap_or_default().contains("http"));
     let part = mail.attachments().next().expect("an attachment");
@@ -299,13 +301,8 @@ async fn a_file_sent_by_stream_initiation_is_mailed() {
     }
     let close: Element = format!("<close xmlns='{IBB}' sid='s1'/>").parse().unwrap();
     assert!(alice.iq(&to, true, close).await.attr("type") == Some("result"));
-    let mails = w
-        .mail
-        .as_ref()
-        .unwrap()
-        .wait_inbox("bob", 1, Duration::from_secs(15))
-        .await;
-    let mail = MessageParser::default().parse(mails[0].as_bytes()).unwrap();
+    let raw = first_mail_to_bob(&w).await;
+    let mail = MessageParser::default().parse(raw.as_bytes()).unwrap();
     let part = mail.attachments().next().expect("an attachment");
     assert_eq!(part.attachment_name(), Some("scan.pdf"));
     assert_eq!(part.contents(), &data[..]);

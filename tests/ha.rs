@@ -4,7 +4,6 @@
 
 mod harness;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::client::{TestClient, NS};
@@ -26,25 +25,6 @@ fn on_postgres(config: String, url: &str) -> String {
         &config[..start],
         &config[end..]
     )
-}
-
-fn psql(pg: &Postgres, sql: &str) -> String {
-    let port = pg.port.to_string();
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "postgres",
-            "-At",
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Another ferry process with the world's config, in its own directory.
@@ -131,7 +111,7 @@ async fn standbys_take_over_and_one_process_leads() {
         alice.send(m).await;
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while psql(&pg, "SELECT COUNT(*) FROM outbox") != "3" {
+    while pg.psql("SELECT COUNT(*) FROM outbox").trim() != "3" {
         assert!(Instant::now() < deadline, "the mails are not in the outbox");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

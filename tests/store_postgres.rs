@@ -19,29 +19,6 @@ fn show_registration() -> Element {
         .build()
 }
 
-fn psql(pg: &Postgres, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port.to_string(),
-            "-U",
-            "postgres",
-            "-At",
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn on_postgres(config: String, pg: &Postgres, key: Option<&str>) -> String {
     let start = config.find("url = \"sqlite://").unwrap();
     let end = start + config[start..].find('\n').unwrap();
@@ -64,7 +41,7 @@ async fn registrations_survive_a_restart_encrypted_on_postgres() {
         &[("nick", "alice"), ("password", "pg-secret-pw")],
     )
     .await;
-    let stored = psql(&pg, "SELECT user_jid, fields, secrets FROM registrations");
+    let stored = pg.psql("SELECT user_jid, fields, secrets FROM registrations");
     assert!(
         stored.contains("alice@localhost") && stored.contains("\"nick\":\"alice\""),
         "{stored}"

@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use super::{of_room, of_user, Store, StoreError};
+use super::{of_room, remove_with_children, Store, StoreError};
 
 /// One archived message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,21 +320,8 @@ impl Store {
         bridge: &str,
         user: &str,
     ) -> Result<(), StoreError> {
-        of_user(
-            "DELETE FROM archive_rows WHERE room_id IN \
-             (SELECT id FROM archive_rooms WHERE bridge = $1 AND user_jid = $2)",
-            bridge,
-            user,
-        )
-        .execute(&mut **tx)
-        .await?;
-        of_user(
-            "DELETE FROM archive_rooms WHERE bridge = $1 AND user_jid = $2",
-            bridge,
-            user,
-        )
-        .execute(&mut **tx)
-        .await?;
+        let owner = (bridge, user);
+        remove_with_children(tx, owner, "archive_rooms", ("archive_rows", "room_id")).await?;
         self.lock_room_ids()
             .retain(|(b, u, _), _| b != bridge || u != user);
         Ok(())

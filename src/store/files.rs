@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{now, of_user, Store, StoreError};
+use super::{now, of_user, remove_with_children, Store, StoreError};
 
 /// Files not completed by then were cut off by a crash mid-download.
 const INCOMPLETE_SECONDS: i64 = 3600;
@@ -175,21 +175,7 @@ impl Store {
         bridge: &str,
         user: &str,
     ) -> Result<(), StoreError> {
-        of_user(
-            "DELETE FROM file_chunks WHERE file_id IN \
-             (SELECT id FROM files WHERE bridge = $1 AND user_jid = $2)",
-            bridge,
-            user,
-        )
-        .execute(&mut **tx)
-        .await?;
-        of_user(
-            "DELETE FROM files WHERE bridge = $1 AND user_jid = $2",
-            bridge,
-            user,
-        )
-        .execute(&mut **tx)
-        .await?;
+        remove_with_children(tx, (bridge, user), "files", ("file_chunks", "file_id")).await?;
         Ok(())
     }
 

@@ -72,6 +72,23 @@ fn of_room<'q>(sql: &'q str, (bridge, user, room): (&'q str, &'q str, &'q str)) 
     of_user(sql, bridge, user).bind(room)
 }
 
+/// Deletes a user's rows of `parent` on a bridge, and the rows of `child`
+/// whose `key` names one of them, in `tx` (the user's removal).
+async fn remove_with_children(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    (bridge, user): (&str, &str),
+    parent: &str,
+    (child, key): (&str, &str),
+) -> Result<(), StoreError> {
+    let owned = "bridge = $1 AND user_jid = $2";
+    let children =
+        format!("DELETE FROM {child} WHERE {key} IN (SELECT id FROM {parent} WHERE {owned})");
+    of_user(&children, bridge, user).execute(&mut **tx).await?;
+    let parents = format!("DELETE FROM {parent} WHERE {owned}");
+    of_user(&parents, bridge, user).execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// The first column of every row, as text.
 fn strings(rows: &[AnyRow]) -> Result<Vec<String>, StoreError> {
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()

@@ -76,6 +76,31 @@ impl Postgres {
         ]);
     }
 
+    /// Runs `sql` with psql as the superuser; its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        let port = self.port.to_string();
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-At",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Stops the server at once (its clients see their connections drop).
     pub fn stop(&self) {
         let data = self.dir.path().join("data").display().to_string();
@@ -102,15 +127,6 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let data = self.dir.path().join("data").display().to_string();
-        as_postgres(&[
-            &pg_bin("pg_ctl"),
-            "-D",
-            &data,
-            "-m",
-            "immediate",
-            "-w",
-            "stop",
-        ]);
+        self.stop();
     }
 }
