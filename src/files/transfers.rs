@@ -99,7 +99,9 @@ impl Transfers {
             return Err((Condition::NotAcceptable, text));
         }
         let mut open = self.lock();
-        open.retain(|_, t| t.touched.elapsed() < IDLE || t.file.is_some());
+        // Transfers left idle are dropped (their unfinished files go with
+        // the store's sweep of cut-off downloads).
+        open.retain(|_, t| t.touched.elapsed() < IDLE);
         let user = from.to_bare();
         if open.keys().filter(|(f, _)| f.to_bare() == user).count() >= PER_USER {
             let text = "too many file transfers under way";
