@@ -35,6 +35,8 @@ pub struct Gateway {
     pub always_on: crate::always_on::AlwaysOn,
     /// Roster management by privilege (XEP-0356).
     pub rosters: crate::roster::Rosters,
+    /// Networks' channel lists, shared by users (SPEC §10).
+    pub room_lists: crate::room_lists::RoomLists,
     /// What the bridge counted (SPEC §5's metrics, the statistics command).
     pub stats: crate::stats::Stats,
     /// Requests ferry sent, awaiting their answers.
@@ -84,6 +86,7 @@ impl Gateway {
             lanes: crate::lanes::Lanes::default(),
             always_on: crate::always_on::AlwaysOn::default(),
             rosters: crate::roster::Rosters::default(),
+            room_lists: crate::room_lists::RoomLists::default(),
             stats: crate::stats::Stats::default(),
             asks: crate::asks::Asks::default(),
             files: crate::file_state::Files::new(files),
@@ -265,6 +268,7 @@ mod tests {
             throttle_rate: 2.0,
             ping_interval: 120,
             presence_poll: 60,
+            list_max: 100,
             dcc_receive: false,
             dcc_allow: Vec::new(),
         })

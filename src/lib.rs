@@ -24,6 +24,7 @@ mod lease;
 mod limits;
 mod muc;
 mod rich;
+mod room_lists;
 mod rooms;
 mod roster;
 mod router;

@@ -13,7 +13,9 @@ use xmpp_parsers::stanza_error::StanzaError;
 use xmpp_parsers::version::VersionResult;
 
 use super::reply::{address_error, Reply};
-use super::{commands, details, disco, gateway_iq, register, settings, transfer, xep0050};
+use super::{
+    commands, details, disco, gateway_iq, register, room_list, settings, transfer, xep0050,
+};
 use crate::gateway::{Gateway, Target};
 use crate::stanza_error::{self, Condition};
 
@@ -56,6 +58,11 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
     // Commands and registration answer later, from a task of their own.
     match (payload.ns().as_str(), payload.name(), set, &target) {
         (xep0050::NS, "command", true, Target::Bridge) => commands::spawn(gw, reply, payload),
+        (ns::DISCO_ITEMS, "query", false, Target::Foreign(a))
+            if room_list::applies(a, &payload) =>
+        {
+            room_list::spawn(gw, reply, a.clone(), payload)
+        }
         (_, _, true, Target::Foreign(a)) if transfer::applies(gw, a, &payload) => {
             transfer::spawn(gw, reply, a.clone(), payload)
         }
@@ -99,12 +106,6 @@ fn answer(
             if settings::applies(a) && payload.attr("node") == Some(xep0050::NS) =>
         {
             Ok(gw.jid_of(a).map(|jid| settings::items(&jid)))
-        }
-        (ns::DISCO_ITEMS, "query", false, Target::Foreign(a)) if a.kind == AddressKind::Network => {
-            let network = a.network.clone().unwrap_or_default();
-            let rooms = gw.rooms.joined_on(&them.to_bare(), &network);
-            let rooms = rooms.into_iter().map(|(n, j)| (n, j.into())).collect();
-            Ok(Some(disco::named_items(rooms)))
         }
         (ns::DISCO_ITEMS, "query", false, Target::Bridge) => {
             let directory = gw.bridge.directory().into_iter();

@@ -10,6 +10,7 @@ pub mod message;
 pub mod presence;
 mod register;
 pub mod reply;
+pub mod room_list;
 pub mod roster;
 mod settings;
 mod transfer;

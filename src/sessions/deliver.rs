@@ -197,6 +197,7 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
         Event::Details { id, result } => {
             crate::services::details::answer(gw, user, &id, result);
         }
+        Event::RoomList { id, result } => gw.room_lists.answer(&id, result),
         Event::Failed {
             to: address,
             id,

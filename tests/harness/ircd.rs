@@ -120,7 +120,7 @@ impl Ngircd {
         let config = format!(
             "[Global]\nName = irc.test\nInfo = ferry test server\nListen = {host}\nPorts = {port}\n\
              IncludeDir = {d}\nMotdPhrase = \"test\"\n\
-             [Limits]\nMaxConnectionsIP = 0\nMaxPenaltyTime = 0\nMaxJoins = 0\nMaxNickLength = 30\n\
+             [Limits]\nMaxConnectionsIP = 0\nMaxPenaltyTime = 0\nMaxJoins = 0\nMaxListSize = 1000\nMaxNickLength = 30\n\
              PingTimeout = 300\nPongTimeout = 300\n\
              [Options]\nDNS = no\nIdent = no\nPAM = no\nRequireAuthPing = no\n\
              [SSL]\nCertFile = {d}/server.pem\nKeyFile = {d}/server.key\nPorts = {tls_port}\n",

@@ -137,6 +137,12 @@ pub enum Intent {
         id: String,
         kind: DetailsKind,
     },
+    /// List a network's group chats (IRC `LIST`); the session answers
+    /// with an `Event::RoomList` of the same `id`, whatever happens.
+    ListRooms {
+        network: String,
+        id: String,
+    },
     /// End the session (the user left, unregistered, or ferry stops).
     Shutdown {
         reason: String,
@@ -174,6 +180,14 @@ pub enum Details {
         version: Option<String>,
         os: Option<String>,
     },
+}
+
+/// A group chat as a network lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    pub room: Address,
+    pub users: u32,
+    pub topic: String,
 }
 
 /// An occupant's standing in a room (XEP-0045 roles and affiliations).
@@ -346,6 +360,11 @@ pub enum Event {
         room: Address,
         nick: String,
         target: Reply,
+    },
+    /// The answer to `Intent::ListRooms` of the same `id`.
+    RoomList {
+        id: String,
+        result: Result<Vec<RoomInfo>, (Failure, String)>,
     },
     /// The answer to `Intent::Details` of the same `id`.
     Details {

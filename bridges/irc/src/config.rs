@@ -29,6 +29,9 @@ pub struct IrcConfig {
     /// Seconds between ISON polls on servers without MONITOR.
     #[serde(default = "default_poll")]
     pub presence_poll: u64,
+    /// Channels a network's list may have (disco#items on its JID).
+    #[serde(default = "default_list_max")]
+    pub list_max: usize,
     /// Fetch files IRC contacts offer by DCC SEND (SPEC §8).
     #[serde(default)]
     pub dcc_receive: bool,
@@ -36,6 +39,10 @@ pub struct IrcConfig {
     /// addresses, e.g. a LAN's.
     #[serde(default)]
     pub dcc_allow: Vec<String>,
+}
+
+fn default_list_max() -> usize {
+    10_000
 }
 
 fn default_burst() -> u32 {
@@ -156,6 +163,7 @@ impl IrcConfig {
             throttle_rate: default_rate(),
             ping_interval: default_ping(),
             presence_poll: default_poll(),
+            list_max: default_list_max(),
             dcc_receive: false,
             dcc_allow: Vec::new(),
         }

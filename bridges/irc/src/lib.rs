@@ -14,6 +14,7 @@ mod echo;
 mod fit;
 mod isupport;
 mod line;
+mod listing;
 mod net;
 mod numerics;
 mod registration;

@@ -61,6 +61,8 @@ pub(crate) struct Net {
     pub(crate) replies: AutoReplies,
     /// The user's questions about contacts, waiting for IRC's answers.
     pub(crate) lookups: Lookups,
+    /// The channel list being gathered for users who asked.
+    pub(crate) listing: crate::listing::Listing,
 }
 
 /// Why the lines of one message were not queued.

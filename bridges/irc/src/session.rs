@@ -21,6 +21,7 @@ use crate::shared::Shared;
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzz;
 mod inbound;
+mod lists;
 mod rich;
 
 /// How long a session waits for its connections' QUITs to be written.
@@ -145,6 +146,7 @@ impl Session {
                 room_only,
                 replies: Default::default(),
                 lookups: Default::default(),
+                listing: Default::default(),
             }),
         );
     }
@@ -235,6 +237,7 @@ impl Session {
                     let _ = net.handle.control.try_send(Control::Reconnect);
                 }
             }
+            Intent::ListRooms { network, id } => self.list_rooms(network, id).await,
             Intent::Shutdown { .. } => {}
             Intent::Details { contact, id, kind } => self.details(contact, id, kind).await,
             Intent::JoinRoom {

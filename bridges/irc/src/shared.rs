@@ -20,6 +20,7 @@ pub struct Shared {
     pub presence_poll: Duration,
     pub dcc_receive: bool,
     pub dcc_allow: Arc<Vec<ipnet::IpNet>>,
+    pub list_max: usize,
 }
 
 fn client_config(ca_file: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
@@ -77,6 +78,7 @@ impl Shared {
             })
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Shared {
+            list_max: config.list_max,
             dcc_receive: config.dcc_receive,
             dcc_allow: Arc::new(dcc_allow),
             networks,

@@ -48,6 +48,7 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             throttle_rate: 2.0,
             ping_interval: 120,
             presence_poll: 60,
+            list_max: 100,
             dcc_receive: false,
             dcc_allow: Vec::new(),
         };
@@ -95,6 +96,7 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             room_only: false,
             replies: Default::default(),
             lookups: Default::default(),
+            listing: Default::default(),
         };
         let mut session = Session {
             // Offers are shown as text: a fuzzed line opens no connection.

@@ -225,6 +225,12 @@ impl Session {
             // End of MOTD (or none): the server has told us what it
             // supports, so follow contacts now.
             376 | 422 => end_of_motd(net),
+            322 => net.listing.row(host, &args, self.shared.list_max),
+            323 => {
+                for event in net.listing.end() {
+                    emit(events, event).await;
+                }
+            }
             303 => ison(net, events, host, &args).await,
             301 if args.len() >= 3 => whois_away(net, events, host, &args).await,
             311 | 317 | 330 if args.len() >= 3 => {

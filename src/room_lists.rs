@@ -1,0 +1,67 @@
+//! Networks' channel lists (SPEC §10), kept for ten minutes and shared by
+//! all users of a bridge, and the list requests waiting for a session's
+//! answer. The work on them is in `services/room_list.rs`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferry_bridge::{Failure, RoomInfo};
+use tokio::sync::oneshot;
+
+/// How long a network's list is served without asking again.
+const FRESH: Duration = Duration::from_secs(600);
+
+pub type Answer = Result<Vec<RoomInfo>, (Failure, String)>;
+
+/// A network's list and when it came.
+type Kept = (Instant, Arc<Vec<RoomInfo>>);
+
+#[derive(Default)]
+pub struct RoomLists {
+    lists: Mutex<HashMap<String, Kept>>,
+    waiting: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
+}
+
+impl RoomLists {
+    /// `network`'s list, if it is fresh.
+    pub fn fresh(&self, network: &str) -> Option<Arc<Vec<RoomInfo>>> {
+        let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists
+            .get(network)
+            .filter(|(at, _)| at.elapsed() < FRESH)
+            .map(|(_, rooms)| rooms.clone())
+    }
+
+    pub fn keep(&self, network: &str, rooms: Arc<Vec<RoomInfo>>) {
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists.retain(|_, (at, _)| at.elapsed() < FRESH);
+        lists.insert(network.to_owned(), (Instant::now(), rooms));
+    }
+
+    /// A new request: its id, and where its answer comes.
+    pub fn open(&self) -> (String, oneshot::Receiver<Answer>) {
+        let id = format!("list-{:016x}", rand::random::<u64>());
+        let (tx, rx) = oneshot::channel();
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.insert(id.clone(), tx);
+        (id, rx)
+    }
+
+    /// Forgets a request nobody waits for any more.
+    pub fn close(&self, id: &str) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.remove(id);
+    }
+
+    /// A session's answer to request `id`.
+    pub fn answer(&self, id: &str, answer: Answer) {
+        let waiter = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+            waiting.remove(id)
+        };
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(answer);
+        }
+    }
+}
