@@ -90,6 +90,10 @@ async fn keep(
     let give_up = lease.saturating_sub(renew);
     loop {
         tokio::time::sleep(renew).await;
+        if !is_holder() {
+            // Released at shutdown.
+            return;
+        }
         let asked = Instant::now();
         let left = give_up.saturating_sub(renewed.elapsed());
         let answer =

@@ -33,7 +33,8 @@ impl Store {
     }
 
     /// Extends the lease of `holder` in `epoch`; false when it is not
-    /// theirs any more.
+    /// theirs any more, or was given up (a renewal racing the release at
+    /// shutdown must not take it back).
     pub async fn lease_renew(
         &self,
         holder: &str,
@@ -42,7 +43,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let sql = format!(
             "UPDATE lease SET expires_ms = {NOW_MS} + $3 \
-             WHERE name = 'ferry' AND holder = $1 AND epoch = $2"
+             WHERE name = 'ferry' AND holder = $1 AND epoch = $2 AND expires_ms > 0"
         );
         let done = sqlx::query(&sql)
             .bind(holder)
@@ -116,6 +117,10 @@ mod tests {
             .await
             .is_ok());
         a.lease_release("a", 1).await.unwrap();
+        assert!(
+            !a.lease_renew("a", 1, 60_000).await.unwrap(),
+            "released stays released"
+        );
         assert_eq!(b.lease_take("b", 60_000).await.unwrap(), Some(2));
         assert!(
             !a.lease_renew("a", 1, 60_000).await.unwrap(),
