@@ -239,6 +239,12 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
     if let Some(id) = &message.id {
         gw.sessions.remember_sender(&from, &id.0);
     }
+    if let Some(invitee) = super::invites::invitee(&message) {
+        if let Some(intent) = super::invites::send(gw, &from, &to, address, invitee) {
+            super::outgoing::send(gw, user, room_key, intent, message);
+        }
+        return;
+    }
     let has_body = message.bodies.values().any(|b| !b.trim().is_empty());
     let intent = match (message.type_.clone(), to.resource()) {
         (MessageType::Groupchat, None) if has_body => Intent::SendRoom {

@@ -8,6 +8,7 @@ mod away;
 pub mod events;
 mod handlers;
 pub mod history;
+pub mod invites;
 pub mod ledger;
 mod outgoing;
 pub mod refs;

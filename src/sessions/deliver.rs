@@ -198,6 +198,7 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
             crate::services::details::answer(gw, user, &id, result);
         }
         Event::RoomList { id, result } => gw.room_lists.answer(&id, result),
+        Event::Invited { room, by } => crate::muc::invites::tell(gw, user, &room, &by),
         Event::Failed {
             to: address,
             id,

@@ -107,6 +107,11 @@ pub enum Intent {
         nick: String,
         reason: Option<String>,
     },
+    /// Invite `nick` into the room (IRC `INVITE`).
+    Invite {
+        room: Address,
+        nick: String,
+    },
     SetAvailability(Availability),
     /// The user's chat state towards a contact or a room.
     ChatState {
@@ -360,6 +365,11 @@ pub enum Event {
         room: Address,
         nick: String,
         target: Reply,
+    },
+    /// `by` invites the user into `room`.
+    Invited {
+        room: Address,
+        by: String,
     },
     /// The answer to `Intent::ListRooms` of the same `id`.
     RoomList {

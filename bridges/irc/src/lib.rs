@@ -12,6 +12,7 @@ mod dcc;
 mod details;
 mod echo;
 mod fit;
+mod invite;
 mod isupport;
 mod line;
 mod listing;

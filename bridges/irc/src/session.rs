@@ -238,6 +238,7 @@ impl Session {
                 }
             }
             Intent::ListRooms { network, id } => self.list_rooms(network, id).await,
+            Intent::Invite { room, nick } => crate::invite::send(&self.nets, &room, &nick),
             Intent::Shutdown { .. } => {}
             Intent::Details { contact, id, kind } => self.details(contact, id, kind).await,
             Intent::JoinRoom {

@@ -184,6 +184,12 @@ impl Session {
                 let nick = from_nick.unwrap_or_default();
                 privmsg(net, (&events, &self.dcc), host, nick, &target, &body).await;
             }
+            Command::INVITE(nick, channel) => {
+                if let Some(invited) = crate::invite::invited(net, host, from_nick, &nick, &channel)
+                {
+                    emit(&events, invited).await;
+                }
+            }
             Command::NOTICE(target, body) => {
                 let nick = from_nick.unwrap_or_default();
                 if let Some(("VERSION", text)) = ctcp(&body) {
