@@ -11,12 +11,10 @@ use xmpp_parsers::oob::Oob;
 use super::human_size;
 use crate::gateway::Gateway;
 
-/// Links to send after a message: from whom, the URLs, and whether the
-/// message had nothing else to say (then only the links go).
+/// Links to send after a message: from whom, and the URLs.
 pub struct Links {
     from: Address,
     urls: Vec<String>,
-    pub alone: bool,
 }
 
 /// Uploads the files of a contact's message; those that stay behind are
@@ -67,7 +65,6 @@ pub async fn carry(gw: &Gateway, user: &BareJid, event: &mut Event) -> Option<Li
     (!urls.is_empty()).then(|| Links {
         from: from.clone(),
         urls,
-        alone: text.body.trim().is_empty() && text.subject.is_none(),
     })
 }
 

@@ -65,17 +65,13 @@ pub(super) async fn run(
             // A user who cannot take more (their server reads slowly, or
             // a burst) holds their own session back; nothing is dropped.
             gw.out.wait_room(&charged).await;
-            crate::component::admitted(|| match links {
-                // A file alone (a DCC offer) is its link and nothing else.
-                Some(links) if links.alone => crate::files::incoming::send(&gw, &user, links),
-                links => {
-                    let direct = crate::muc::events::event(&gw, &user, *event, seq, &mut histories);
-                    if let Some(direct) = direct {
-                        deliver(&gw, &user, direct);
-                    }
-                    if let Some(links) = links {
-                        crate::files::incoming::send(&gw, &user, links);
-                    }
+            crate::component::admitted(|| {
+                let direct = crate::muc::events::event(&gw, &user, *event, seq, &mut histories);
+                if let Some(direct) = direct {
+                    deliver(&gw, &user, direct);
+                }
+                if let Some(links) = links {
+                    crate::files::incoming::send(&gw, &user, links);
                 }
             });
             // A join's history goes before the lines after the join.
@@ -163,7 +159,11 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
         Event::DirectMessage { from, text } => {
             if let Some(jid) = gw.speaking_jid(user, &from) {
                 crate::services::roster::before_direct(gw, user, &jid, &from, &text);
-                gw.send(message(jid, to, &text));
+                // A file alone (a DCC offer) has nothing to say but its
+                // link, which follows.
+                if !text.body.trim().is_empty() || text.subject.is_some() {
+                    gw.send(message(jid, to, &text));
+                }
             }
         }
         Event::ChatState {
