@@ -171,6 +171,18 @@ async fn links_that_may_not_be_fetched_or_stall_send_no_mail() {
         assert_eq!(el_type(&error), Some("error"));
         assert_eq!(error_condition(&error), condition, "{url}");
     }
+    // Someone not registered: refused before anything is fetched (the
+    // stalling link would have been a timeout).
+    let mut stranger = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
+    stranger.available().await;
+    let url = format!("http://127.0.0.1:{stall}/z.pdf");
+    stranger.send(file_message(BOB, "e4", &url, &url)).await;
+    let error = stranger
+        .expect("the refusal", |el| {
+            el.name() == "message" && el.attr("id") == Some("e4")
+        })
+        .await;
+    assert_eq!(error_condition(&error), "registration-required");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(w.mail.as_ref().unwrap().inbox("bob").is_empty());
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ferry_bridge::{Address, AddressKind, Intent, Text};
-use xmpp_parsers::jid::Jid;
+use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Message, MessageType};
 
 use super::reply::address_error;
@@ -97,6 +97,9 @@ fn send_direct(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
     let lane = gw.clone();
     gw.lanes.run(&user.clone(), async move {
         let gw = lane;
+        if let Err((condition, why)) = admit(&gw, &user).await {
+            return refuse(&gw, &message, condition, why);
+        }
         let mut text = text_of(&message);
         if let Some(url) = crate::files::outgoing::link(&message) {
             if !gw.bridge.takes_files() {
@@ -113,9 +116,26 @@ fn send_direct(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
     });
 }
 
-/// Gives a user's direct message to their session (started if need be);
-/// on a refusal, the error to answer with. A file it holds is let go of
-/// when the session does not take it.
+/// Whether `user` may send to contacts: registered, with a session
+/// (started if need be). Asked before any work for their message (a file
+/// fetched, a transfer accepted); on a refusal, the error to answer with.
+pub async fn admit(gw: &Arc<Gateway>, user: &BareJid) -> Result<(), (Condition, &'static str)> {
+    match gw.is_registered(user).await {
+        Err(_) => Err((Condition::InternalServerError, "")),
+        Ok(false) => Err((
+            Condition::RegistrationRequired,
+            "register with this gateway first",
+        )),
+        Ok(true) if !sessions::ensure(gw, user, false).await => Err((
+            Condition::ServiceUnavailable,
+            "this gateway does not carry messages to contacts yet",
+        )),
+        Ok(true) => Ok(()),
+    }
+}
+
+/// Gives an admitted user's direct message to their session; a file it
+/// holds is let go of when the session does not take it.
 pub async fn hand_over(
     gw: &Arc<Gateway>,
     from: &Jid,
@@ -124,22 +144,6 @@ pub async fn hand_over(
     text: Text,
 ) -> Result<(), (Condition, &'static str)> {
     let user = from.to_bare();
-    let refused = match gw.is_registered(&user).await {
-        Err(_) => Some((Condition::InternalServerError, "")),
-        Ok(false) => Some((
-            Condition::RegistrationRequired,
-            "register with this gateway first",
-        )),
-        Ok(true) if !sessions::ensure(gw, &user, false).await => Some((
-            Condition::ServiceUnavailable,
-            "this gateway does not carry messages to contacts yet",
-        )),
-        Ok(true) => None,
-    };
-    if let Some(refused) = refused {
-        crate::files::outgoing::let_go(gw, &user, &text).await;
-        return Err(refused);
-    }
     if let Some(id) = &text.id {
         gw.sessions.remember_sender(from, id);
     }

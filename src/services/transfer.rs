@@ -47,7 +47,12 @@ async fn step(
         return Err((stanza_error::Condition::Forbidden, text.into()));
     }
     match payload.name() {
-        "si" => transfers.offer(gw, from, address, &payload).map(Some),
+        "si" => {
+            // A file is taken only from a user who can then send it.
+            let admitted = super::message::admit(gw, &from.to_bare()).await;
+            admitted.map_err(|(condition, text)| (condition, text.to_owned()))?;
+            transfers.offer(gw, from, address, &payload).map(Some)
+        }
         "open" => {
             let open = Open::try_from(payload).map_err(bad)?;
             transfers.open(gw, from, &open).await.map(|()| None)
@@ -64,9 +69,14 @@ async fn step(
                 ..Text::default()
             };
             let to = reply.us.to_bare().into();
-            super::message::hand_over(gw, from, &to, contact, text)
-                .await
-                .map_err(|(condition, text)| (condition, text.to_owned()))?;
+            let handed = match super::message::admit(gw, &from.to_bare()).await {
+                Ok(()) => super::message::hand_over(gw, from, &to, contact, text).await,
+                Err(refused) => {
+                    crate::files::outgoing::let_go(gw, &from.to_bare(), &text).await;
+                    Err(refused)
+                }
+            };
+            handed.map_err(|(condition, text)| (condition, text.to_owned()))?;
             Ok(None)
         }
         _ => Err((
