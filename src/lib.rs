@@ -69,6 +69,7 @@ pub async fn run(
     config: Config,
     bridges: Vec<Arc<dyn ferry_bridge::Bridge>>,
 ) -> anyhow::Result<()> {
+    let mut signals = shutdown::Signals::listen()?;
     let store = Arc::new(Store::open(&config.store).await.context("store")?);
     let exporter = match &config.metrics.listen {
         Some(listen) => Some(exporter::start(
@@ -81,7 +82,7 @@ pub async fn run(
     // signal meanwhile just ends it.
     let lease = tokio::select! {
         lease = lease::hold(&store, &config.ha) => lease,
-        signal = shutdown::signalled() => return Ok(signal?),
+        _ = signals.arrived() => return Ok(()),
     };
     match store.files_sweep().await {
         Ok(0) => {}
@@ -128,7 +129,7 @@ pub async fn run(
     if let Some(exporter) = &exporter {
         exporter.watch(gateways.clone());
     }
-    shutdown::signalled().await?;
+    signals.arrived().await;
     shutdown::run(&gateways, stop_tx, links).await;
     // The links are closed: a standby may take over now.
     if let Some(lease) = lease {

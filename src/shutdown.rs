@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -19,15 +19,30 @@ use crate::{muc, services};
 const SESSIONS_GRACE: Duration = Duration::from_millis(2500);
 const LINKS_GRACE: Duration = Duration::from_millis(2000);
 
-/// Waits for SIGTERM or SIGINT.
-pub async fn signalled() -> std::io::Result<()> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+/// The listeners for SIGTERM and SIGINT, made once at start and kept for
+/// the whole run: a signal that arrives while nobody awaits it (the
+/// gateways are still being built) is kept for the next `arrived`, where
+/// a listener made later would never see it.
+pub struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    pub fn listen() -> std::io::Result<Self> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
-    Ok(())
+
+    /// Waits for SIGTERM or SIGINT.
+    pub async fn arrived(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = self.int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+    }
 }
 
 /// Runs the steps; `stop` closes the links, which end their tasks.

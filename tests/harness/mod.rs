@@ -333,7 +333,10 @@ impl Ferry {
             }
             if started.elapsed() > Duration::from_secs(15) {
                 let _ = child.kill();
-                panic!("ferry ignored SIGTERM");
+                let log = self.log();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!("ferry ignored SIGTERM; its log ends:\n{}", tail.join("\n"));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
