@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use ferry_bridge::{Address, AddressError, Bridge};
+use ferry_bridge::{Address, AddressError, Bridge, Failure, Listed};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::jid::{BareJid, Jid};
 
@@ -37,6 +37,8 @@ pub struct Gateway {
     pub rosters: crate::roster::Rosters,
     /// Networks' channel lists, shared by users (SPEC §10).
     pub room_lists: crate::room_lists::RoomLists,
+    /// Moderators' requests waiting for their session's answer.
+    pub moderations: crate::answers::Answers<Result<Vec<Listed>, (Failure, String)>>,
     /// What the bridge counted (SPEC §5's metrics, the statistics command).
     pub stats: crate::stats::Stats,
     /// Requests ferry sent, awaiting their answers.
@@ -87,6 +89,7 @@ impl Gateway {
             always_on: crate::always_on::AlwaysOn::default(),
             rosters: crate::roster::Rosters::default(),
             room_lists: crate::room_lists::RoomLists::default(),
+            moderations: Default::default(),
             stats: crate::stats::Stats::default(),
             asks: crate::asks::Asks::default(),
             files: crate::file_state::Files::new(files),

@@ -9,6 +9,7 @@
 
 mod address;
 mod always_on;
+mod answers;
 mod asks;
 mod bridges;
 mod component;
@@ -38,6 +39,7 @@ mod store;
 mod xhtml_im;
 mod xml_bytes;
 mod xml_clean;
+mod xml_name;
 
 use std::sync::Arc;
 use std::time::Duration;

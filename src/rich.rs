@@ -103,7 +103,7 @@ pub fn reactions(message: &Message) -> Option<(i64, Vec<String>)> {
 
 pub fn reactions_element(id: i64, reactions: &[String]) -> Element {
     let mut r = Element::builder("reactions", REACTIONS)
-        .attr(ncname("id"), id.to_string())
+        .attr(crate::xml_name::ncname("id"), id.to_string())
         .build();
     for emoji in reactions {
         r.append_child(
@@ -125,27 +125,23 @@ pub fn retraction(message: &Message) -> Option<i64> {
 
 pub fn retract_element(id: i64) -> Element {
     Element::builder("retract", RETRACT)
-        .attr(ncname("id"), id.to_string())
+        .attr(crate::xml_name::ncname("id"), id.to_string())
         .build()
 }
 
 /// `<reply/>` to the message of archive id `id` by `nick` in `room`.
 pub fn reply_element(room: &BareJid, nick: Option<&str>, id: i64) -> Element {
     let mut reply = Element::builder("reply", REPLY)
-        .attr(ncname("id"), id.to_string())
+        .attr(crate::xml_name::ncname("id"), id.to_string())
         .build();
     if let Some(to) = nick.and_then(|n| room.with_resource_str(n).ok()) {
         reply.set_attr(
             xmpp_parsers::minidom::rxml::Namespace::NONE,
-            ncname("to"),
+            crate::xml_name::ncname("to"),
             to.to_string(),
         );
     }
     reply
-}
-
-fn ncname(name: &str) -> xmpp_parsers::minidom::rxml::NcName {
-    xmpp_parsers::minidom::rxml::NcName::try_from(name).expect("a static name")
 }
 
 #[cfg(test)]

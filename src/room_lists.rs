@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_bridge::{Failure, RoomInfo};
-use tokio::sync::oneshot;
 
 /// How long a network's list is served without asking again.
 const FRESH: Duration = Duration::from_secs(600);
@@ -20,7 +19,8 @@ type Kept = (Instant, Arc<Vec<RoomInfo>>);
 #[derive(Default)]
 pub struct RoomLists {
     lists: Mutex<HashMap<String, Kept>>,
-    waiting: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
+    /// Requests waiting for a session's list.
+    pub waiting: crate::answers::Answers<Answer>,
 }
 
 impl RoomLists {
@@ -37,31 +37,5 @@ impl RoomLists {
         let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
         lists.retain(|_, (at, _)| at.elapsed() < FRESH);
         lists.insert(network.to_owned(), (Instant::now(), rooms));
-    }
-
-    /// A new request: its id, and where its answer comes.
-    pub fn open(&self) -> (String, oneshot::Receiver<Answer>) {
-        let id = format!("list-{:016x}", rand::random::<u64>());
-        let (tx, rx) = oneshot::channel();
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        waiting.insert(id.clone(), tx);
-        (id, rx)
-    }
-
-    /// Forgets a request nobody waits for any more.
-    pub fn close(&self, id: &str) {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        waiting.remove(id);
-    }
-
-    /// A session's answer to request `id`.
-    pub fn answer(&self, id: &str, answer: Answer) {
-        let waiter = {
-            let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-            waiting.remove(id)
-        };
-        if let Some(waiter) = waiter {
-            let _ = waiter.send(answer);
-        }
     }
 }

@@ -18,14 +18,14 @@ pub fn element(runs: &[Run]) -> Element {
     for run in runs {
         let mut parent = match &run.style.link {
             Some(href) if web_link(href) => Element::builder("a", XHTML)
-                .attr(ncname("href"), clean(href).into_owned())
+                .attr(crate::xml_name::ncname("href"), clean(href).into_owned())
                 .build(),
             _ => Element::builder("span", XHTML).build(),
         };
         if let Some(css) = css(&run.style) {
             parent.set_attr(
                 xmpp_parsers::minidom::rxml::Namespace::NONE,
-                ncname("style"),
+                crate::xml_name::ncname("style"),
                 css,
             );
         }
@@ -44,10 +44,6 @@ pub fn element(runs: &[Run]) -> Element {
         }
     }
     Element::builder("html", NS).append(body).build()
-}
-
-fn ncname(name: &str) -> xmpp_parsers::minidom::rxml::NcName {
-    xmpp_parsers::minidom::rxml::NcName::try_from(name).expect("a static name")
 }
 
 /// A style as CSS, or `None` for a plain one.

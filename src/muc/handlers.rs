@@ -271,8 +271,6 @@ pub fn message(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, message:
     super::outgoing::send(gw, user, room_key, intent, message);
 }
 
-const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
-
 /// disco#info of a room (XEP-0045 §6.4).
 fn room_info(gw: &Gateway, address: &Address) -> Element {
     DiscoInfoResult {
@@ -351,33 +349,6 @@ pub fn iq(
                     Condition::NotAcceptable,
                     "you are not in this room",
                 ))
-            })
-        }
-        (MUC_ADMIN, "query", true, None) => {
-            let inside = room.is_some_and(|r| r.resources.contains(from));
-            drop(rooms);
-            if !inside {
-                return Some(Err(stanza_error::error(
-                    Condition::NotAcceptable,
-                    "you are not in this room",
-                )));
-            }
-            let item = payload.get_child("item", MUC_ADMIN)?;
-            let (Some(nick), Some("none")) = (item.attr("nick"), item.attr("role")) else {
-                return Some(Err(stanza_error::error(
-                    Condition::FeatureNotImplemented,
-                    "only kicks are bridged",
-                )));
-            };
-            let reason = item.get_child("reason", MUC_ADMIN).map(|r| r.text());
-            let intent = Intent::Kick {
-                room: address.clone(),
-                nick: nick.to_owned(),
-                reason,
-            };
-            Some(match gw.sessions.send(&user, intent) {
-                Ok(()) => Ok(None),
-                Err(_) => Err(stanza_error::error(Condition::ServiceUnavailable, "")),
             })
         }
         _ => None,

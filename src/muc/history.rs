@@ -198,10 +198,6 @@ fn filter_of(query: &Query, room: &BareJid) -> Result<Filter, StanzaError> {
     })
 }
 
-fn ncname(name: &str) -> xmpp_parsers::minidom::rxml::NcName {
-    xmpp_parsers::minidom::rxml::NcName::try_from(name).expect("a static name")
-}
-
 /// The element with our stream's namespace replaced by jabber:client, for
 /// a stanza carried inside another. Only the root declares the default
 /// namespace (its children inherit it), so the first occurrence in the
@@ -251,10 +247,10 @@ pub async fn query(
             .append(Element::from(delay))
             .append(client_namespace(Element::from(inner)))
             .build();
-        let mut result =
-            Element::builder("result", ns::MAM).attr(ncname("id"), row.seq.to_string());
+        let mut result = Element::builder("result", ns::MAM)
+            .attr(crate::xml_name::ncname("id"), row.seq.to_string());
         if let Some(queryid) = &query.queryid {
-            result = result.attr(ncname("queryid"), queryid.0.as_str());
+            result = result.attr(crate::xml_name::ncname("queryid"), queryid.0.as_str());
         }
         // Type normal, to the asking resource only: a `chat` result would
         // be copied by the server's carbons to the user's other clients.

@@ -10,6 +10,7 @@ mod handlers;
 pub mod history;
 pub mod invites;
 pub mod ledger;
+pub mod moderation;
 mod outgoing;
 pub mod refs;
 pub mod rejoin;

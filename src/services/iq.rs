@@ -49,6 +49,9 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, iq: Iq) {
             if set && reply.us.resource().is_none() && payload.is("query", ns::MAM) {
                 return crate::muc::mam(gw, reply, address, payload);
             }
+            if reply.us.resource().is_none() && payload.is("query", crate::muc::moderation::NS) {
+                return crate::muc::moderation::spawn(gw, reply, address, payload, set);
+            }
             if let Some(answer) = crate::muc::iq(gw, &reply.them, &reply.us, address, &payload, set)
             {
                 return reply.send(gw, answer);

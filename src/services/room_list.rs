@@ -64,7 +64,7 @@ async fn ask(
     them: &Jid,
     network: &str,
 ) -> Result<Option<Arc<Vec<RoomInfo>>>, StanzaError> {
-    let (id, answer) = gw.room_lists.open();
+    let (id, answer) = gw.room_lists.waiting.open("list");
     let intent = Intent::ListRooms {
         network: network.to_owned(),
         id: id.clone(),
@@ -72,17 +72,17 @@ async fn ask(
     match gw.sessions.send(&them.to_bare(), intent) {
         Ok(()) => {}
         Err(Refused::Unsupported) => {
-            gw.room_lists.close(&id);
+            gw.room_lists.waiting.close(&id);
             return Ok(None);
         }
         Err(Refused::Busy) => {
-            gw.room_lists.close(&id);
+            gw.room_lists.waiting.close(&id);
             let text = "too many requests waiting";
             return Err(stanza_error::error(Condition::ResourceConstraint, text));
         }
     }
     let answered = tokio::time::timeout(TIMEOUT, answer).await;
-    gw.room_lists.close(&id);
+    gw.room_lists.waiting.close(&id);
     match answered {
         Ok(Ok(Ok(mut rooms))) => {
             // The busiest first, as clients show a long list.

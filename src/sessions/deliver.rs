@@ -197,7 +197,8 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
         Event::Details { id, result } => {
             crate::services::details::answer(gw, user, &id, result);
         }
-        Event::RoomList { id, result } => gw.room_lists.answer(&id, result),
+        Event::RoomList { id, result } => gw.room_lists.waiting.answer(&id, result),
+        Event::Moderated { id, result } => gw.moderations.answer(&id, result),
         Event::Invited { room, by } => crate::muc::invites::tell(gw, user, &room, &by),
         Event::Failed {
             to: address,

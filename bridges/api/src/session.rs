@@ -102,10 +102,13 @@ pub enum Intent {
         room: Address,
         subject: String,
     },
-    Kick {
+    /// A moderator's change in a room, or a list they ask for (XEP-0045
+    /// §8–§10); the session answers with an `Event::Moderated` of the
+    /// same `id`, whatever happens.
+    Moderate {
         room: Address,
-        nick: String,
-        reason: Option<String>,
+        id: String,
+        action: Moderation,
     },
     /// Invite `nick` into the room (IRC `INVITE`).
     Invite {
@@ -193,6 +196,38 @@ pub struct RoomInfo {
     pub room: Address,
     pub users: u32,
     pub topic: String,
+}
+
+/// What a moderator does in a room, in XEP-0045's terms: the session
+/// maps them to what its network has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    /// Voice, devoice, make moderator, or kick (`Role::None`).
+    Role {
+        nick: String,
+        role: Role,
+        reason: Option<String>,
+    },
+    /// Ban (`Outcast`), unban or take away (`None`), make admin, ….
+    Affiliation {
+        nick: String,
+        affiliation: Affiliation,
+        reason: Option<String>,
+    },
+    /// Who holds an affiliation (the ban list for `Outcast`).
+    ListAffiliation(Affiliation),
+    /// Who holds a role (the moderators, the voiced).
+    ListRole(Role),
+}
+
+/// One entry of a list a moderator asked for: an occupant or banned nick,
+/// or a network's mask that names no one nick (`*!*@host`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub nick: Option<String>,
+    pub mask: Option<String>,
+    pub role: Option<Role>,
+    pub affiliation: Affiliation,
 }
 
 /// An occupant's standing in a room (XEP-0045 roles and affiliations).
@@ -375,6 +410,12 @@ pub enum Event {
     RoomList {
         id: String,
         result: Result<Vec<RoomInfo>, (Failure, String)>,
+    },
+    /// The answer to `Intent::Moderate` of the same `id`: the list asked
+    /// for (empty for a change).
+    Moderated {
+        id: String,
+        result: Result<Vec<Listed>, (Failure, String)>,
     },
     /// The answer to `Intent::Details` of the same `id`.
     Details {

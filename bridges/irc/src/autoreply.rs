@@ -67,6 +67,24 @@ impl AutoReplies {
     }
 }
 
+/// The answer to a CTCP VERSION or PING request from `nick`; `None` when
+/// the nick cannot be written back as the NOTICE's target (empty, a
+/// leading `:`, a space, or what the codec refuses: CR, LF, NUL). A line
+/// the codec refuses would drop the connection, and each reconnect would
+/// meet the same request again (found by fuzzing).
+pub(crate) fn ctcp_reply(nick: &str, request: &str, token: &str) -> Option<String> {
+    if !crate::line::is_argument(nick) {
+        return None;
+    }
+    let answer = match request {
+        "VERSION" => format!("ferry {}", env!("CARGO_PKG_VERSION")),
+        // The token comes back as sent, within what a line carries and
+        // without what would end the CTCP or be refused by the codec.
+        _ => crate::fit::cut(token, 100).replace(|c: char| c.is_control(), ""),
+    };
+    Some(format!("NOTICE {nick} :\x01{request} {answer}\x01"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +122,23 @@ mod tests {
             }
             let bound = BURST + now.duration_since(t0).as_secs_f64() * RATE;
             prop_assert!(answered <= bound + 1e-9, "{} > {}", answered, bound);
+        }
+    }
+
+    #[test]
+    fn ctcp_replies_never_break_the_line() {
+        assert_eq!(
+            ctcp_reply("bob", "PING", "1\u{0}2\r3").as_deref(),
+            Some("NOTICE bob :\x01PING 123\x01")
+        );
+        assert!(ctcp_reply("bob", "VERSION", "")
+            .unwrap()
+            .starts_with("NOTICE bob :\x01VERSION ferry "));
+        // Found by fuzzing: a server passed NULs in a nick's prefix.
+        assert_eq!(ctcp_reply("d\u{0}\u{0}e", "VERSION", ""), None);
+        assert_eq!(ctcp_reply("d\u{0}e", "PING", "562"), None);
+        for nick in ["", ":bob", "a b", "a\r\nQUIT x"] {
+            assert_eq!(ctcp_reply(nick, "PING", "1"), None, "{nick:?}");
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use compact_str::CompactString;
 
 use ferry_bridge::{Address, Event, Failure, OccupantChange, Text};
-use irc_proto::{BatchSubCommand, ChannelMode, Command, Message, Mode, Prefix};
+use irc_proto::{BatchSubCommand, Command, Message, Prefix};
 
 use crate::isupport::Support;
 use crate::numerics;
@@ -14,7 +14,8 @@ use crate::tags::{self, Tags};
 use crate::text::{ctcp, message_text, strip_formatting};
 
 mod modes;
-use modes::{joined_change, standing, Modes};
+mod standing;
+use modes::{joined_change, Modes};
 
 /// Kept per member of every channel of every user's connection (a channel
 /// of K users holds K² of them): the nick fits inline in a
@@ -35,6 +36,8 @@ struct Channel {
     /// The server's time of the newest line heard here (unix ms): after
     /// a rejoin, history is asked for from there (`chathistory`).
     newest_ms: Option<i64>,
+    /// Moderated (`+m`): who holds no prefix mode is a visitor.
+    moderated: bool,
 }
 
 #[derive(Default)]
@@ -122,6 +125,7 @@ impl Channels {
                 wanted: wanted.to_owned(),
                 key,
                 newest_ms: None,
+                moderated: false,
             }),
         );
         true
@@ -304,7 +308,7 @@ impl Channels {
                     modes: Modes::default(),
                 },
             );
-            let change = joined_change(Modes::default(), support);
+            let change = joined_change(Modes::default(), support, chan.moderated);
             events.push(Self::occupant(heard.host, chan, nick, change));
         }
         events
@@ -435,53 +439,6 @@ impl Channels {
         }
     }
 
-    /// MODE #chan +o-v nick1 nick2: prefix modes change standing.
-    fn mode(
-        &mut self,
-        support: &Support,
-        host: &str,
-        name: &str,
-        modes: &[Mode<ChannelMode>],
-    ) -> Option<Vec<Event>> {
-        let chan = self.by_name.get_mut(&support.fold(name))?;
-        let mut changed: Vec<String> = Vec::new();
-        for mode in modes {
-            let (adding, mode, arg) = match mode {
-                Mode::Plus(m, arg) => (true, m, arg),
-                Mode::Minus(m, arg) => (false, m, arg),
-                Mode::NoPrefix(_) => continue,
-            };
-            let Some(letter) = mode.to_string().chars().next() else {
-                continue;
-            };
-            if !support.prefix.iter().any(|(p, _)| *p == letter) {
-                continue;
-            }
-            let Some(who) = arg else { continue };
-            let key = support.fold(who);
-            if let Some(member) = chan.members.get_mut(key.as_str()) {
-                member.modes.set(letter, adding, support);
-                if !changed.contains(&key) {
-                    changed.push(key);
-                }
-            }
-        }
-        Some(
-            changed
-                .iter()
-                .filter_map(|key| chan.members.get(key.as_str()))
-                .map(|member| {
-                    let (role, affiliation) = standing(member.modes, support);
-                    Event::Occupant {
-                        room: Self::room(host, &chan.name),
-                        nick: member.nick.to_string(),
-                        change: OccupantChange::Standing { role, affiliation },
-                    }
-                })
-                .collect(),
-        )
-    }
-
     /// The numerics of a join: the topic, the member list, its end, or
     /// the join refused.
     fn numeric(
@@ -508,6 +465,8 @@ impl Channels {
             }
             // RPL_ENDOFNAMES: me #chan :End — the join is complete.
             366 => self.names_ended(support, host, args),
+            // RPL_CHANNELMODEIS: me #chan +modes [arguments]
+            324 => self.modes_told(support, host, args),
             // Join errors: me #chan :reason
             403 | 405 | 471 | 473 | 474 | 475 | 477 => {
                 let key = support.fold(args.get(1)?);
@@ -572,7 +531,7 @@ impl Channels {
             .map(|member| Event::Occupant {
                 room: room.clone(),
                 nick: member.nick.to_string(),
-                change: joined_change(member.modes, support),
+                change: joined_change(member.modes, support, chan.moderated),
             })
             .collect();
         events.push(Event::Joined {

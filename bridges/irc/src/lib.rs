@@ -16,6 +16,7 @@ mod invite;
 mod isupport;
 mod line;
 mod listing;
+mod moderation;
 mod net;
 mod numerics;
 mod registration;

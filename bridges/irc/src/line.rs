@@ -13,6 +13,13 @@ pub const MAX_LINE: usize = 512 + 8191;
 /// limit is `tags::MAX_CLIENT_TAGS`, kept where they are made).
 const MAX_OUT: usize = 510;
 
+/// Whether `word` can go as one middle argument of a line: not empty, no
+/// leading `:`, no space, and nothing the codec refuses (CR, LF, NUL: a
+/// CR or LF would end the line and start another command).
+pub fn is_argument(word: &str) -> bool {
+    !word.is_empty() && !word.starts_with(':') && !word.contains([' ', '\r', '\n', '\0'])
+}
+
 #[derive(Debug, Default)]
 pub struct LineCodec {
     /// Inside an overlong line: drop bytes until the next newline.

@@ -63,6 +63,8 @@ pub(crate) struct Net {
     pub(crate) lookups: Lookups,
     /// The channel list being gathered for users who asked.
     pub(crate) listing: crate::listing::Listing,
+    /// A moderator's changes and lists, waiting for IRC's answer.
+    pub(crate) moderations: crate::moderation::Moderations,
 }
 
 /// Why the lines of one message were not queued.

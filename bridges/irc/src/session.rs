@@ -22,6 +22,7 @@ use crate::shared::Shared;
 pub(crate) mod fuzz;
 mod inbound;
 mod lists;
+mod moderate;
 mod rich;
 
 /// How long a session waits for its connections' QUITs to be written.
@@ -147,6 +148,7 @@ impl Session {
                 replies: Default::default(),
                 lookups: Default::default(),
                 listing: Default::default(),
+                moderations: Default::default(),
             }),
         );
     }
@@ -262,12 +264,7 @@ impl Session {
                     net.queue(format!("TOPIC {} :{subject}", room.name));
                 }
             }
-            Intent::Kick { room, nick, reason } => {
-                if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get(h)) {
-                    let reason = reason.unwrap_or_default().replace(['\r', '\n'], " ");
-                    net.queue(format!("KICK {} {nick} :{reason}", room.name));
-                }
-            }
+            Intent::Moderate { room, id, action } => self.moderate(room, id, action).await,
         }
     }
 

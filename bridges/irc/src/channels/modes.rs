@@ -30,6 +30,14 @@ impl Modes {
         }
     }
 
+    /// Every mode held, highest first.
+    pub(super) fn held(self, support: &Support) -> Vec<char> {
+        (0..support.prefix.len().min(8))
+            .filter(|bit| self.0 & (1 << bit) != 0)
+            .map(|bit| support.prefix[bit].0)
+            .collect()
+    }
+
     /// The highest mode held.
     pub(super) fn highest(self, support: &Support) -> Option<char> {
         (0..support.prefix.len().min(8))
@@ -38,19 +46,21 @@ impl Modes {
     }
 }
 
-/// SPEC §3's table: the highest prefix mode gives role and affiliation.
-pub(super) fn standing(modes: Modes, support: &Support) -> (Role, Affiliation) {
+/// SPEC §3's table: the highest prefix mode gives role and affiliation;
+/// on a moderated channel, who holds none is a visitor (SPEC §10).
+pub(super) fn standing(modes: Modes, support: &Support, moderated: bool) -> (Role, Affiliation) {
     match modes.highest(support) {
         Some('q') | Some('a') => (Role::Moderator, Affiliation::Owner),
         Some('o') => (Role::Moderator, Affiliation::Admin),
         Some('h') => (Role::Moderator, Affiliation::Member),
         Some('v') => (Role::Participant, Affiliation::Member),
+        _ if moderated => (Role::Visitor, Affiliation::None),
         _ => (Role::Participant, Affiliation::None),
     }
 }
 
-pub(super) fn joined_change(modes: Modes, support: &Support) -> OccupantChange {
-    let (role, affiliation) = standing(modes, support);
+pub(super) fn joined_change(modes: Modes, support: &Support, moderated: bool) -> OccupantChange {
+    let (role, affiliation) = standing(modes, support, moderated);
     OccupantChange::Joined { role, affiliation }
 }
 
@@ -64,26 +74,43 @@ mod tests {
         support.absorb(["PREFIX=(qaohv)~&@%+"]);
         let mut modes = Modes::default();
         assert_eq!(
-            standing(modes, &support),
+            standing(modes, &support, false),
             (Role::Participant, Affiliation::None)
         );
         modes.set('v', true, &support);
         assert_eq!(
-            standing(modes, &support),
+            standing(modes, &support, false),
             (Role::Participant, Affiliation::Member)
         );
         modes.set('o', true, &support);
         modes.set('x', true, &support);
         assert_eq!(
-            standing(modes, &support),
+            standing(modes, &support, false),
             (Role::Moderator, Affiliation::Admin)
         );
+        assert_eq!(modes.held(&support), vec!['o', 'v']);
         modes.set('o', false, &support);
         assert_eq!(modes.highest(&support), Some('v'));
         modes.set('q', true, &support);
         assert_eq!(
-            standing(modes, &support),
+            standing(modes, &support, false),
             (Role::Moderator, Affiliation::Owner)
+        );
+    }
+
+    #[test]
+    fn on_a_moderated_channel_who_holds_no_mode_is_a_visitor() {
+        let mut support = Support::default();
+        support.absorb(["PREFIX=(ov)@+"]);
+        let mut modes = Modes::default();
+        assert_eq!(
+            standing(modes, &support, true),
+            (Role::Visitor, Affiliation::None)
+        );
+        modes.set('v', true, &support);
+        assert_eq!(
+            standing(modes, &support, true),
+            (Role::Participant, Affiliation::Member)
         );
     }
 }

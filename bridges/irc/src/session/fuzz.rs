@@ -97,6 +97,7 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             replies: Default::default(),
             lookups: Default::default(),
             listing: Default::default(),
+            moderations: Default::default(),
         };
         let mut session = Session {
             // Offers are shown as text: a fuzzed line opens no connection.

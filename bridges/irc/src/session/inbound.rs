@@ -14,7 +14,6 @@ use crate::chathistory;
 use crate::connection::Up;
 use crate::details::Answer;
 use crate::echo::Settled;
-use crate::fit;
 use crate::isupport::Support;
 use crate::net::{online_state, poll_ison, reconcile, stop_reclaim, take_back, Net};
 use crate::numerics;
@@ -146,6 +145,11 @@ impl Session {
         if ours && said && net.caps.has(Cap::EchoMessage) && !net.channels.replayed(&tags) {
             return super::rich::echo(net, &events, host, &message, &tags).await;
         }
+        if ours {
+            if let Some(answer) = super::moderate::echo(net, &message) {
+                emit(&events, answer).await;
+            }
+        }
         let renamed = match (&message.command, &from_nick) {
             (Command::NICK(new), Some(old)) => follow_own_nick(net, old, new),
             _ => false,
@@ -162,6 +166,8 @@ impl Session {
         for event in room_events.into_iter().flatten() {
             if let Event::Joined { room, .. } = &event {
                 ask_history(net, &room.name);
+                // Whether it is moderated (who holds no mode is a visitor).
+                net.queue_auto(format!("MODE {}", room.name));
             }
             emit(&events, event).await;
         }
@@ -223,6 +229,12 @@ impl Session {
         let Some(net) = self.nets.get_mut(host) else {
             return;
         };
+        if let Some(answer) = super::moderate::numeric(net, code, &args) {
+            if let Some(event) = answer {
+                emit(events, event).await;
+            }
+            return;
+        }
         match code {
             5 if args.len() > 2 => {
                 net.support
@@ -319,7 +331,7 @@ async fn privmsg(
         }
         Some((request @ ("VERSION" | "PING"), token)) => {
             let now = std::time::Instant::now();
-            if let Some(reply) = ctcp_reply(&nick, request, token) {
+            if let Some(reply) = crate::autoreply::ctcp_reply(&nick, request, token) {
                 if net.replies.admit(&net.support.fold(&nick), now) {
                     net.queue_auto(reply);
                 }
@@ -554,44 +566,4 @@ async fn contact(events: &channel::Sender<Event>, host: &str, nick: &str, online
         },
     )
     .await;
-}
-
-/// The answer to a CTCP VERSION or PING request from `nick`; `None` when
-/// the nick cannot be written back as the NOTICE's target (empty, a
-/// leading `:`, a space, or what the codec refuses: CR, LF, NUL). A line
-/// the codec refuses would drop the connection, and each reconnect would
-/// meet the same request again (found by fuzzing).
-fn ctcp_reply(nick: &str, request: &str, token: &str) -> Option<String> {
-    if nick.is_empty() || nick.starts_with(':') || nick.contains([' ', '\r', '\n', '\0']) {
-        return None;
-    }
-    let answer = match request {
-        "VERSION" => format!("ferry {}", env!("CARGO_PKG_VERSION")),
-        // The token comes back as sent, within what a line carries and
-        // without what would end the CTCP or be refused by the codec.
-        _ => fit::cut(token, 100).replace(|c: char| c.is_control(), ""),
-    };
-    Some(format!("NOTICE {nick} :\x01{request} {answer}\x01"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ctcp_replies_never_break_the_line() {
-        assert_eq!(
-            ctcp_reply("bob", "PING", "1\u{0}2\r3").as_deref(),
-            Some("NOTICE bob :\x01PING 123\x01")
-        );
-        assert!(ctcp_reply("bob", "VERSION", "")
-            .unwrap()
-            .starts_with("NOTICE bob :\x01VERSION ferry "));
-        // Found by fuzzing: a server passed NULs in a nick's prefix.
-        assert_eq!(ctcp_reply("d\u{0}\u{0}e", "VERSION", ""), None);
-        assert_eq!(ctcp_reply("d\u{0}e", "PING", "562"), None);
-        for nick in ["", ":bob", "a b", "a\r\nQUIT x"] {
-            assert_eq!(ctcp_reply(nick, "PING", "1"), None, "{nick:?}");
-        }
-    }
 }
