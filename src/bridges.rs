@@ -62,4 +62,25 @@ mod tests {
         let path = format!("bridge {} [bridge.email]", config.bridge[1].jid);
         assert!(err.contains(&path) && err.contains("smpt"), "{err}");
     }
+
+    #[test]
+    fn networks_may_be_tables_with_their_policies() {
+        let sample = include_str!("../deploy/ferry.toml");
+        let table = r#"networks = ["127.0.0.1:6667", { host = "irc.example.org", tls = true, bind = "127.0.0.0/8" }]"#;
+        let text = sample.replace(r#"networks = ["127.0.0.1:6667"]"#, table);
+        let config = Config::parse(&text, std::iter::empty()).unwrap();
+        let bridge = super::build(&config.bridge[0]).unwrap();
+        let names: Vec<String> = bridge.directory().into_iter().map(|a| a.name).collect();
+        assert_eq!(names, ["127.0.0.1", "irc.example.org"]);
+        // The table's own keys are checked, and named.
+        let text = sample.replace(
+            r#"networks = ["127.0.0.1:6667"]"#,
+            r#"networks = [{ host = "irc.example.org", bnid = "127.0.0.0/8" }]"#,
+        );
+        let config = Config::parse(&text, std::iter::empty()).unwrap();
+        let Err(err) = super::build(&config.bridge[0]) else {
+            panic!("a misspelt key was taken");
+        };
+        assert!(err.to_string().contains("bnid"), "{err}");
+    }
 }

@@ -274,6 +274,7 @@ mod tests {
             list_max: 100,
             dcc_receive: false,
             dcc_allow: Vec::new(),
+            identd: None,
         })
         .unwrap()
     }

@@ -24,7 +24,7 @@ impl Inspircd {
     /// Starts both and waits until services are linked (SASL is offered).
     /// Without `sasl`, the server offers no SASL: clients must use
     /// NickServ IDENTIFY.
-    pub async fn start(dir: &Path, sasl: bool) -> Inspircd {
+    pub async fn start(dir: &Path, sasl: bool, conf: fn(String) -> String) -> Inspircd {
         use std::os::unix::process::CommandExt;
         let dir = dir.join("inspircd");
         for sub in ["data", "log"] {
@@ -43,7 +43,7 @@ impl Inspircd {
                 .replace("<module name=\"sasl\">", "")
                 .replace("<sasl target=\"services.test\" requiressl=\"no\">", "");
         }
-        std::fs::write(dir.join("inspircd.conf"), config).unwrap();
+        std::fs::write(dir.join("inspircd.conf"), conf(config)).unwrap();
         std::fs::write(dir.join("atheme.conf"), render(ATHEME)).unwrap();
         let log = std::fs::File::create(dir.join("log/inspircd.stdout")).unwrap();
         let child = Command::new("inspircd")

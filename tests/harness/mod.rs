@@ -368,9 +368,11 @@ impl Drop for Ferry {
 pub enum Irc {
     None,
     Ngircd,
-    /// inspircd + atheme; `sasl: false` leaves SASL out (NickServ only).
+    /// inspircd + atheme; `sasl: false` leaves SASL out (NickServ only);
+    /// `conf` changes inspircd's config.
     Inspircd {
         sasl: bool,
+        conf: fn(String) -> String,
     },
 }
 
@@ -457,7 +459,16 @@ impl World {
     }
 
     pub async fn start_inspircd_with(sasl: bool, edit: impl FnOnce(String) -> String) -> World {
-        World::build(Irc::Inspircd { sasl }, |c, _| edit(c)).await
+        World::start_inspircd_conf(sasl, |conf| conf, edit).await
+    }
+
+    /// Like `start_inspircd_with`, with inspircd's config changed by `conf`.
+    pub async fn start_inspircd_conf(
+        sasl: bool,
+        conf: fn(String) -> String,
+        edit: impl FnOnce(String) -> String,
+    ) -> World {
+        World::build(Irc::Inspircd { sasl, conf }, |c, _| edit(c)).await
     }
 
     async fn build(irc: Irc, edit: impl FnOnce(String, &Servers) -> String) -> World {
@@ -484,9 +495,9 @@ impl World {
                 ircd: Some(ircd::Ngircd::start(tmp.path())),
                 inspircd: None,
             },
-            Irc::Inspircd { sasl } => Servers {
+            Irc::Inspircd { sasl, conf } => Servers {
                 ircd: None,
-                inspircd: Some(inspircd::Inspircd::start(tmp.path(), sasl).await),
+                inspircd: Some(inspircd::Inspircd::start(tmp.path(), sasl, conf).await),
             },
         };
         let network = servers

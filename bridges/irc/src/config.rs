@@ -1,14 +1,16 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use ferry_bridge::Secret;
 use serde::Deserialize;
 
 /// `[bridge.irc]` as written in ferry.toml.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IrcConfig {
-    /// Servers users may reach: `host:port`, or `host:+port` for TLS.
-    pub networks: Vec<String>,
+    /// Servers users may reach: `host:port`, or `host:+port` for TLS, or
+    /// a table with the network's policies (`NetworkTable`).
+    pub networks: Vec<NetworkEntry>,
     /// Lets users omit `%host`.
     #[serde(default)]
     pub default_network: Option<String>,
@@ -39,6 +41,76 @@ pub struct IrcConfig {
     /// addresses, e.g. a LAN's.
     #[serde(default)]
     pub dcc_allow: Vec<String>,
+    /// Where ferry's identd (RFC 1413) listens, e.g. `0.0.0.0:113`: it
+    /// answers each connection's ident, and ERROR for others.
+    #[serde(default)]
+    pub identd: Option<String>,
+}
+
+/// One entry of `networks`, as written.
+#[derive(Debug, Clone)]
+pub enum NetworkEntry {
+    Plain(String),
+    Table(NetworkTable),
+}
+
+impl From<&str> for NetworkEntry {
+    fn from(entry: &str) -> Self {
+        NetworkEntry::Plain(entry.to_owned())
+    }
+}
+
+/// The table form of a `networks` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkTable {
+    pub host: String,
+    /// 6667, or 6697 with TLS.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub tls: bool,
+    /// A file holding the network's WEBIRC password: each user connects
+    /// with their own host and address (SPEC §10).
+    #[serde(default)]
+    pub webirc_password_file: Option<PathBuf>,
+    /// Log in by SASL EXTERNAL with a client certificate ferry makes for
+    /// each user (CertFP).
+    #[serde(default)]
+    pub sasl_external: bool,
+    /// An address range (CIDR) each user's connection comes from: one
+    /// stable address per user.
+    #[serde(default)]
+    pub bind: Option<String>,
+    /// Extra CA certificates (PEM) for a server a public CA did not sign.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A string, or a table: serde's untagged enums would lose the table's
+/// own errors (an unknown key) in "did not match any variant".
+impl<'de> Deserialize<'de> for NetworkEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = NetworkEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"host:port\" or a table { host = \"...\", ... }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NetworkEntry, E> {
+                Ok(NetworkEntry::Plain(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<NetworkEntry, A::Error> {
+                let table =
+                    NetworkTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(NetworkEntry::Table(table))
+            }
+        }
+        d.deserialize_any(Entry)
+    }
 }
 
 fn default_list_max() -> usize {
@@ -62,11 +134,16 @@ fn default_poll() -> u64 {
 }
 
 /// One entry of `networks`, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Network {
     pub host: String,
     pub port: u16,
     pub tls: bool,
+    /// The WEBIRC password, read from its file.
+    pub webirc: Option<Secret>,
+    pub sasl_external: bool,
+    pub bind: Option<ipnet::IpNet>,
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Network {
@@ -90,6 +167,47 @@ impl Network {
             host: host.to_ascii_lowercase(),
             port,
             tls,
+            ..Network::default()
+        })
+    }
+
+    /// A table entry, its password file read.
+    fn from_table(table: &NetworkTable) -> Result<Network, String> {
+        let host = &table.host;
+        let port = table.port.unwrap_or(if table.tls { 6697 } else { 6667 });
+        let plain = Network::parse(&format!("{host}:{port}"))?;
+        let webirc = match &table.webirc_password_file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!(
+                        "network `{host}`: webirc_password_file {}: {e}",
+                        path.display()
+                    )
+                })?;
+                let password = text.trim();
+                if password.is_empty() || !crate::line::is_argument(password) {
+                    return Err(format!(
+                        "network `{host}`: webirc_password_file {} holds no usable password",
+                        path.display()
+                    ));
+                }
+                Some(Secret::new(password))
+            }
+        };
+        let bind = match &table.bind {
+            None => None,
+            Some(range) => Some(range.parse().map_err(|_| {
+                format!("network `{host}`: bind `{range}` is not an address range (CIDR)")
+            })?),
+        };
+        Ok(Network {
+            tls: table.tls,
+            webirc,
+            sasl_external: table.sasl_external,
+            bind,
+            ca_file: table.ca_file.clone(),
+            ..plain
         })
     }
 }
@@ -116,7 +234,10 @@ impl Networks {
         }
         let mut all: Vec<Network> = Vec::new();
         for entry in &config.networks {
-            let network = Network::parse(entry)?;
+            let network = match entry {
+                NetworkEntry::Plain(entry) => Network::parse(entry)?,
+                NetworkEntry::Table(table) => Network::from_table(table)?,
+            };
             if all.iter().any(|n| n.host == network.host) {
                 return Err(format!(
                     "bridge.irc.networks names host `{}` twice",
@@ -125,25 +246,30 @@ impl Networks {
             }
             all.push(network);
         }
-        let default = match &config.default_network {
-            None => None,
-            Some(entry) => {
-                let wanted = Network::parse(entry)?;
-                let index = all.iter().position(|n| *n == wanted).ok_or_else(|| {
-                    format!("bridge.irc.default_network `{entry}` is not one of networks")
-                })?;
-                Some(index)
-            }
-        };
-        Ok(Networks { all, default })
+        let mut networks = Networks { all, default: None };
+        if let Some(entry) = &config.default_network {
+            let index = networks.position(entry).ok_or_else(|| {
+                format!("bridge.irc.default_network `{entry}` is not one of networks")
+            })?;
+            networks.default = Some(index);
+        }
+        Ok(networks)
     }
 
-    /// Finds a network by its host (as used in JIDs) or by its full entry.
+    /// A network by its host (as used in JIDs) or `host:port` (a port
+    /// other than its own names none).
+    fn position(&self, name: &str) -> Option<usize> {
+        let (host, port) = match Network::parse(name) {
+            Ok(n) => (n.host, Some(n.port)),
+            Err(_) => (name.to_ascii_lowercase(), None),
+        };
+        self.all
+            .iter()
+            .position(|n| n.host == host && port.is_none_or(|p| p == n.port))
+    }
+
     pub fn find(&self, name: &str) -> Option<&Network> {
-        let host = Network::parse(name)
-            .map(|n| n.host)
-            .unwrap_or_else(|_| name.to_ascii_lowercase());
-        self.all.iter().find(|n| n.host == host)
+        self.position(name).map(|i| &self.all[i])
     }
 
     pub fn default_network(&self) -> Option<&Network> {
@@ -166,6 +292,7 @@ impl IrcConfig {
             list_max: default_list_max(),
             dcc_receive: false,
             dcc_allow: Vec::new(),
+            identd: None,
         }
     }
 }
@@ -176,7 +303,10 @@ mod tests {
 
     fn config(networks: &[&str], default: Option<&str>) -> IrcConfig {
         IrcConfig {
-            networks: networks.iter().map(|s| s.to_string()).collect(),
+            networks: networks
+                .iter()
+                .map(|s| NetworkEntry::Plain(s.to_string()))
+                .collect(),
             default_network: default.map(str::to_owned),
             ..IrcConfig::for_tests()
         }
@@ -189,7 +319,8 @@ mod tests {
             Network {
                 host: "irc.libera.chat".into(),
                 port: 6697,
-                tls: true
+                tls: true,
+                ..Network::default()
             }
         );
         assert!(!Network::parse("127.0.0.1:6667").unwrap().tls);
@@ -210,5 +341,46 @@ mod tests {
         assert_eq!(n.default_network().unwrap().host, "b");
         assert_eq!(n.find("B").unwrap().port, 2);
         assert_eq!(n.find("b:2").unwrap().port, 2);
+        assert!(n.find("b:3").is_none());
+        // The default by its host alone.
+        let n = Networks::from_config(&config(&["a:1", "b:2"], Some("B"))).unwrap();
+        assert_eq!(n.default_network().unwrap().host, "b");
+    }
+
+    #[test]
+    fn table_entries_carry_the_networks_policies() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("webirc");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let table = NetworkTable {
+            host: "irc.example".into(),
+            port: None,
+            tls: true,
+            webirc_password_file: Some(file),
+            sasl_external: true,
+            bind: Some("2001:db8::/64".into()),
+            ca_file: None,
+        };
+        let mut irc = config(&["a:1"], Some("irc.example:6697"));
+        irc.networks.push(NetworkEntry::Table(table.clone()));
+        let n = Networks::from_config(&irc).unwrap();
+        let net = n.default_network().unwrap();
+        assert_eq!((net.port, net.tls, net.sasl_external), (6697, true, true));
+        assert_eq!(net.webirc.as_ref().map(Secret::expose), Some("s3cret"));
+        assert_eq!(net.bind, Some("2001:db8::/64".parse().unwrap()));
+        // A bad range and a missing password file are named.
+        let mut bad = config(&[], None);
+        bad.networks = vec![NetworkEntry::Table(NetworkTable {
+            bind: Some("nowhere".into()),
+            ..table.clone()
+        })];
+        let err = Networks::from_config(&bad).unwrap_err();
+        assert!(err.contains("bind `nowhere`"), "{err}");
+        bad.networks = vec![NetworkEntry::Table(NetworkTable {
+            webirc_password_file: Some(dir.path().join("none")),
+            ..table
+        })];
+        let err = Networks::from_config(&bad).unwrap_err();
+        assert!(err.contains("webirc_password_file"), "{err}");
     }
 }

@@ -16,6 +16,7 @@ use crate::connection::{self, Control, Params, Up};
 use crate::fit;
 use crate::isupport::Support;
 use crate::net::{poll_away, poll_ison, stop_reclaim, Net, Unqueued};
+use crate::policy::Origin;
 use crate::shared::Shared;
 
 #[cfg(feature = "fuzzing")]
@@ -57,6 +58,7 @@ pub(crate) fn identity(
 
 pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
     let (intents_tx, intents_rx) = channel::channel(context.limits.intents);
+    shared.start_identd();
     let (up_tx, up_rx) = channel::channel(context.limits.events);
     let dcc = crate::dcc::Dcc {
         receive: shared.dcc_receive,
@@ -119,6 +121,7 @@ impl Session {
             throttle: self.shared.throttle(),
             ping_every: self.shared.ping_every,
             fallback_nick: !room_only,
+            origin: Origin::of(&network, &self.user, self.shared.idents.clone()),
         };
         let queue = self.limits.intents;
         let handle = connection::spawn(params, queue, network.host.clone(), self.up_tx.clone());

@@ -3,12 +3,14 @@
 //! the CA store), throttle and timing settings.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use rustls::ClientConfig;
 
 use crate::config::{IrcConfig, Networks};
+use crate::identd::Idents;
 use crate::throttle::Bucket;
 
 pub struct Shared {
@@ -21,6 +23,10 @@ pub struct Shared {
     pub dcc_receive: bool,
     pub dcc_allow: Arc<Vec<ipnet::IpNet>>,
     pub list_max: usize,
+    /// The connections' idents, where ferry runs an identd.
+    pub idents: Option<Arc<Idents>>,
+    /// The identd's address; it starts with the first session.
+    identd: Option<(SocketAddr, Once)>,
 }
 
 fn client_config(ca_file: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
@@ -61,11 +67,12 @@ impl Shared {
         }
         let mut tls = HashMap::new();
         for network in networks.all.iter().filter(|n| n.tls) {
-            let ca = config
+            let listed = config
                 .ca_files
                 .iter()
                 .find(|(h, _)| networks.find(h).is_some_and(|n| n.host == network.host))
                 .map(|(_, p)| p.as_path());
+            let ca = network.ca_file.as_deref().or(listed);
             tls.insert(network.host.clone(), client_config(ca)?);
         }
         let dcc_allow = config
@@ -77,7 +84,16 @@ impl Shared {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let identd =
+            match &config.identd {
+                None => None,
+                Some(listen) => Some(listen.parse().map_err(|_| {
+                    format!("bridge.irc.identd: `{listen}` is not an address:port")
+                })?),
+            };
         Ok(Shared {
+            idents: identd.map(|_| Arc::new(Idents::default())),
+            identd: identd.map(|at| (at, Once::new())),
             list_max: config.list_max,
             dcc_receive: config.dcc_receive,
             dcc_allow: Arc::new(dcc_allow),
@@ -88,6 +104,27 @@ impl Shared {
             ping_every: Duration::from_secs(config.ping_interval),
             presence_poll: Duration::from_secs(config.presence_poll),
         })
+    }
+
+    /// Starts the identd, once, listening before the first connection is
+    /// made (a server asks at once); one that cannot listen is logged,
+    /// and the servers find no ident.
+    pub fn start_identd(&self) {
+        let (Some((at, once)), Some(idents)) = (&self.identd, &self.idents) else {
+            return;
+        };
+        once.call_once(|| {
+            let listener = std::net::TcpListener::bind(at)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .and_then(tokio::net::TcpListener::from_std);
+            match listener {
+                Ok(listener) => {
+                    tracing::info!(%at, "identd listening");
+                    tokio::spawn(crate::identd::serve(listener, idents.clone()));
+                }
+                Err(e) => tracing::error!(%at, error = %e, "identd cannot listen"),
+            }
+        });
     }
 
     /// The TLS config of a `+port` network.

@@ -63,11 +63,23 @@ impl<'a> Handshake<'a> {
     /// The lines that open the login.
     pub(super) fn start(&self) -> Vec<Command> {
         let params = self.params;
-        vec![
-            Command::CAP(None, CapSubCommand::LS, Some("302".into()), None),
-            Command::NICK(params.nick.clone()),
-            Command::USER(params.username.clone(), "0".into(), params.realname.clone()),
-        ]
+        // WEBIRC first: servers take it only before registration.
+        let webirc = params.origin.webirc.iter().map(|w| {
+            let args = vec![
+                w.password.expose().to_owned(),
+                crate::policy::GATEWAY.to_owned(),
+                w.hostname.clone(),
+                w.ip.to_string(),
+            ];
+            Command::Raw("WEBIRC".into(), args)
+        });
+        webirc
+            .chain([
+                Command::CAP(None, CapSubCommand::LS, Some("302".into()), None),
+                Command::NICK(params.nick.clone()),
+                Command::USER(params.username.clone(), "0".into(), params.realname.clone()),
+            ])
+            .collect()
     }
 
     pub(super) fn feed(&mut self, message: &Message) -> Step {

@@ -11,7 +11,7 @@ fn params(password: Option<&str>, fallback_nick: bool) -> Params {
         network: Network {
             host: "irc.example.org".into(),
             port: 6667,
-            tls: false,
+            ..Network::default()
         },
         nick: "alice".into(),
         username: "al".into(),
@@ -21,6 +21,7 @@ fn params(password: Option<&str>, fallback_nick: bool) -> Params {
         throttle: Bucket::new(10, 2.0),
         ping_every: Duration::from_secs(120),
         fallback_nick,
+        origin: Default::default(),
     }
 }
 

@@ -8,6 +8,7 @@
 //! waits.
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use ferry_bridge::{channel, Failure, Secret};
 use futures::{SinkExt, StreamExt, TryFutureExt};
 use irc_proto::{Command, Message};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{sleep, timeout, Instant};
 use tokio_util::codec::{Framed, FramedParts};
 
@@ -49,6 +50,9 @@ pub struct Params {
     /// nick for a user without registration) a taken nick ends the
     /// connection with `Up::Refused`.
     pub fallback_nick: bool,
+    /// The network's policies for this user: source address, WEBIRC,
+    /// ident.
+    pub origin: crate::policy::Origin,
 }
 
 /// What the connection reports to its session.
@@ -165,8 +169,9 @@ fn run<K: Clone + Send + Sync + 'static>(
             // through `serve`.
             let end = 'attempt: {
                 let connecting = Box::pin(connect(&params));
-                let stream = match connecting.await {
-                    Ok(stream) => stream,
+                // The identd answers for the connection while this lives.
+                let (stream, _ident) = match connecting.await {
+                    Ok(connected) => connected,
                     Err(e) => break 'attempt End::Lost(e),
                 };
                 let registering = Box::pin(register(&params, stream, &key, &events, &mut control));
@@ -222,16 +227,21 @@ fn run<K: Clone + Send + Sync + 'static>(
     }
 }
 
-async fn connect(params: &Params) -> Result<Stream, String> {
+type Connected = (Stream, Option<crate::identd::Registered>);
+
+async fn connect(params: &Params) -> Result<Connected, String> {
     let network = &params.network;
-    let tcp = timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect((network.host.as_str(), network.port)),
-    )
-    .await
-    .map_err(|_| "connection timed out".to_owned())?
-    .map_err(|e| format!("cannot connect: {e}"))?;
+    let tcp = timeout(CONNECT_TIMEOUT, tcp(network, params.origin.source))
+        .await
+        .map_err(|_| "connection timed out".to_owned())?
+        .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = tcp.set_nodelay(true);
+    let ident = match (&params.origin.idents, tcp.local_addr(), tcp.peer_addr()) {
+        (Some(idents), Ok(local), Ok(remote)) => {
+            Some(idents.register(local, remote, &params.username))
+        }
+        _ => None,
+    };
     let io: Box<dyn Io> = match &params.tls {
         None => Box::new(tcp),
         Some(config) => {
@@ -249,7 +259,27 @@ async fn connect(params: &Params) -> Result<Stream, String> {
     let mut parts = FramedParts::new::<String>(io, LineCodec::default());
     parts.read_buf = bytes::BytesMut::with_capacity(READ_BUFFER);
     parts.write_buf = bytes::BytesMut::new();
-    Ok(Framed::from_parts(parts))
+    Ok((Framed::from_parts(parts), ident))
+}
+
+/// A TCP connection to the network, from `source` where one is set.
+async fn tcp(network: &Network, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let target = (network.host.as_str(), network.port);
+    let Some(source) = source else {
+        return TcpStream::connect(target).await;
+    };
+    let mut addresses = tokio::net::lookup_host(target).await?;
+    let to = addresses
+        .find(|a| a.is_ipv4() == source.is_ipv4())
+        .ok_or_else(|| std::io::Error::other(format!("no address of {source}'s family")))?;
+    let socket = match source {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .map_err(|e| std::io::Error::other(format!("cannot bind {source}: {e}")))?;
+    socket.connect(to).await
 }
 
 /// An IRC line without tags is at most 512 bytes.

@@ -14,7 +14,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::Session;
 use crate::channels::Channels;
-use crate::config::IrcConfig;
+use crate::config::{IrcConfig, NetworkEntry};
 use crate::connection::{Handle, Read};
 use crate::isupport::Support;
 use crate::line::LineCodec;
@@ -41,7 +41,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 pub fn server_bytes(data: &[u8]) -> Vec<Event> {
     runtime().block_on(async {
         let config = IrcConfig {
-            networks: vec![format!("{HOST}:6667")],
+            networks: vec![NetworkEntry::Plain(format!("{HOST}:6667"))],
             default_network: Some(format!("{HOST}:6667")),
             ca_files: HashMap::new(),
             throttle_burst: 10,
@@ -51,6 +51,7 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             list_max: 100,
             dcc_receive: false,
             dcc_allow: Vec::new(),
+            identd: None,
         };
         let shared = Arc::new(Shared::new(&config).expect("the network is valid"));
         // Room for every event one line can cause: a full one is awaited.
