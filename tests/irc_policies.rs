@@ -7,20 +7,7 @@ mod harness;
 
 use harness::ircd::IrcClient;
 use harness::stanzas::online_on_irc;
-use harness::World;
-
-/// The config's network as a table with `policies` added.
-fn as_table(config: String, policies: &str) -> String {
-    let line = config
-        .lines()
-        .find(|l| l.starts_with("networks = ["))
-        .expect("a networks line")
-        .to_owned();
-    let entry = line.split('"').nth(1).expect("a quoted entry");
-    let (host, port) = entry.rsplit_once(':').unwrap();
-    let table = format!("networks = [{{ host = \"{host}\", port = {port}, {policies} }}]");
-    config.replace(&line, &table)
-}
+use harness::{network_as_table, World};
 
 /// The user and host WHOIS shows for `nick` (311).
 async fn whois(asker: &mut IrcClient, nick: &str) -> (String, String) {
@@ -40,8 +27,8 @@ async fn webirc_shows_each_users_own_stable_address() {
     let password = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(password.path(), "webpass\n").unwrap();
     let path = password.path().display().to_string();
-    let mut w = World::start_inspircd_conf(false, webirc_conf, |c| {
-        as_table(c, &format!("webirc_password_file = \"{path}\""))
+    let mut w = World::start_inspircd_conf(false, webirc_conf, |c, _| {
+        network_as_table(c, &format!("webirc_password_file = \"{path}\""))
     })
     .await;
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
@@ -88,8 +75,8 @@ fn ident_conf(conf: String) -> String {
 async fn each_user_comes_from_their_own_address_with_their_ident() {
     // The servers' ident queries go to each connection's own address: the
     // identd listens on all of them.
-    let mut w = World::start_inspircd_conf(false, ident_conf, |c| {
-        let c = as_table(c, "bind = \"127.0.0.0/8\"");
+    let mut w = World::start_inspircd_conf(false, ident_conf, |c, _| {
+        let c = network_as_table(c, "bind = \"127.0.0.0/8\"");
         assert!(c.contains("# identd = \"0.0.0.0:113\""));
         c.replace("# identd = \"0.0.0.0:113\"", "identd = \"0.0.0.0:113\"")
     })

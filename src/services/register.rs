@@ -49,12 +49,14 @@ fn internal(e: impl std::fmt::Display) -> StanzaError {
     stanza_error::error(Condition::InternalServerError, "the gateway's store failed")
 }
 
-fn field_of(spec: &FieldSpec, current: Option<&Registration>) -> Field {
+pub(super) fn field_of(spec: &FieldSpec, current: Option<&Registration>) -> Field {
     let type_ = match spec.kind {
         FieldKind::Text => FieldType::TextSingle,
         FieldKind::Password => FieldType::TextPrivate,
         FieldKind::Choice(_) => FieldType::ListSingle,
         FieldKind::Boolean => FieldType::Boolean,
+        FieldKind::Lines => FieldType::TextMulti,
+        FieldKind::Fixed => FieldType::Fixed,
     };
     let mut field = Field::new(spec.var, type_);
     field.label = Some(spec.label.to_owned());

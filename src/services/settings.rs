@@ -83,7 +83,12 @@ async fn execute(
             "register on this network first",
         ));
     }
-    let Some(value) = submitted(&command.form, always_on::FIELD) else {
+    let identity = identity.filter(|_| address.kind == AddressKind::Network);
+    let submission = command
+        .form
+        .as_ref()
+        .filter(|f| f.type_ == DataFormType::Submit);
+    let Some(submission) = submission else {
         let settings = gw.always_on.get(&user);
         let on = match gw
             .room_key(address)
@@ -92,25 +97,79 @@ async fn execute(
             Some(key) => settings.room(Some(&network), &key),
             None => settings.networks.contains(&network),
         };
-        return Ok(ask(NODE, form(address, on)));
-    };
-    let on = match value.first().map(|v| ferry_bridge::parse_boolean(v)) {
-        Some(Some(on)) => on,
-        _ => {
-            return Err(stanza_error::error(
-                Condition::BadRequest,
-                "persistent must be true or false",
-            ))
+        let mut form = form(address, on);
+        if let Some((scope, registration)) = identity {
+            // What the settings need made first (a client certificate) is
+            // made, and kept, before they are shown.
+            let prepared = bridge_settings(gw, scope, registration, &[])?;
+            if prepared != *registration {
+                save(gw, &user, scope, &prepared).await?;
+            }
+            let settings = gw.bridge.network_settings(scope, &prepared);
+            form.fields
+                .extend(settings.into_iter().map(|(spec, values)| {
+                    let mut field = super::register::field_of(&spec, None);
+                    field.values = values;
+                    field
+                }));
         }
+        return Ok(ask(NODE, form));
     };
-    match identity.filter(|_| address.kind == AddressKind::Network) {
-        Some((scope, registration)) => set_network(gw, &user, scope, registration, on).await?,
-        None => set_channel(gw, &user, address, on).await?,
+    let on = match submitted(&command.form, always_on::FIELD).and_then(|v| v.first()) {
+        None => None,
+        Some(value) => match ferry_bridge::parse_boolean(value) {
+            Some(on) => Some(on),
+            None => {
+                return Err(stanza_error::error(
+                    Condition::BadRequest,
+                    "persistent must be true or false",
+                ))
+            }
+        },
+    };
+    match identity {
+        Some((scope, registration)) => {
+            let others: Vec<(String, Vec<String>)> = submission
+                .fields
+                .iter()
+                .filter_map(|f| Some((f.var.clone()?, f.values.clone())))
+                .filter(|(var, _)| var != always_on::FIELD && var != "FORM_TYPE")
+                .collect();
+            let mut changed = bridge_settings(gw, scope, registration, &others)?;
+            if let Some(on) = on {
+                changed
+                    .fields
+                    .insert(always_on::FIELD.into(), on.to_string());
+            }
+            save(gw, &user, scope, &changed).await?;
+        }
+        None => {
+            if let Some(on) = on {
+                set_channel(gw, &user, address, on).await?;
+            }
+        }
     }
     crate::sessions::load_always_on(gw, &user, &registrations_now(gw, &user).await?).await;
     // The ledger's list of always-on rooms follows the new setting.
     gw.rooms.ledger.changed(&user);
-    Ok(completed(NODE, None, Some("Saved.")))
+    Ok(completed(
+        NODE,
+        None,
+        Some("Saved: the network's settings apply from its next connection."),
+    ))
+}
+
+/// The bridge's settings applied; a refused one is `not-acceptable`,
+/// naming it.
+fn bridge_settings(
+    gw: &Gateway,
+    scope: &str,
+    registration: &Registration,
+    submitted: &[(String, Vec<String>)],
+) -> Result<Registration, StanzaError> {
+    gw.bridge
+        .apply_network_settings(scope, registration, submitted)
+        .map_err(|e| stanza_error::error(Condition::NotAcceptable, &e.to_string()))
 }
 
 fn form(address: &Address, on: bool) -> DataForm {
@@ -142,19 +201,14 @@ async fn registrations_now(
         .map_err(internal)
 }
 
-async fn set_network(
+async fn save(
     gw: &Gateway,
     user: &BareJid,
     scope: &str,
     registration: &Registration,
-    on: bool,
 ) -> Result<(), StanzaError> {
-    let mut registration = registration.clone();
-    registration
-        .fields
-        .insert(always_on::FIELD.into(), on.to_string());
     gw.store
-        .save_registration(gw.name(), user.as_str(), scope, &registration)
+        .save_registration(gw.name(), user.as_str(), scope, registration)
         .await
         .map_err(internal)?;
     Ok(())

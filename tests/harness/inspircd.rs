@@ -14,9 +14,24 @@ use super::{free_port, kill_group, wait_port};
 const INSPIRCD: &str = include_str!("../fixtures/inspircd.conf.tmpl");
 const ATHEME: &str = include_str!("../fixtures/atheme.conf.tmpl");
 
+/// A TLS port (gnutls: it crashes only as inspircd exits, after the
+/// test) that asks clients for a certificate and tells services its
+/// SHA-256 fingerprint, for `Inspircd::start`'s `conf`.
+pub const TLS: &str = r#"
+<module name="ssl_gnutls">
+<module name="sslinfo">
+<sslprofile name="clients" provider="gnutls" certfile="{DIR}/server.pem" keyfile="{DIR}/server.key"
+            hash="sha256" requestclientcert="yes" dhfile="">
+<bind address="127.0.0.1" port="{TLS_PORT}" type="clients" sslprofile="clients">
+"#;
+
 pub struct Inspircd {
     pub dir: PathBuf,
     pub port: u16,
+    /// With `TLS` in the config: the TLS port, whose certificate for
+    /// 127.0.0.1 `ca` signed, asking clients for theirs (CertFP).
+    pub tls_port: u16,
+    pub ca: PathBuf,
     inspircd: Option<Child>,
 }
 
@@ -32,23 +47,32 @@ impl Inspircd {
         }
         let port = free_port();
         let link = free_port();
+        let tls_port = free_port();
         let render = |t: &str| {
             t.replace("{DIR}", &dir.display().to_string())
                 .replace("{CLIENT_PORT}", &port.to_string())
                 .replace("{LINK_PORT}", &link.to_string())
+                .replace("{TLS_PORT}", &tls_port.to_string())
         };
-        let mut config = render(INSPIRCD);
+        let conf = conf(INSPIRCD.to_owned());
+        if conf.contains("{TLS_PORT}") {
+            super::ircd::make_certificates(&dir);
+        }
+        let mut config = render(&conf);
         if !sasl {
             config = config
                 .replace("<module name=\"sasl\">", "")
                 .replace("<sasl target=\"services.test\" requiressl=\"no\">", "");
         }
-        std::fs::write(dir.join("inspircd.conf"), conf(config)).unwrap();
+        std::fs::write(dir.join("inspircd.conf"), config).unwrap();
         std::fs::write(dir.join("atheme.conf"), render(ATHEME)).unwrap();
         let log = std::fs::File::create(dir.join("log/inspircd.stdout")).unwrap();
         let child = Command::new("inspircd")
             .arg(format!("--config={}", dir.join("inspircd.conf").display()))
             .args(["--nofork", "--runasroot"])
+            // With gnutls, inspircd crashes as it exits, and raises its
+            // own core limit: the core lands in the temp dir.
+            .current_dir(&dir)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
@@ -58,6 +82,8 @@ impl Inspircd {
         let server = Inspircd {
             dir: dir.clone(),
             port,
+            tls_port,
+            ca: dir.join("ca.pem"),
             inspircd: Some(child),
         };
         wait_port(port, "inspircd", &dir.join("log/inspircd.stdout"));

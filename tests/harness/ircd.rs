@@ -36,7 +36,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// A test CA and a server certificate for 127.0.0.1 signed by it.
-fn make_certificates(dir: &Path) {
+pub(super) fn make_certificates(dir: &Path) {
     openssl(
         dir,
         &[

@@ -364,6 +364,19 @@ impl Drop for Ferry {
     }
 }
 
+/// The config's network as a table with `policies` added.
+pub fn network_as_table(config: String, policies: &str) -> String {
+    let line = config
+        .lines()
+        .find(|l| l.starts_with("networks = ["))
+        .expect("a networks line")
+        .to_owned();
+    let entry = line.split('"').nth(1).expect("a quoted entry");
+    let (host, port) = entry.rsplit_once(':').unwrap();
+    let table = format!("networks = [{{ host = \"{host}\", port = {port}, {policies} }}]");
+    config.replace(&line, &table)
+}
+
 /// Which IRC server a world runs.
 pub enum Irc {
     None,
@@ -459,16 +472,20 @@ impl World {
     }
 
     pub async fn start_inspircd_with(sasl: bool, edit: impl FnOnce(String) -> String) -> World {
-        World::start_inspircd_conf(sasl, |conf| conf, edit).await
+        World::start_inspircd_conf(sasl, |conf| conf, |c, _| edit(c)).await
     }
 
-    /// Like `start_inspircd_with`, with inspircd's config changed by `conf`.
+    /// Like `start_inspircd_with`, with inspircd's config (before its
+    /// placeholders are filled) changed by `conf`; `edit` sees the server.
     pub async fn start_inspircd_conf(
         sasl: bool,
         conf: fn(String) -> String,
-        edit: impl FnOnce(String) -> String,
+        edit: impl FnOnce(String, &inspircd::Inspircd) -> String,
     ) -> World {
-        World::build(Irc::Inspircd { sasl, conf }, |c, _| edit(c)).await
+        World::build(Irc::Inspircd { sasl, conf }, |c, w| {
+            edit(c, w.inspircd.as_ref().expect("started"))
+        })
+        .await
     }
 
     async fn build(irc: Irc, edit: impl FnOnce(String, &Servers) -> String) -> World {

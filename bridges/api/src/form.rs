@@ -11,6 +11,10 @@ pub enum FieldKind {
     Choice(Vec<String>),
     /// On or off, stored as `true` or `false`.
     Boolean,
+    /// Several lines, each a value (a settings form's raw commands).
+    Lines,
+    /// Shown, never submitted (a certificate's fingerprint).
+    Fixed,
 }
 
 /// One field of a bridge's registration form.

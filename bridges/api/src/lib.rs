@@ -172,4 +172,29 @@ pub trait Bridge: Send + Sync + 'static {
         let _ = (scope, registration);
         None
     }
+
+    /// The settings of an identity on a network besides `persistent`
+    /// (SPEC §10), in display order, each with its current values.
+    fn network_settings(
+        &self,
+        scope: &str,
+        registration: &Registration,
+    ) -> Vec<(FieldSpec, Vec<String>)> {
+        let _ = (scope, registration);
+        Vec::new()
+    }
+
+    /// `registration` with the `submitted` settings (each field's values)
+    /// applied, or why not. Called with none before the settings are
+    /// shown: what a setting needs made first (a client certificate) is
+    /// made then, and the core stores the result.
+    fn apply_network_settings(
+        &self,
+        scope: &str,
+        registration: &Registration,
+        submitted: &[(String, Vec<String>)],
+    ) -> Result<Registration, RegistrationError> {
+        let _ = (scope, submitted);
+        Ok(registration.clone())
+    }
 }

@@ -129,14 +129,20 @@ impl Caps {
     }
 }
 
+/// Whether an LS list has a SASL capability (`sasl` or `sasl=MECH,…`).
+pub fn lists_sasl(list: &str) -> bool {
+    list.split_whitespace()
+        .any(|entry| entry == "sasl" || entry.starts_with("sasl="))
+}
+
 /// Whether a SASL capability (`sasl` or `sasl=MECH,…`) in an LS list takes
-/// PLAIN.
-pub fn offers_sasl_plain(list: &str) -> bool {
+/// the mechanism `mech` (`PLAIN`, `EXTERNAL`).
+pub fn offers_sasl(list: &str, mech: &str) -> bool {
     list.split_whitespace().any(|entry| {
         entry == "sasl"
             || entry
                 .strip_prefix("sasl=")
-                .is_some_and(|mechs| mechs.split(',').any(|m| m == "PLAIN"))
+                .is_some_and(|mechs| mechs.split(',').any(|m| m == mech))
     })
 }
 
@@ -191,10 +197,12 @@ mod tests {
 
     #[test]
     fn sasl_plain_offers() {
-        assert!(offers_sasl_plain("multi-prefix sasl"));
-        assert!(offers_sasl_plain("sasl=EXTERNAL,PLAIN"));
-        assert!(!offers_sasl_plain("sasl=EXTERNAL"));
-        assert!(!offers_sasl_plain("sasl-foo"));
+        assert!(offers_sasl("multi-prefix sasl", "PLAIN"));
+        assert!(offers_sasl("sasl=EXTERNAL,PLAIN", "PLAIN"));
+        assert!(!offers_sasl("sasl=EXTERNAL", "PLAIN"));
+        assert!(offers_sasl("sasl=EXTERNAL", "EXTERNAL"));
+        assert!(!offers_sasl("sasl-foo", "PLAIN"));
+        assert!(lists_sasl("a sasl=EXTERNAL") && lists_sasl("sasl") && !lists_sasl("sasl-foo"));
     }
 
     /// The cap-notify spec's exchange: NEW is asked for, DEL drops, ACK

@@ -195,6 +195,11 @@ impl Network {
                 Some(Secret::new(password))
             }
         };
+        if table.sasl_external && !table.tls {
+            return Err(format!(
+                "network `{host}`: sasl_external needs tls (the certificate goes in the TLS handshake)"
+            ));
+        }
         let bind = match &table.bind {
             None => None,
             Some(range) => Some(range.parse().map_err(|_| {

@@ -4,6 +4,7 @@
 mod address;
 mod autoreply;
 mod caps;
+mod certfp;
 mod channels;
 mod chathistory;
 pub mod config;
@@ -24,6 +25,7 @@ mod policy;
 mod registration;
 mod rich;
 mod session;
+mod settings;
 mod shared;
 mod split;
 mod tags;
@@ -52,6 +54,12 @@ impl IrcBridge {
         Ok(IrcBridge {
             shared: Arc::new(Shared::new(config)?),
         })
+    }
+
+    /// The configured network an identity is on.
+    fn network_of(&self, scope: &str, registration: &Registration) -> Option<&config::Network> {
+        let (host, ..) = session::identity(scope, registration)?;
+        self.shared.networks.find(&host)
     }
 }
 
@@ -134,6 +142,29 @@ impl Bridge for IrcBridge {
     ) -> BoxFuture<'a, Result<Registration, RegistrationError>> {
         let result = registration::check(&self.shared.networks, &values, previous);
         Box::pin(async move { result })
+    }
+
+    fn network_settings(
+        &self,
+        scope: &str,
+        registration: &Registration,
+    ) -> Vec<(FieldSpec, Vec<String>)> {
+        match self.network_of(scope, registration) {
+            Some(network) => settings::fields(network, registration, self.shared.bounds()),
+            None => Vec::new(),
+        }
+    }
+
+    fn apply_network_settings(
+        &self,
+        scope: &str,
+        registration: &Registration,
+        submitted: &[(String, Vec<String>)],
+    ) -> Result<Registration, RegistrationError> {
+        let Some(network) = self.network_of(scope, registration) else {
+            return Ok(registration.clone());
+        };
+        settings::apply(network, registration, submitted, self.shared.bounds())
     }
 
     fn parse_address(&self, localpart: &str) -> Result<Address, AddressError> {

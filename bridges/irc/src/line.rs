@@ -11,7 +11,7 @@ use tokio_util::codec::{Decoder, Encoder};
 pub const MAX_LINE: usize = 512 + 8191;
 /// What we send: 512 bytes with the CR LF, after the tags (their own
 /// limit is `tags::MAX_CLIENT_TAGS`, kept where they are made).
-const MAX_OUT: usize = 510;
+pub(crate) const MAX_OUT: usize = 510;
 
 /// Whether `word` can go as one middle argument of a line: not empty, no
 /// leading `:`, no space, and nothing the codec refuses (CR, LF, NUL: a
@@ -20,20 +20,35 @@ pub fn is_argument(word: &str) -> bool {
     !word.is_empty() && !word.starts_with(':') && !word.contains([' ', '\r', '\n', '\0'])
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LineCodec {
     /// Inside an overlong line: drop bytes until the next newline.
     discarding: bool,
+    /// How a line that is not UTF-8 is read (a user's `encoding_in`).
+    fallback: &'static encoding_rs::Encoding,
 }
 
-/// UTF-8 if it is, windows-1252 otherwise.
-pub fn decode(bytes: &[u8]) -> String {
+impl Default for LineCodec {
+    fn default() -> Self {
+        LineCodec::reading(encoding_rs::WINDOWS_1252)
+    }
+}
+
+impl LineCodec {
+    /// A codec reading lines that are not UTF-8 as `fallback`.
+    pub fn reading(fallback: &'static encoding_rs::Encoding) -> Self {
+        LineCodec {
+            discarding: false,
+            fallback,
+        }
+    }
+}
+
+/// UTF-8 if it is, `fallback` otherwise.
+fn decode(bytes: &[u8], fallback: &'static encoding_rs::Encoding) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_owned(),
-        Err(_) => encoding_rs::WINDOWS_1252
-            .decode_without_bom_handling(bytes)
-            .0
-            .into_owned(),
+        Err(_) => fallback.decode_without_bom_handling(bytes).0.into_owned(),
     }
 }
 
@@ -62,7 +77,7 @@ impl Decoder for LineCodec {
             if bytes.iter().all(|b| *b == b' ') {
                 continue;
             }
-            return Ok(Some(decode(bytes)));
+            return Ok(Some(decode(bytes, self.fallback)));
         }
     }
 

@@ -12,11 +12,10 @@ use ferry_bridge::{
 
 use crate::caps::Cap;
 use crate::channels::Channels;
-use crate::connection::{self, Control, Params, Up};
+use crate::connection::{self, Control, Up};
 use crate::fit;
 use crate::isupport::Support;
 use crate::net::{poll_away, poll_ison, stop_reclaim, Net, Unqueued};
-use crate::policy::Origin;
 use crate::shared::Shared;
 
 #[cfg(feature = "fuzzing")]
@@ -111,18 +110,10 @@ impl Session {
             );
             return;
         };
-        let params = Params {
-            tls: network.tls.then(|| self.shared.tls_for(&network.host)),
-            network: network.clone(),
-            nick: nick.clone(),
-            username: username.clone(),
-            realname,
-            password: registration.secret("password").cloned(),
-            throttle: self.shared.throttle(),
-            ping_every: self.shared.ping_every,
-            fallback_nick: !room_only,
-            origin: Origin::of(&network, &self.user, self.shared.idents.clone()),
-        };
+        let who = (nick.clone(), username.clone(), realname);
+        let params = self
+            .shared
+            .params(&network, &self.user, who, registration, room_only);
         let queue = self.limits.intents;
         let handle = connection::spawn(params, queue, network.host.clone(), self.up_tx.clone());
         self.nets.insert(

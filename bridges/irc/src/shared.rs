@@ -7,15 +7,23 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use rustls::ClientConfig;
+use ferry_bridge::Registration;
+use rustls::{ClientConfig, RootCertStore};
 
-use crate::config::{IrcConfig, Networks};
+use crate::certfp;
+use crate::config::{IrcConfig, Network, Networks};
+use crate::connection::Params;
 use crate::identd::Idents;
+use crate::policy::Origin;
+use crate::settings;
 use crate::throttle::Bucket;
 
 pub struct Shared {
     pub networks: Networks,
     tls: HashMap<String, Arc<ClientConfig>>,
+    /// The CAs of networks where each user presents a certificate of
+    /// their own (SASL EXTERNAL): their configs are made per user.
+    roots: HashMap<String, RootCertStore>,
     burst: u32,
     rate: f64,
     pub ping_every: Duration,
@@ -30,7 +38,19 @@ pub struct Shared {
 }
 
 fn client_config(ca_file: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
+    let roots = roots(ca_file)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The public CAs, and those of `ca_file`.
+fn roots(ca_file: Option<&std::path::Path>) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
@@ -46,13 +66,7 @@ fn client_config(ca_file: Option<&std::path::Path>) -> Result<Arc<ClientConfig>,
             return Err(format!("ca_file {}: no certificate in it", path.display()));
         }
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(roots)
 }
 
 impl Shared {
@@ -66,6 +80,7 @@ impl Shared {
             }
         }
         let mut tls = HashMap::new();
+        let mut user_roots = HashMap::new();
         for network in networks.all.iter().filter(|n| n.tls) {
             let listed = config
                 .ca_files
@@ -74,6 +89,9 @@ impl Shared {
                 .map(|(_, p)| p.as_path());
             let ca = network.ca_file.as_deref().or(listed);
             tls.insert(network.host.clone(), client_config(ca)?);
+            if network.sasl_external {
+                user_roots.insert(network.host.clone(), roots(ca)?);
+            }
         }
         let dcc_allow = config
             .dcc_allow
@@ -99,6 +117,7 @@ impl Shared {
             dcc_allow: Arc::new(dcc_allow),
             networks,
             tls,
+            roots: user_roots,
             burst: config.throttle_burst,
             rate: config.throttle_rate,
             ping_every: Duration::from_secs(config.ping_interval),
@@ -135,7 +154,45 @@ impl Shared {
             .unwrap_or_else(|| client_config(None).expect("the built-in roots are valid"))
     }
 
-    pub fn throttle(&self) -> Bucket {
-        Bucket::new(self.burst, self.rate)
+    /// How `user` connects to `network` as `who` (nick, username,
+    /// realname): the network's policies and the user's settings.
+    pub fn params(
+        &self,
+        network: &Network,
+        user: &str,
+        who: (String, String, String),
+        registration: &Registration,
+        room_only: bool,
+    ) -> Params {
+        let (nick, username, realname) = who;
+        let chosen = settings::chosen(registration, self.bounds());
+        // The user's own certificate where the network logs in by it.
+        let own = self
+            .roots
+            .get(&network.host)
+            .and_then(|roots| certfp::client_config(roots.clone(), registration));
+        Params {
+            sasl_external: own.is_some(),
+            tls: own.or_else(|| network.tls.then(|| self.tls_for(&network.host))),
+            network: network.clone(),
+            nick,
+            username,
+            realname,
+            password: registration.secret("password").cloned(),
+            throttle: Bucket::new(chosen.burst, chosen.rate),
+            ping_every: self.ping_every,
+            fallback_nick: !room_only,
+            origin: Origin::of(network, user, self.idents.clone()),
+            after_connect: chosen.after_connect,
+            encoding: chosen.encoding,
+        }
+    }
+
+    /// The admin's throttle, which a user's settings may only tighten.
+    pub fn bounds(&self) -> settings::Bounds {
+        settings::Bounds {
+            burst: self.burst,
+            rate: self.rate,
+        }
     }
 }

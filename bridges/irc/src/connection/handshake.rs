@@ -89,14 +89,21 @@ impl<'a> Handshake<'a> {
             Command::CAP(_, CapSubCommand::ACK, a, b) => {
                 let list = b.as_deref().or(a.as_deref()).unwrap_or("");
                 self.caps = caps::notify(self.caps, "ACK", list).0;
-                if self.caps.has(Cap::Sasl) && self.sasl.is_none() {
-                    Step::Send(vec![Command::AUTHENTICATE("PLAIN".into())])
-                } else {
-                    Step::Send(vec![cap_end()])
+                match self.mechanism() {
+                    Some(mech) if self.caps.has(Cap::Sasl) && self.sasl.is_none() => {
+                        Step::Send(vec![Command::AUTHENTICATE(mech.into())])
+                    }
+                    _ => Step::Send(vec![cap_end()]),
                 }
             }
             // A REQ is taken or refused whole: refused, we go without.
             Command::CAP(_, CapSubCommand::NAK, _, _) => Step::Send(vec![cap_end()]),
+            // EXTERNAL: the certificate says who we are; the empty answer.
+            Command::AUTHENTICATE(data)
+                if (data == "+" || data.is_empty()) && self.mechanism() == Some("EXTERNAL") =>
+            {
+                Step::Send(vec![Command::AUTHENTICATE("+".into())])
+            }
             Command::AUTHENTICATE(data) if data == "+" || data.is_empty() => {
                 let password = self.params.password.as_ref().map(Secret::expose);
                 let chunks = sasl_plain(&self.params.nick, password.unwrap_or(""));
@@ -108,6 +115,9 @@ impl<'a> Handshake<'a> {
             },
             command => match numeric(command) {
                 Some(903) => {
+                    let mechanism = self.mechanism().unwrap_or("");
+                    let host = &self.params.network.host;
+                    tracing::info!(network = %host, "logged in by SASL {mechanism}");
                     self.sasl = Some(true);
                     Step::Send(vec![cap_end()])
                 }
@@ -138,7 +148,7 @@ impl<'a> Handshake<'a> {
             return Step::Send(Vec::new());
         }
         let mut ask = Caps::wanted(Caps::listed(&self.offered));
-        if self.params.password.is_some() && caps::offers_sasl_plain(&self.offered) {
+        if caps::lists_sasl(&self.offered) && self.mechanism().is_some() {
             ask = ask.with(Cap::Sasl);
         }
         if ask.is_empty() {
@@ -150,6 +160,21 @@ impl<'a> Handshake<'a> {
             None,
             Some(ask.names()),
         )])
+    }
+
+    /// The SASL mechanism to log in with, when the server takes it:
+    /// EXTERNAL with a client certificate, else PLAIN with a password. A
+    /// server that acknowledged `sasl` without listing it takes either.
+    fn mechanism(&self) -> Option<&'static str> {
+        let offered = &self.offered;
+        let takes = |mech| !caps::lists_sasl(offered) || caps::offers_sasl(offered, mech);
+        if self.params.sasl_external && takes("EXTERNAL") {
+            Some("EXTERNAL")
+        } else if self.params.password.is_some() && takes("PLAIN") {
+            Some("PLAIN")
+        } else {
+            None
+        }
     }
 
     /// The server refused the nick we asked for (erroneous, taken,

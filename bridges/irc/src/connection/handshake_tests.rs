@@ -22,6 +22,9 @@ fn params(password: Option<&str>, fallback_nick: bool) -> Params {
         ping_every: Duration::from_secs(120),
         fallback_nick,
         origin: Default::default(),
+        sasl_external: false,
+        after_connect: Vec::new(),
+        encoding: encoding_rs::WINDOWS_1252,
     }
 }
 
@@ -352,4 +355,54 @@ fn a_refused_request_goes_without() {
         panic!("not registered");
     };
     assert!(matches!(*registered, Up::Registered { caps, .. } if caps.is_empty()));
+}
+
+#[test]
+fn a_client_certificate_logs_in_by_sasl_external_where_offered() {
+    let mut params = params(None, true);
+    params.sasl_external = true;
+    let mut h = Handshake::new(&params);
+    let req = sends(&mut h, ":srv CAP * LS :multi-prefix sasl=PLAIN,EXTERNAL");
+    assert!(
+        req[0].starts_with("CAP REQ") && req[0].contains("sasl"),
+        "{req:?}"
+    );
+    assert_eq!(
+        sends(&mut h, ":srv CAP * ACK :sasl"),
+        ["AUTHENTICATE EXTERNAL"]
+    );
+    // The certificate says who we are: the empty answer.
+    assert_eq!(sends(&mut h, "AUTHENTICATE +"), ["AUTHENTICATE +"]);
+    assert_eq!(
+        sends(&mut h, ":srv 903 alice :SASL authentication successful"),
+        ["CAP END"]
+    );
+    let (sent, _, sasl) = welcome(&mut h, ":srv 001 alice :Welcome");
+    assert!(sent.is_empty() && sasl == Some(true), "{sent:?}");
+
+    // A server that takes only PLAIN: a password is used, else no SASL.
+    params.password = Some(Secret::new("pw"));
+    let mut h = Handshake::new(&params);
+    sends(&mut h, ":srv CAP * LS :sasl=PLAIN");
+    assert_eq!(
+        sends(&mut h, ":srv CAP * ACK :sasl"),
+        ["AUTHENTICATE PLAIN"]
+    );
+    params.password = None;
+    let mut h = Handshake::new(&params);
+    assert_eq!(sends(&mut h, ":srv CAP * LS :sasl=PLAIN"), ["CAP END"]);
+}
+
+#[test]
+fn webirc_goes_first() {
+    let mut params = params(None, true);
+    params.origin.webirc = Some(crate::policy::webirc(
+        &Secret::new("pw"),
+        "alice@example.org",
+        Some("127.0.0.5".parse().unwrap()),
+    ));
+    let h = Handshake::new(&params);
+    let start = wire(&h.start());
+    assert_eq!(start[0], "WEBIRC pw ferry example.org 127.0.0.5");
+    assert!(start[1].starts_with("CAP LS 302"), "{start:?}");
 }

@@ -53,6 +53,12 @@ pub struct Params {
     /// The network's policies for this user: source address, WEBIRC,
     /// ident.
     pub origin: crate::policy::Origin,
+    /// Log in by SASL EXTERNAL: `tls` presents the user's certificate.
+    pub sasl_external: bool,
+    /// Raw lines sent once registered (the user's settings).
+    pub after_connect: Vec<String>,
+    /// How lines that are not UTF-8 are read.
+    pub encoding: &'static encoding_rs::Encoding,
 }
 
 /// What the connection reports to its session.
@@ -256,7 +262,7 @@ async fn connect(params: &Params) -> Result<Connected, String> {
     };
     // tokio-util starts both buffers at 8 KB; most IRC lines are under
     // 200 bytes, and every user's connection would keep 16 KB.
-    let mut parts = FramedParts::new::<String>(io, LineCodec::default());
+    let mut parts = FramedParts::new::<String>(io, LineCodec::reading(params.encoding));
     parts.read_buf = bytes::BytesMut::with_capacity(READ_BUFFER);
     parts.write_buf = bytes::BytesMut::new();
     Ok((Framed::from_parts(parts), ident))
@@ -406,7 +412,9 @@ fn serve<'a, K: Clone + Send + Sync>(
                     None => break 'serving None,
                 },
                 Some(line) = queues.auto.recv(), if ready => *pending = Some(line),
-                _ = sleep(params.throttle.wait()), if pending.is_some() => {}
+                // A line waiting, or the bucket empty: nothing is taken
+                // from the queues until it refills.
+                _ = sleep(params.throttle.wait()), if !ready => {}
                 _ = tick.tick() => match keepalive.tick(params.ping_every) {
                     Err(end) => return end,
                     Ok(Some(ping)) => {
