@@ -143,8 +143,8 @@ impl Moderations {
         args: &[String],
     ) -> Option<Answer> {
         let failure = numerics::failure(code)?;
-        let text = args.iter().skip(1).cloned().collect::<Vec<_>>().join(" ");
         let channel = args.iter().skip(1).find(|a| support.is_channel(a))?;
+        let text = format!("{channel}: {}", args.last().map_or("", String::as_str));
         let done = self.take(&support.fold(channel), |_| true)?;
         Some((done.id, Err((failure, text))))
     }

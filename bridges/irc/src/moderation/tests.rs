@@ -163,7 +163,7 @@ fn echoes_refusals_and_ban_lists_settle_the_oldest_request_of_their_channel() {
     };
     assert_eq!(
         (id.as_str(), text.as_str()),
-        ("2", "#C You're not channel operator")
+        ("2", "#C: You're not channel operator")
     );
     assert!(m.ban("#c", "eve!*@*"));
     assert!(m.ban("#c", "*!*@bad.example"));
