@@ -125,10 +125,23 @@ impl SessionStorage for UserStorage {
         })
     }
 
-    fn file_read(&self, id: i64) -> BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>> {
+    fn file_size(&self, id: i64) -> BoxFuture<'_, Result<Option<u64>, StorageError>> {
         Box::pin(async move {
             self.store
-                .file_read(&self.bridge, &self.user, id)
+                .file_size(&self.bridge, &self.user, id)
+                .await
+                .map_err(failed)
+        })
+    }
+
+    fn file_chunk(
+        &self,
+        id: i64,
+        seq: i64,
+    ) -> BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>> {
+        Box::pin(async move {
+            self.store
+                .file_chunk(&self.bridge, &self.user, id, seq)
                 .await
                 .map_err(failed)
         })

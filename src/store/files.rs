@@ -113,15 +113,16 @@ impl Store {
         Ok(())
     }
 
-    /// A whole file of `user`'s; `None` when it is not theirs, not whole,
-    /// or gone.
-    pub async fn file_read(
+    /// The size of a whole file of `user`'s; `None` when it is not
+    /// theirs, not whole, or gone. Its bytes are read a chunk at a time
+    /// (`file_chunk`): a file is never whole in memory.
+    pub async fn file_size(
         &self,
         bridge: &str,
         user: &str,
         id: i64,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let owned = of_user(
+    ) -> Result<Option<u64>, StoreError> {
+        let row = of_user(
             "SELECT size FROM files WHERE bridge = $1 AND user_jid = $2 AND id = $3 \
              AND complete = 1",
             bridge,
@@ -130,25 +131,10 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(owned) = owned else {
-            return Ok(None);
-        };
-        let size: i64 = owned.try_get(0)?;
-        let rows = sqlx::query("SELECT data FROM file_chunks WHERE file_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut data = Vec::with_capacity(size.max(0) as usize);
-        for row in rows {
-            data.extend_from_slice(&row.try_get::<Vec<u8>, _>(0)?);
-        }
-        if data.len() as i64 != size {
-            return Err(StoreError::Corrupt(format!(
-                "file {id} holds {} bytes, not {size}",
-                data.len()
-            )));
-        }
-        Ok(Some(data))
+        Ok(row
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .map(|size| size.max(0) as u64))
     }
 
     /// Deletes a file of `user`'s (nothing when it is not theirs).

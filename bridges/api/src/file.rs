@@ -20,7 +20,7 @@ pub enum FileContent {
     /// the core uploads them for the user.
     Bytes(Arc<[u8]>),
     /// In the core's store under this id. A file the user sent: the
-    /// backend reads it with `SessionStorage::file_read` and lets it go
+    /// backend reads it with `SessionStorage::file_chunk` and lets it go
     /// with `file_delete` once it is handed on or given up. A file from
     /// the foreign side (written with `file_create`…): the core carries it
     /// a chunk at a time and deletes it.

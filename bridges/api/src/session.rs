@@ -520,9 +520,16 @@ pub trait SessionStorage: Send + Sync {
     ) -> crate::BoxFuture<'a, Result<(), StorageError>>;
     /// The file is whole, `size` bytes.
     fn file_finish(&self, id: i64, size: u64) -> crate::BoxFuture<'_, Result<(), StorageError>>;
-    /// A file the user sent (`FileContent::Stored`), whole; `None` once
-    /// it is gone.
-    fn file_read(&self, id: i64) -> crate::BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>>;
+    /// The size of a file the user sent (`FileContent::Stored`); `None`
+    /// once it is gone.
+    fn file_size(&self, id: i64) -> crate::BoxFuture<'_, Result<Option<u64>, StorageError>>;
+    /// Chunk `seq` of that file, from 0; `None` past the last. A file is
+    /// read a chunk at a time: never whole in memory.
+    fn file_chunk(
+        &self,
+        id: i64,
+        seq: i64,
+    ) -> crate::BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>>;
     /// The backend is done with a file the user sent.
     fn file_delete(&self, id: i64) -> crate::BoxFuture<'_, Result<(), StorageError>>;
 }

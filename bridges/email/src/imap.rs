@@ -1,19 +1,10 @@
 //! IMAP connections (async-imap) over plain TCP, STARTTLS or implicit TLS.
 
-use std::sync::Arc;
-
 use tokio::net::TcpStream;
 
 use crate::config::TlsMode;
 use crate::servers::Server;
-
-/// The stream under an IMAP session: boxed so that plain and TLS share one
-/// session type.
-pub trait Io:
-    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug
-{
-}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
+use crate::tls::Io;
 
 pub type Session = async_imap::Session<Box<dyn Io>>;
 
@@ -25,27 +16,10 @@ pub enum ImapError {
     Refused(String),
 }
 
-pub fn tls_config() -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("the default protocol versions are supported")
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
-}
-
-async fn tls(host: &str, tcp: TcpStream) -> Result<Box<dyn Io>, ImapError> {
-    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-        .map_err(|_| ImapError::Unreachable(format!("`{host}` is not a TLS server name")))?;
-    let stream = tokio_rustls::TlsConnector::from(tls_config())
-        .connect(name, tcp)
+async fn tls<S: Io + 'static>(host: &str, stream: S) -> Result<Box<dyn Io>, ImapError> {
+    crate::tls::wrap(host, stream)
         .await
-        .map_err(|e| ImapError::Unreachable(format!("TLS failed: {e}")))?;
-    Ok(Box::new(stream))
+        .map_err(ImapError::Unreachable)
 }
 
 /// Connects and logs in.

@@ -13,6 +13,7 @@ mod sender;
 mod servers;
 mod session;
 mod smtp;
+mod tls;
 
 use std::sync::Arc;
 
@@ -64,11 +65,9 @@ async fn check_logins(
         config.tls,
     )
     .map_err(|e| RegistrationError::invalid("smtp", e))?;
-    let transport = smtp::transport(&smtp, username, password)
-        .map_err(|e| RegistrationError::invalid("smtp", e))?;
     let (imap_result, smtp_result) = tokio::join!(
         imap::login(&imap, username, password),
-        smtp::check(&transport)
+        smtp::check(&smtp, username, password)
     );
     let watermark = match imap_result {
         Ok(mut session) => {

@@ -11,9 +11,9 @@ use ferry_bridge::{Address, Failure};
 use tokio::sync::Notify;
 
 use crate::account::Account;
-use crate::compose::{self, Outgoing};
-use crate::servers::{self, Protocol};
-use crate::smtp::{self, SendError};
+use crate::compose::{self, Outgoing, Piece};
+use crate::servers::{self, Protocol, Server};
+use crate::smtp::{Data, SendError, Submission};
 
 /// Attempts before a temporary failure counts as permanent.
 const MAX_ATTEMPTS: u32 = 8;
@@ -141,8 +141,7 @@ async fn flush_outbox(session: &Account) -> bool {
         },
         Err(e) => Err(e),
     };
-    let transport =
-        server.and_then(|server| smtp::transport(&server, &session.username, &session.password));
+
     let mut waiting = false;
     for item in all {
         let out: Outgoing = match serde_json::from_str(&item.payload) {
@@ -159,9 +158,9 @@ async fn flush_outbox(session: &Account) -> bool {
             continue;
         }
         let to = Address::contact(None, &out.to);
-        let result = match &transport {
+        let result = match &server {
             Err(e) => Err(SendError::Permanent(e.clone())),
-            Ok(transport) => send(session, transport, &out).await,
+            Ok(server) => send(session, server, &out).await,
         };
         match result {
             Ok(()) => {
@@ -190,28 +189,54 @@ async fn flush_outbox(session: &Account) -> bool {
     waiting
 }
 
-/// Builds one mail with its attachments read from the store, and sends
-/// it. The mail is whole in memory only while it is sent: lettre takes a
-/// message as bytes.
-async fn send(
-    session: &Account,
-    transport: &smtp::Transport,
-    out: &Outgoing,
-) -> Result<(), SendError> {
-    let mut data = Vec::with_capacity(out.files.len());
-    for file in &out.files {
-        match session.storage.file_read(file.id).await {
-            Ok(Some(bytes)) => data.push(bytes),
-            Ok(None) => {
-                let text = format!("the attachment {} is gone", file.name);
-                return Err(SendError::Permanent(text));
-            }
-            Err(e) => return Err(SendError::Temporary(e.to_string())),
+/// Builds one mail and sends it, its attachments read from the store a
+/// chunk at a time as they are written: no file is whole in memory.
+async fn send(session: &Account, server: &Server, out: &Outgoing) -> Result<(), SendError> {
+    let mail = compose::build(&session.email, session.name.as_deref(), out)
+        .map_err(SendError::Permanent)?;
+    let mut smtp = Submission::open(server, &session.username, &session.password).await?;
+    let mut data = smtp.start(&mail.from, &mail.to).await?;
+    for piece in &mail.pieces {
+        match piece {
+            Piece::Bytes(bytes) => data.write(bytes).await?,
+            Piece::File(id) => send_file(session, &mut data, *id).await?,
         }
     }
-    let (envelope, raw) = compose::build(&session.email, session.name.as_deref(), out, data)
-        .map_err(SendError::Permanent)?;
-    smtp::send(transport, &envelope, &raw).await
+    data.finish().await?;
+    smtp.quit().await;
+    Ok(())
+}
+
+/// A stored file as base64 lines, a chunk at a time; a file gone, or
+/// shorter or longer than it was, fails the mail.
+async fn send_file(session: &Account, data: &mut Data<'_>, id: i64) -> Result<(), SendError> {
+    let temporary = |e: ferry_bridge::StorageError| SendError::Temporary(e.to_string());
+    let Some(size) = session.storage.file_size(id).await.map_err(temporary)? else {
+        return Err(SendError::Permanent("an attachment is gone".into()));
+    };
+    // Bytes of a chunk that do not fill a line wait for the next chunk.
+    let mut rest = Vec::new();
+    let mut sent = 0u64;
+    let mut seq = 0;
+    while let Some(chunk) = session
+        .storage
+        .file_chunk(id, seq)
+        .await
+        .map_err(temporary)?
+    {
+        sent += chunk.len() as u64;
+        rest.extend_from_slice(&chunk);
+        let whole = rest.len() / 57 * 57;
+        data.write(&compose::base64_lines(&rest[..whole])).await?;
+        rest.drain(..whole);
+        seq += 1;
+    }
+    data.write(&compose::base64_lines(&rest)).await?;
+    if sent != size {
+        let text = format!("an attachment holds {sent} bytes, not {size}");
+        return Err(SendError::Permanent(text));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

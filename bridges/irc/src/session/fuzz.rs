@@ -203,8 +203,12 @@ impl SessionStorage for NoStorage {
     fn file_finish(&self, _: i64, _: u64) -> ferry_bridge::BoxFuture<'_, Result<(), StorageError>> {
         none()
     }
-    fn file_read(
+    fn file_size(&self, _: i64) -> ferry_bridge::BoxFuture<'_, Result<Option<u64>, StorageError>> {
+        none()
+    }
+    fn file_chunk(
         &self,
+        _: i64,
         _: i64,
     ) -> ferry_bridge::BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>> {
         none()
