@@ -23,6 +23,13 @@ pub fn make(registration: &mut Registration) -> Result<(), String> {
     Ok(())
 }
 
+/// Copies the certificate of `from`, if any, to `to`.
+pub fn carry(from: &Registration, to: &mut Registration) {
+    if let Some(cert) = from.secret(CERT) {
+        to.secrets.insert(CERT.into(), cert.clone());
+    }
+}
+
 /// The certificate's SHA-256 fingerprint (of its DER form), lowercase hex.
 pub fn fingerprint(registration: &Registration) -> Option<String> {
     let (cert, _) = parts(registration)?;

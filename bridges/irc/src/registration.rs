@@ -96,6 +96,12 @@ pub fn check(
     };
     out.fields
         .insert("persistent".into(), persistent.to_string());
+    // An edit on the same network keeps what the network's settings
+    // command set, the client certificate among it: it is not this
+    // form's to drop.
+    if let Some(previous) = previous.filter(|p| p.get("network") == Some(network.host.as_str())) {
+        crate::settings::carry(previous, &mut out);
+    }
     Ok(out)
 }
 

@@ -68,6 +68,16 @@ fn within(rate: f64, most: f64) -> f64 {
     }
 }
 
+/// Copies the settings (and the client certificate) of `from` to `to`.
+pub fn carry(from: &Registration, to: &mut Registration) {
+    for var in [ENCODING_IN, AFTER_CONNECT, BURST, RATE] {
+        if let Some(value) = from.get(var) {
+            to.fields.insert(var.into(), value.into());
+        }
+    }
+    certfp::carry(from, to);
+}
+
 /// The form's fields with their values.
 pub fn fields(
     network: &Network,

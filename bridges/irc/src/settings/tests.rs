@@ -62,6 +62,38 @@ fn settings_are_kept_and_taken_by_the_next_connection() {
 }
 
 #[test]
+fn an_edit_of_the_registration_keeps_the_settings_and_the_certificate() {
+    let networks = crate::config::Networks::from_config(&crate::config::IrcConfig {
+        networks: vec!["irc.example:6667".into(), "other.example:6667".into()],
+        ..crate::config::IrcConfig::for_tests()
+    })
+    .unwrap();
+    let form = |pairs: &[(&str, &str)]| {
+        let specs = [
+            FieldSpec::text("nick", "", true),
+            FieldSpec::text("network", "", false),
+        ];
+        ferry_bridge::FormValues::from_pairs(&specs, pairs.iter().copied())
+    };
+    let first = form(&[("nick", "alice"), ("network", "irc.example")]);
+    let registered = crate::registration::check(&networks, &first, None).unwrap();
+    let submitted = submit(&[(AFTER_CONNECT, &["MODE alice +x"])]);
+    let set = apply(&network(true), &registered, &submitted, BOUNDS).unwrap();
+    let fingerprint = certfp::fingerprint(&set);
+    assert!(fingerprint.is_some());
+    // A new nick on the same network: kept.
+    let edit = form(&[("nick", "alice2"), ("network", "irc.example")]);
+    let edited = crate::registration::check(&networks, &edit, Some(&set)).unwrap();
+    assert_eq!(edited.get(AFTER_CONNECT), Some("MODE alice +x"));
+    assert_eq!(certfp::fingerprint(&edited), fingerprint);
+    // Another network: its own, from nothing.
+    let moved = form(&[("nick", "alice"), ("network", "other.example")]);
+    let moved = crate::registration::check(&networks, &moved, Some(&set)).unwrap();
+    assert_eq!(moved.get(AFTER_CONNECT), None);
+    assert_eq!(certfp::fingerprint(&moved), None);
+}
+
+#[test]
 fn bad_settings_are_refused_and_name_the_field() {
     let empty = Registration::default();
     let refused = |pairs: &[(&str, &[&str])]| {
