@@ -120,6 +120,12 @@ async fn a_mails_attachments_arrive_as_links_to_the_files() {
         got.push(download(&url).await);
     }
     assert_eq!(got, vec![png, pdf], "the inline image, then the PDF");
+    // Over 1 MB: fetched a part at a time, its files never whole in memory.
+    let log = w.ferry.log();
+    assert!(
+        log.contains("a big mail is fetched a part at a time"),
+        "{log}"
+    );
 }
 
 #[tokio::test]

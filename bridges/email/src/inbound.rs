@@ -13,11 +13,35 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// Attachments carried from one mail; a mail of thousands of parts must
 /// not become thousands of messages.
-const MAX_FILES: usize = 20;
+pub(crate) const MAX_FILES: usize = 20;
 
-/// A mail's part as a file: its name (made up from the type where the
-/// part has none, as for most inline images), type and bytes.
+/// A mail's part as a file: its name, type and bytes.
 fn file(part: &mail_parser::MessagePart<'_>) -> File {
+    let (name, content_type) = name_and_type(part);
+    let data: Arc<[u8]> = Arc::from(part.contents());
+    File {
+        name,
+        content_type,
+        size: data.len() as u64,
+        content: FileContent::Bytes(data),
+    }
+}
+
+/// The name and type a part's MIME headers (an IMAP `[n.MIME]` section)
+/// give it.
+pub(crate) fn described(head: &[u8]) -> (String, String) {
+    match MessageParser::default().parse(head) {
+        Some(message) => name_and_type(message.root_part()),
+        None => (
+            "application.octet-stream".into(),
+            "application/octet-stream".into(),
+        ),
+    }
+}
+
+/// A part's name (made up from the type where the part has none, as for
+/// most inline images) and type.
+fn name_and_type(part: &mail_parser::MessagePart<'_>) -> (String, String) {
     let (ctype, subtype) = part
         .content_type()
         .map(|c| {
@@ -39,13 +63,7 @@ fn file(part: &mail_parser::MessagePart<'_>) -> File {
         "" => format!("{ctype}.{subtype}"),
         name => name.to_owned(),
     };
-    let data: Arc<[u8]> = Arc::from(part.contents());
-    File {
-        name,
-        content_type: format!("{ctype}/{subtype}"),
-        size: data.len() as u64,
-        content: FileContent::Bytes(data),
-    }
+    (name, format!("{ctype}/{subtype}"))
 }
 
 /// The sender and the text of a raw mail, with the sender's name as the

@@ -14,6 +14,7 @@ use crate::account::name_key;
 use crate::config::EmailConfig;
 use crate::imap::{self, Session};
 use crate::inbound;
+use crate::parts;
 use crate::servers::{self, Server};
 
 const VALIDITY: &str = "imap.uidvalidity";
@@ -29,6 +30,8 @@ pub struct Watch {
     pub password: String,
     pub storage: Arc<dyn SessionStorage>,
     pub events: channel::Sender<Event>,
+    /// Bytes a file may have to be fetched (`[limits]`).
+    pub max_file: u64,
 }
 
 /// The INBOX's watermark now, as the initial state of a registration:
@@ -115,25 +118,33 @@ impl Watch {
         if uid_next <= next {
             return Ok(());
         }
+        // Their sizes and shapes first: a big one is fetched a part at a
+        // time, its attachments straight into the store.
         let mut mails = Vec::new();
         {
             let mut fetches = session
-                .uid_fetch(format!("{next}:*"), "(UID BODY.PEEK[])")
+                .uid_fetch(format!("{next}:*"), "(UID RFC822.SIZE BODYSTRUCTURE)")
                 .await
                 .map_err(|e| e.to_string())?;
             while let Some(fetch) = fetches.next().await {
                 let fetch = fetch.map_err(|e| e.to_string())?;
                 // "n:*" always returns the last mail, even below n.
-                if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
-                    if uid >= next {
-                        mails.push((uid, body.to_vec()));
-                    }
+                if let Some(uid) = fetch.uid.filter(|uid| *uid >= next) {
+                    let big = fetch.size.unwrap_or(u32::MAX) > parts::WHOLE_UP_TO;
+                    let plan = fetch.bodystructure().filter(|_| big).and_then(parts::plan);
+                    mails.push((uid, plan));
                 }
             }
         }
         mails.sort_by_key(|(uid, _)| *uid);
-        for (uid, raw) in mails {
-            match inbound::parse(&raw) {
+        for (uid, plan) in mails {
+            let mail = match plan {
+                Some(plan) => parts::fetch(session, storage, uid, &plan, self.max_file).await?,
+                None => whole(session, uid)
+                    .await?
+                    .and_then(|raw| inbound::parse(&raw)),
+            };
+            match mail {
                 Some((from, text)) => {
                     if let Some(name) = &text.sender_name {
                         self.remember_name(&from.name, name).await;
@@ -177,4 +188,20 @@ impl Watch {
             .await
             .map_err(|e| e.to_string())
     }
+}
+
+/// The mail `uid` whole; `None` when it is gone.
+async fn whole(session: &mut Session, uid: u32) -> Result<Option<Vec<u8>>, String> {
+    let mut fetches = session
+        .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut raw = None;
+    while let Some(fetch) = fetches.next().await {
+        let fetch = fetch.map_err(|e| e.to_string())?;
+        if fetch.uid == Some(uid) && raw.is_none() {
+            raw = fetch.body().map(<[u8]>::to_vec);
+        }
+    }
+    Ok(raw)
 }

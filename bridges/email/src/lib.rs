@@ -9,6 +9,7 @@ mod html;
 mod imap;
 mod inbound;
 mod inbox;
+mod parts;
 mod sender;
 mod servers;
 mod session;

@@ -43,6 +43,7 @@ pub fn start(
                 password: session.password.clone(),
                 storage: context.storage.clone(),
                 events: context.events.clone(),
+                max_file: context.limits.file_bytes,
             };
             tokio::spawn(watch.run(stop_rx));
         }
