@@ -192,16 +192,9 @@ impl Watch {
 
 /// The mail `uid` whole; `None` when it is gone.
 async fn whole(session: &mut Session, uid: u32) -> Result<Option<Vec<u8>>, String> {
-    let mut fetches = session
-        .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut raw = None;
-    while let Some(fetch) = fetches.next().await {
-        let fetch = fetch.map_err(|e| e.to_string())?;
-        if fetch.uid == Some(uid) && raw.is_none() {
-            raw = fetch.body().map(<[u8]>::to_vec);
-        }
-    }
-    Ok(raw)
+    let raw = parts::fetch_one(session, uid, "(UID BODY.PEEK[])", |f| {
+        f.body().map(<[u8]>::to_vec)
+    })
+    .await?;
+    Ok(raw.flatten())
 }

@@ -97,8 +97,9 @@ fn section(path: &[u32]) -> String {
     parts.join(".")
 }
 
-/// One FETCH of `uid`, and what `take` makes of its answer.
-async fn fetch_one<T>(
+/// One FETCH of `uid`, and what `take` makes of its answer; `None` when
+/// the mail is gone.
+pub async fn fetch_one<T>(
     session: &mut Session,
     uid: u32,
     query: &str,
