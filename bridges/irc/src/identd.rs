@@ -17,6 +17,10 @@ use tokio::net::{TcpListener, TcpStream};
 const MAX_QUERY: usize = 100;
 /// A server that says nothing is dropped after this.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A server asks as soon as it accepts a connection, which can be before
+/// the connection's side has entered it: an unknown one is looked for
+/// again this long (servers wait seconds for an answer).
+const GRACE: Duration = Duration::from_secs(1);
 
 /// A connection as a query names it: our address and port, the server's
 /// port.
@@ -61,24 +65,24 @@ impl Idents {
         }
     }
 
-    /// The answer to `query` asked at our address `at`.
-    fn answer(&self, at: IpAddr, query: &str) -> String {
-        let ports = query.split_once(',').and_then(|(ours, theirs)| {
-            Some((
-                ours.trim().parse::<u16>().ok()?,
-                theirs.trim().parse::<u16>().ok()?,
-            ))
-        });
-        let Some((ours, theirs)) = ports else {
-            return format!("{} : ERROR : INVALID-PORT", query.trim());
-        };
+    /// The ident of the connection from our `at`:`ours` to `theirs`.
+    fn ident(&self, at: IpAddr, ours: u16, theirs: u16) -> Option<String> {
         // A listener on a wildcard address sees the query's own
         // destination as `at`; one on 127.0.0.1 sees 127.0.0.1.
-        let ident = self.lock().get(&(at, ours, theirs)).cloned();
-        match ident {
-            Some(ident) => format!("{ours} , {theirs} : USERID : UNIX : {ident}"),
-            None => format!("{ours} , {theirs} : ERROR : NO-USER"),
-        }
+        self.lock().get(&(at, ours, theirs)).cloned()
+    }
+}
+
+/// A query's two ports: ours, then the server's.
+fn ports(query: &str) -> Option<(u16, u16)> {
+    let (ours, theirs) = query.split_once(',')?;
+    Some((ours.trim().parse().ok()?, theirs.trim().parse().ok()?))
+}
+
+fn reply((ours, theirs): (u16, u16), ident: Option<&str>) -> String {
+    match ident {
+        Some(ident) => format!("{ours} , {theirs} : USERID : UNIX : {ident}"),
+        None => format!("{ours} , {theirs} : ERROR : NO-USER"),
     }
 }
 
@@ -108,7 +112,21 @@ async fn query(socket: TcpStream, idents: Arc<Idents>) {
     if !matches!(read, Ok(Ok(n)) if n > 0) {
         return;
     }
-    let answer = idents.answer(at.ip(), line.trim_end());
+    let query = line.trim_end();
+    let answer = match ports(query) {
+        None => format!("{} : ERROR : INVALID-PORT", query.trim()),
+        Some((ours, theirs)) => {
+            let asked = tokio::time::Instant::now();
+            let ident = loop {
+                let ident = idents.ident(at.ip(), ours, theirs);
+                if ident.is_some() || asked.elapsed() >= GRACE {
+                    break ident;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            reply((ours, theirs), ident.as_deref())
+        }
+    };
     let _ = write.write_all(format!("{answer}\r\n").as_bytes()).await;
 }
 
@@ -123,20 +141,39 @@ mod tests {
         let server: SocketAddr = "127.0.0.1:6667".parse().unwrap();
         let entry = idents.register(local, server, "alice");
         let at = local.ip();
-        assert_eq!(
-            idents.answer(at, "40000,6667"),
-            "40000 , 6667 : USERID : UNIX : alice"
-        );
-        assert_eq!(
-            idents.answer(at, " 40000 , 6667"),
-            "40000 , 6667 : USERID : UNIX : alice"
-        );
+        let answer = |at, query: &str| {
+            let ports = ports(query)?;
+            Some(reply(ports, idents.ident(at, ports.0, ports.1).as_deref()))
+        };
+        let alice = "40000 , 6667 : USERID : UNIX : alice";
+        assert_eq!(answer(at, "40000,6667").as_deref(), Some(alice));
+        assert_eq!(answer(at, " 40000 , 6667").as_deref(), Some(alice));
         // Another address, other ports, garbage: nobody's.
         let other = "127.0.0.6".parse().unwrap();
-        assert!(idents.answer(other, "40000,6667").ends_with("NO-USER"));
-        assert!(idents.answer(at, "40001,6667").ends_with("NO-USER"));
-        assert!(idents.answer(at, "x,y").ends_with("INVALID-PORT"));
+        assert!(answer(other, "40000,6667").unwrap().ends_with("NO-USER"));
+        assert!(answer(at, "40001,6667").unwrap().ends_with("NO-USER"));
+        assert_eq!(answer(at, "x,y"), None);
         drop(entry);
-        assert!(idents.answer(at, "40000,6667").ends_with("NO-USER"));
+        assert!(answer(at, "40000,6667").unwrap().ends_with("NO-USER"));
+    }
+
+    #[tokio::test]
+    async fn a_query_that_comes_before_its_connection_is_entered_is_answered() {
+        let idents = Arc::new(Idents::default());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, idents.clone()));
+        let mut asker = TcpStream::connect(at).await.unwrap();
+        asker.write_all(b"40000, 6667\r\n").await.unwrap();
+        // Entered only after the question.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let server: SocketAddr = "127.0.0.1:6667".parse().unwrap();
+        let local = SocketAddr::new(at.ip(), 40000);
+        let _entry = idents.register(local, server, "alice");
+        let mut answer = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut asker, &mut answer)
+            .await
+            .unwrap();
+        assert_eq!(answer, "40000 , 6667 : USERID : UNIX : alice\r\n");
     }
 }
