@@ -12,6 +12,7 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::StanzaError;
 
+use super::stanzas::{affiliation_name, role_name};
 use crate::gateway::{Gateway, Target};
 use crate::services::reply::Reply;
 use crate::sessions::registry::Refused;
@@ -130,25 +131,6 @@ fn affiliation_of(name: &str) -> Result<Affiliation, StanzaError> {
             ))
         }
     })
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Moderator => "moderator",
-        Role::Participant => "participant",
-        Role::Visitor => "visitor",
-        Role::None => "none",
-    }
-}
-
-fn affiliation_name(affiliation: Affiliation) -> &'static str {
-    match affiliation {
-        Affiliation::Owner => "owner",
-        Affiliation::Admin => "admin",
-        Affiliation::Member => "member",
-        Affiliation::None => "none",
-        Affiliation::Outcast => "outcast",
-    }
 }
 
 /// The nick an item names: by `nick=`, or by `jid=` as a contact of the

@@ -28,6 +28,27 @@ pub fn affiliation(affiliation: Affiliation) -> user::Affiliation {
     }
 }
 
+/// A role as XEP-0045 writes it.
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Moderator => "moderator",
+        Role::Participant => "participant",
+        Role::Visitor => "visitor",
+        Role::None => "none",
+    }
+}
+
+/// An affiliation as XEP-0045 writes it.
+pub fn affiliation_name(affiliation: Affiliation) -> &'static str {
+    match affiliation {
+        Affiliation::Owner => "owner",
+        Affiliation::Admin => "admin",
+        Affiliation::Member => "member",
+        Affiliation::None => "none",
+        Affiliation::Outcast => "outcast",
+    }
+}
+
 /// The occupant JID `room/nick`; `None` for a nick that is no resource.
 pub fn occupant(room: &BareJid, nick: &str) -> Option<Jid> {
     room.with_resource_str(nick).ok().map(Jid::from)
@@ -95,19 +116,8 @@ pub fn send_occupant(
         from,
         to.as_str(),
         unavailable.then_some("unavailable"),
-        match standing.1 {
-            Affiliation::Owner => "owner",
-            Affiliation::Admin => "admin",
-            Affiliation::Member => "member",
-            Affiliation::None => "none",
-            Affiliation::Outcast => "outcast",
-        },
-        match standing.0 {
-            Role::Moderator => "moderator",
-            Role::Participant => "participant",
-            Role::Visitor => "visitor",
-            Role::None => "none",
-        },
+        affiliation_name(standing.1),
+        role_name(standing.0),
     );
     gw.send_bytes(to, bytes);
 }
