@@ -9,7 +9,7 @@ mod harness;
 use harness::client::{error_condition, ncname, TestClient};
 use harness::ircd::IrcClient;
 use harness::rooms::{alice_in_the_room, occupant, ROOM};
-use harness::stanzas::stanza;
+use harness::stanzas::{muc_statuses, stanza};
 use harness::World;
 use tokio_xmpp::parsers::minidom::Element;
 
@@ -167,9 +167,16 @@ async fn moderation_on(w: &World) {
             && el.attr("from") == Some(occupant("dave").as_str())
             && el.attr("type") == Some("unavailable")
     };
-    if !seen.iter().any(kicked) {
-        alice.expect("dave gone", kicked).await;
-    }
+    let gone = match seen.iter().find(|el| kicked(el)) {
+        Some(el) => el.clone(),
+        None => alice.expect("dave gone", kicked).await,
+    };
+    // A ban, not a kick: 301 and outcast (the KICK followed the +b).
+    assert_eq!(muc_statuses(&gone), vec!["301".to_owned()], "{gone:?}");
+    assert_eq!(
+        standing(&gone, "dave"),
+        Some(("none".to_owned(), "outcast".to_owned()))
+    );
     dave.send("JOIN #chan").await;
     sees(&mut dave, "dave banned", "474").await;
 

@@ -466,12 +466,20 @@ fn occupant_changed(
                 }
                 false
             }
-            OccupantChange::Kicked { by: _, reason } => {
+            OccupantChange::Kicked {
+                by: _,
+                reason,
+                banned,
+            } => {
                 let standing = departing(r, own, &nick);
-                let none = (ferry_bridge::Role::None, standing.1);
+                let (affiliation, status) = match banned {
+                    true => (ferry_bridge::Affiliation::Outcast, Status::Banned),
+                    false => (standing.1, Status::Kicked),
+                };
+                let gone = (ferry_bridge::Role::None, affiliation);
                 let shown = Shown {
                     reason: reason.as_deref(),
-                    ..Shown::new(&nick, Type::Unavailable, none, vec![Status::Kicked])
+                    ..Shown::new(&nick, Type::Unavailable, gone, vec![status])
                 };
                 broadcast(gw, r, own, shown);
                 own

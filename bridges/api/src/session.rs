@@ -260,6 +260,8 @@ pub enum OccupantChange {
     Kicked {
         by: Option<String>,
         reason: Option<String>,
+        /// Banned as well: removed for good (XEP-0045's 301, not 307).
+        banned: bool,
     },
     Renamed {
         to: String,

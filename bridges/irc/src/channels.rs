@@ -13,8 +13,10 @@ use crate::numerics;
 use crate::tags::{self, Tags};
 use crate::text::{ctcp, message_text, strip_formatting};
 
+mod bans;
 mod modes;
 mod standing;
+use bans::LastBan;
 use modes::{joined_change, Modes};
 
 /// Kept per member of every channel of every user's connection (a channel
@@ -38,6 +40,8 @@ struct Channel {
     newest_ms: Option<i64>,
     /// Moderated (`+m`): who holds no prefix mode is a visitor.
     moderated: bool,
+    /// The newest `+b`: a KICK right after it is a ban.
+    last_ban: Option<Box<LastBan>>,
 }
 
 #[derive(Default)]
@@ -126,6 +130,7 @@ impl Channels {
                 key,
                 newest_ms: None,
                 moderated: false,
+                last_ban: None,
             }),
         );
         true
@@ -244,7 +249,7 @@ impl Channels {
                     own: false,
                 }]
             }
-            Command::ChannelMODE(name, modes) => return self.mode(support, host, name, modes),
+            Command::ChannelMODE(name, modes) => return self.mode(&heard, name, modes),
             Command::Response(response, args) => {
                 return self.numeric(support, host, *response as u16, args);
             }
@@ -407,10 +412,15 @@ impl Channels {
         let mut events = Vec::new();
         for name in list.split(',') {
             let key = heard.support.fold(name);
-            let by = (!nick.is_empty()).then(|| nick.to_owned());
+            let banned = self
+                .by_name
+                .get_mut(&key)
+                .and_then(|chan| chan.last_ban.take())
+                .is_some_and(|ban| ban.covers(heard.support, nick, victim));
             let change = OccupantChange::Kicked {
-                by,
+                by: (!nick.is_empty()).then(|| nick.to_owned()),
                 reason: reason.clone(),
+                banned,
             };
             if heard.is_me(victim) {
                 if let Some(chan) = self.by_name.remove(&key) {

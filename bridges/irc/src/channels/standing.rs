@@ -1,12 +1,14 @@
 //! Members' standing from MODE lines and the channel's own modes: prefix
 //! modes (`+o`, `+v`, …) and moderation (`+m`) give roles and
-//! affiliations, which moderators also ask for as lists (SPEC §10).
+//! affiliations, which moderators also ask for as lists (SPEC §10);
+//! `+b` is kept for the KICK that may follow.
 
 use ferry_bridge::{Affiliation, Event, OccupantChange, Role};
 use irc_proto::{ChannelMode, Mode};
 
+use super::bans::LastBan;
 use super::modes::standing;
-use super::{Channel, Channels};
+use super::{Channel, Channels, Heard};
 use crate::isupport::Support;
 
 impl Channels {
@@ -14,11 +16,11 @@ impl Channels {
     /// `+m`/`-m` that of everyone who holds none.
     pub(super) fn mode(
         &mut self,
-        support: &Support,
-        host: &str,
+        heard: &Heard,
         name: &str,
         modes: &[Mode<ChannelMode>],
     ) -> Option<Vec<Event>> {
+        let Heard { support, host, .. } = *heard;
         let chan = self.by_name.get_mut(&support.fold(name))?;
         let mut changed: Vec<String> = Vec::new();
         for mode in modes {
@@ -33,6 +35,10 @@ impl Channels {
             if letter == 'm' && chan.moderated != adding {
                 chan.moderated = adding;
                 changed.extend(unprefixed(chan));
+                continue;
+            }
+            if let ('b', true, Some(mask)) = (letter, adding, arg) {
+                chan.last_ban = Some(LastBan::new(heard.nick, mask));
                 continue;
             }
             if !support.prefix.iter().any(|(p, _)| *p == letter) {
