@@ -93,7 +93,10 @@ async fn network_settings_take_effect_on_the_next_connection() {
         &mut alice,
         &[
             ("encoding_in", &["koi8-r"]),
-            ("after_connect", &["JOIN #auto"]),
+            (
+                "after_connect",
+                &["PRIVMSG carol :a1", "PRIVMSG carol :a2", "JOIN #auto"],
+            ),
             ("throttle_burst", &["1"]),
             ("throttle_rate", &["1"]),
         ],
@@ -102,12 +105,22 @@ async fn network_settings_take_effect_on_the_next_connection() {
     assert!(completed(&saved), "{saved:?}");
     restart(&mut w).await;
 
-    // The command is sent on connecting.
+    // The commands are sent on connecting, in order and throttled like
+    // any line: one at once, then one a second.
+    carol
+        .expect("the first command", |l| l.ends_with(":a1"))
+        .await;
+    let first = Instant::now();
+    carol
+        .expect("the second command", |l| l.ends_with(":a2"))
+        .await;
     carol
         .expect("alice joins by her command", |l| {
             l.starts_with(":alice!") && l.contains("JOIN") && l.contains("#auto")
         })
         .await;
+    let took = first.elapsed();
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
     // A KOI8-R line is read as KOI8-R.
     carol
         .send_bytes(b"PRIVMSG alice :\xd0\xd2\xc9\xd7\xc5\xd4")

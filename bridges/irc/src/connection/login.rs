@@ -3,7 +3,7 @@
 //! session may still ask the connection to quit or reconnect.
 
 use ferry_bridge::channel;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use irc_proto::Command;
 use tokio::time::{timeout, Instant};
 
@@ -57,12 +57,6 @@ pub(super) async fn register<K: Clone + Send + Sync>(
             }
             Step::Done(commands, registered) => {
                 send_all(&mut stream, commands).await?;
-                // The user's own commands, as they wrote them (settings
-                // refuse CR and LF in them).
-                for line in &params.after_connect {
-                    let sent = stream.send(line.clone()).await;
-                    sent.map_err(|e| End::Lost(format!("write failed: {e}")))?;
-                }
                 return Ok((stream, *registered));
             }
             Step::Fail { quit, end } => {

@@ -363,10 +363,23 @@ fn serve<'a, K: Clone + Send + Sync>(
     async move {
         let mut keepalive = Keepalive::new();
         let mut tick = tokio::time::interval(params.ping_every.min(Duration::from_secs(5)));
+        // The user's after-connect lines, as they wrote them (settings
+        // refuse CR and LF in them): throttled like any line, and first
+        // (a NickServ IDENTIFY before the JOINs, and before the line a
+        // lost connection left).
+        let mut preface = params.after_connect.clone().into_iter();
         // Ends with a QUIT, for the session's control (`None` when the
         // session is gone).
         let closed = 'serving: loop {
-            if let Some(line) = pending.take() {
+            while params.throttle.ready() {
+                let Some(line) = preface.next() else { break };
+                params.throttle.take();
+                if let Err(e) = stream.send(line).await {
+                    return End::Lost(format!("write failed: {e}"));
+                }
+            }
+            let prefaced = preface.as_slice().is_empty();
+            if let Some(line) = pending.take_if(|_| prefaced) {
                 if params.throttle.ready() {
                     params.throttle.take();
                     if let Err(e) = stream.send(line.clone()).await {
@@ -377,7 +390,7 @@ fn serve<'a, K: Clone + Send + Sync>(
                     *pending = Some(line);
                 }
             }
-            let ready = pending.is_none() && params.throttle.ready();
+            let ready = prefaced && pending.is_none() && params.throttle.ready();
             tokio::select! {
                 biased;
                 c = control.recv() => break 'serving c,
