@@ -189,6 +189,51 @@ impl MailStack {
         self.start_postfix();
     }
 
+    /// Puts both servers behind TLS (STARTTLS on IMAP and SMTP, no login
+    /// before it) with a certificate for 127.0.0.1, restarting them; the
+    /// path of the CA that signed it.
+    pub fn use_tls(&mut self) -> PathBuf {
+        super::ircd::make_certificates(&self.dir);
+        let dir = self.dir.display().to_string();
+        let dovecot = self.dir.join("dovecot.conf");
+        let mut config = std::fs::read_to_string(&dovecot).unwrap();
+        assert!(config.contains("ssl = no\ndisable_plaintext_auth = no\n"));
+        config = config.replace(
+            "ssl = no\ndisable_plaintext_auth = no\n",
+            &format!(
+                "ssl = required\nssl_cert = <{dir}/server.pem\nssl_key = <{dir}/server.key\n\
+                 disable_plaintext_auth = yes\n"
+            ),
+        );
+        std::fs::write(&dovecot, config).unwrap();
+        let main_cf = self.dir.join("postfix").join("main.cf");
+        let config = std::fs::read_to_string(&main_cf).unwrap();
+        assert!(config.contains("smtpd_tls_security_level = none\n"));
+        // `may`, not `encrypt`: `deliver` relays in the clear, as servers
+        // may; AUTH is offered only inside TLS.
+        let config = config.replace(
+            "smtpd_tls_security_level = none\n",
+            &format!(
+                "smtpd_tls_security_level = may\nsmtpd_tls_auth_only = yes\n\
+                 smtpd_tls_cert_file = {dir}/server.pem\nsmtpd_tls_key_file = {dir}/server.key\n\
+                 smtpd_tls_loglevel = 1\n"
+            ),
+        );
+        std::fs::write(&main_cf, config).unwrap();
+        self.restart_dovecot();
+        self.stop_postfix();
+        self.start_postfix();
+        self.dir.join("ca.pem")
+    }
+
+    /// What dovecot and postfix logged.
+    pub fn logs(&self) -> String {
+        ["dovecot.log", "postfix.log"]
+            .iter()
+            .map(|f| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default())
+            .collect()
+    }
+
     /// Stops postfix and waits until its port refuses connections.
     pub fn stop_postfix(&mut self) {
         let _ = Command::new("postfix")

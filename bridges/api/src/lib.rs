@@ -6,7 +6,8 @@
 //! reports typed [`Event`]s over bounded channels.
 //! This crate does no I/O, builds no XML and writes no SQL: the core turns
 //! what a bridge describes into stanzas and rows, so a new backend is one
-//! new crate that depends on this one only.
+//! new crate that depends on this one only. (The one exception, behind the
+//! `tls` feature: the CA file an admin names for a backend's TLS.)
 
 mod address;
 pub mod channel;
@@ -14,6 +15,8 @@ mod file;
 mod form;
 mod session;
 mod styled;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use address::{Address, AddressKind};
 pub use file::{File, FileContent};

@@ -1,4 +1,8 @@
+use std::path::PathBuf;
+
 use serde::Deserialize;
+
+use crate::tls::Trust;
 
 /// `[bridge.email]` as written in ferry.toml.
 #[derive(Debug, Clone, Deserialize)]
@@ -11,6 +15,13 @@ pub struct EmailConfig {
     /// TLS mode for `host:port` values: none | starttls | implicit.
     #[serde(default = "default_tls")]
     pub tls: TlsMode,
+    /// A PEM file of CAs trusted besides the public ones (mail servers
+    /// under an internal CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// What `ca_file` makes, built when the bridge starts.
+    #[serde(skip)]
+    pub(crate) trust: Trust,
     /// Hosts users may name besides the configured ones.
     #[serde(default)]
     pub allow_hosts: Vec<String>,

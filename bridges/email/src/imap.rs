@@ -4,7 +4,7 @@ use tokio::net::TcpStream;
 
 use crate::config::TlsMode;
 use crate::servers::Server;
-use crate::tls::Io;
+use crate::tls::{Io, Trust};
 
 pub type Session = async_imap::Session<Box<dyn Io>>;
 
@@ -16,14 +16,24 @@ pub enum ImapError {
     Refused(String),
 }
 
-async fn tls<S: Io + 'static>(host: &str, stream: S) -> Result<Box<dyn Io>, ImapError> {
-    crate::tls::wrap(host, stream)
+async fn tls<S: Io + 'static>(
+    trust: &Trust,
+    host: &str,
+    stream: S,
+) -> Result<Box<dyn Io>, ImapError> {
+    trust
+        .wrap(host, stream)
         .await
         .map_err(ImapError::Unreachable)
 }
 
 /// Connects and logs in.
-pub async fn login(server: &Server, username: &str, password: &str) -> Result<Session, ImapError> {
+pub async fn login(
+    server: &Server,
+    trust: &Trust,
+    username: &str,
+    password: &str,
+) -> Result<Session, ImapError> {
     let unreachable = |e: std::io::Error| ImapError::Unreachable(e.to_string());
     let tcp = tokio::time::timeout(
         std::time::Duration::from_secs(20),
@@ -33,7 +43,7 @@ pub async fn login(server: &Server, username: &str, password: &str) -> Result<Se
     .map_err(|_| ImapError::Unreachable("timed out".into()))?
     .map_err(unreachable)?;
     let io: Box<dyn Io> = match server.tls {
-        TlsMode::Implicit => tls(&server.host, tcp).await?,
+        TlsMode::Implicit => tls(trust, &server.host, tcp).await?,
         TlsMode::None => Box::new(tcp),
         TlsMode::Starttls => {
             // Greeting and STARTTLS in the clear, then the session over TLS.
@@ -47,7 +57,7 @@ pub async fn login(server: &Server, username: &str, password: &str) -> Result<Se
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
                 .map_err(|e| ImapError::Unreachable(format!("STARTTLS failed: {e}")))?;
-            let stream = tls(&server.host, plain.into_inner()).await?;
+            let stream = tls(trust, &server.host, plain.into_inner()).await?;
             let client = async_imap::Client::new(stream);
             return client
                 .login(username, password)

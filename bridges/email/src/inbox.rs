@@ -79,9 +79,14 @@ impl Watch {
     async fn serve(&self) -> Result<(), String> {
         // The policy holds at every connect: a name may resolve elsewhere now.
         servers::allowed(&self.config, &self.server).await?;
-        let mut session = imap::login(&self.server, &self.username, &self.password)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut session = imap::login(
+            &self.server,
+            &self.config.trust,
+            &self.username,
+            &self.password,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let idle = session
             .capabilities()
             .await

@@ -35,8 +35,10 @@ pub struct EmailBridge {
 
 impl EmailBridge {
     pub fn new(config: &EmailConfig) -> Result<Self, String> {
+        let mut config = config.clone();
+        config.trust = tls::Trust::new(config.ca_file.as_deref())?;
         Ok(EmailBridge {
-            config: Arc::new(config.clone()),
+            config: Arc::new(config),
             senders: Arc::default(),
         })
     }
@@ -67,8 +69,8 @@ async fn check_logins(
     )
     .map_err(|e| RegistrationError::invalid("smtp", e))?;
     let (imap_result, smtp_result) = tokio::join!(
-        imap::login(&imap, username, password),
-        smtp::check(&smtp, username, password)
+        imap::login(&imap, &config.trust, username, password),
+        smtp::check(&smtp, &config.trust, username, password)
     );
     let watermark = match imap_result {
         Ok(mut session) => {
@@ -235,6 +237,8 @@ mod tests {
             smtp: "s:25".into(),
             imap: "i:143".into(),
             tls: config::TlsMode::None,
+            ca_file: None,
+            trust: Default::default(),
             allow_hosts: vec![],
             deny_private: true,
             poll_interval: 30,

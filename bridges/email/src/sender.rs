@@ -194,7 +194,13 @@ async fn flush_outbox(session: &Account) -> bool {
 async fn send(session: &Account, server: &Server, out: &Outgoing) -> Result<(), SendError> {
     let mail = compose::build(&session.email, session.name.as_deref(), out)
         .map_err(SendError::Permanent)?;
-    let mut smtp = Submission::open(server, &session.username, &session.password).await?;
+    let mut smtp = Submission::open(
+        server,
+        &session.config.trust,
+        &session.username,
+        &session.password,
+    )
+    .await?;
     let mut data = smtp.start(&mail.from, &mail.to).await?;
     for piece in &mail.pieces {
         match piece {

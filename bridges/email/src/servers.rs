@@ -132,6 +132,8 @@ mod tests {
             smtp: "127.0.0.1:2525".into(),
             imap: "127.0.0.1:1143".into(),
             tls: TlsMode::None,
+            ca_file: None,
+            trust: Default::default(),
             allow_hosts: vec![],
             deny_private: true,
             poll_interval: 30,

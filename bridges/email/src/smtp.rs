@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 use crate::config::TlsMode;
 use crate::servers::Server;
-use crate::tls::{self, Io};
+use crate::tls::{Io, Trust};
 
 /// How a send failed: worth retrying, or final.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,7 +44,12 @@ type Reply = (u16, String);
 
 impl Submission {
     /// Connects, says EHLO, starts TLS as `server` asks, and logs in.
-    pub async fn open(server: &Server, username: &str, password: &str) -> Result<Self, SendError> {
+    pub async fn open(
+        server: &Server,
+        trust: &Trust,
+        username: &str,
+        password: &str,
+    ) -> Result<Self, SendError> {
         let tcp = tokio::time::timeout(
             std::time::Duration::from_secs(30),
             TcpStream::connect((server.host.as_str(), server.port)),
@@ -58,7 +63,7 @@ impl Submission {
             Err(_) => "[127.0.0.1]".into(),
         };
         let io: Box<dyn Io> = match server.tls {
-            TlsMode::Implicit => tls::wrap(&server.host, tcp).await.map_err(temporary)?,
+            TlsMode::Implicit => trust.wrap(&server.host, tcp).await.map_err(temporary)?,
             _ => Box::new(tcp),
         };
         let mut smtp = Submission {
@@ -69,7 +74,7 @@ impl Submission {
         if server.tls == TlsMode::Starttls {
             smtp.command("STARTTLS", &[220]).await?;
             let tcp = smtp.stream.into_inner();
-            let io = tls::wrap(&server.host, tcp).await.map_err(temporary)?;
+            let io = trust.wrap(&server.host, tcp).await.map_err(temporary)?;
             smtp = Submission {
                 stream: BufStream::new(io),
             };
@@ -233,8 +238,13 @@ impl Data<'_> {
 }
 
 /// Logs in (EHLO, AUTH) without sending anything.
-pub async fn check(server: &Server, username: &str, password: &str) -> Result<(), SendError> {
-    Submission::open(server, username, password)
+pub async fn check(
+    server: &Server,
+    trust: &Trust,
+    username: &str,
+    password: &str,
+) -> Result<(), SendError> {
+    Submission::open(server, trust, username, password)
         .await?
         .quit()
         .await;

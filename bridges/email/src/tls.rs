@@ -1,6 +1,10 @@
-//! TLS for IMAP and SMTP: rustls with the public web roots.
+//! TLS for IMAP and SMTP: rustls with the public web roots and the CAs of
+//! the admin's `ca_file`.
 
+use std::path::Path;
 use std::sync::Arc;
+
+use rustls::ClientConfig;
 
 /// The stream under a connection: boxed so that plain and TLS share one
 /// type.
@@ -10,26 +14,37 @@ pub trait Io:
 }
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
 
-pub fn config() -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("the default protocol versions are supported")
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
+/// The CAs mail servers' certificates are checked against: one config for
+/// the whole bridge, built when it starts.
+#[derive(Clone, Debug)]
+pub struct Trust(Arc<ClientConfig>);
+
+impl Trust {
+    /// The public roots, and those of `ca_file`.
+    pub fn new(ca_file: Option<&Path>) -> Result<Trust, String> {
+        let roots = ferry_bridge::tls::roots(ca_file)?;
+        Ok(Trust(ferry_bridge::tls::client_config(roots)?))
+    }
+
+    /// `stream` with TLS to `host` on it.
+    pub async fn wrap<S: Io + 'static>(
+        &self,
+        host: &str,
+        stream: S,
+    ) -> Result<Box<dyn Io>, String> {
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|_| format!("`{host}` is not a TLS server name"))?;
+        let stream = tokio_rustls::TlsConnector::from(self.0.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS failed: {e}"))?;
+        Ok(Box::new(stream))
+    }
 }
 
-/// `stream` with TLS to `host` on it.
-pub async fn wrap<S: Io + 'static>(host: &str, stream: S) -> Result<Box<dyn Io>, String> {
-    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-        .map_err(|_| format!("`{host}` is not a TLS server name"))?;
-    let stream = tokio_rustls::TlsConnector::from(config())
-        .connect(name, stream)
-        .await
-        .map_err(|e| format!("TLS failed: {e}"))?;
-    Ok(Box::new(stream))
+impl Default for Trust {
+    /// The public roots only.
+    fn default() -> Trust {
+        Trust::new(None).expect("the built-in roots are valid")
+    }
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
+use ferry_bridge::tls::{client_config, roots};
 use ferry_bridge::Registration;
 use rustls::{ClientConfig, RootCertStore};
 
@@ -37,38 +38,6 @@ pub struct Shared {
     identd: Option<(SocketAddr, Once)>,
 }
 
-fn client_config(ca_file: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
-    let roots = roots(ca_file)?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// The public CAs, and those of `ca_file`.
-fn roots(ca_file: Option<&std::path::Path>) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-        let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(format!("ca_file {}: no certificate in it", path.display()));
-        }
-    }
-    Ok(roots)
-}
-
 impl Shared {
     pub fn new(config: &IrcConfig) -> Result<Shared, String> {
         let networks = Networks::from_config(config)?;
@@ -88,7 +57,7 @@ impl Shared {
                 .find(|(h, _)| networks.find(h).is_some_and(|n| n.host == network.host))
                 .map(|(_, p)| p.as_path());
             let ca = network.ca_file.as_deref().or(listed);
-            tls.insert(network.host.clone(), client_config(ca)?);
+            tls.insert(network.host.clone(), client_config(roots(ca)?)?);
             if network.sasl_external {
                 user_roots.insert(network.host.clone(), roots(ca)?);
             }
@@ -148,10 +117,10 @@ impl Shared {
 
     /// The TLS config of a `+port` network.
     pub fn tls_for(&self, host: &str) -> Arc<ClientConfig> {
-        self.tls
-            .get(host)
-            .cloned()
-            .unwrap_or_else(|| client_config(None).expect("the built-in roots are valid"))
+        self.tls.get(host).cloned().unwrap_or_else(|| {
+            let roots = roots(None).expect("the built-in roots are valid");
+            client_config(roots).expect("the built-in roots are valid")
+        })
     }
 
     /// How `user` connects to `network` as `who` (nick, username,
