@@ -29,6 +29,11 @@ impl LastBan {
         })
     }
 
+    /// Whether this is the ban of `mask`.
+    pub(super) fn is(&self, mask: &str) -> bool {
+        self.mask == mask
+    }
+
     /// Whether `kicker` kicking `victim` now completes this ban.
     pub(super) fn covers(&self, support: &Support, kicker: &str, victim: &str) -> bool {
         let nick_part = self.mask.split('!').next().unwrap_or_default();

@@ -37,8 +37,12 @@ impl Channels {
                 changed.extend(unprefixed(chan));
                 continue;
             }
-            if let ('b', true, Some(mask)) = (letter, adding, arg) {
-                chan.last_ban = Some(LastBan::new(heard.nick, mask));
+            if let ('b', Some(mask)) = (letter, arg) {
+                // A ban lifted before its KICK makes that KICK a kick.
+                chan.last_ban = match adding {
+                    true => Some(LastBan::new(heard.nick, mask)),
+                    false => chan.last_ban.take().filter(|ban| !ban.is(mask)),
+                };
                 continue;
             }
             if !support.prefix.iter().any(|(p, _)| *p == letter) {

@@ -125,3 +125,31 @@ fn history_batches_mark_replayed_lines() {
     assert_eq!(text.sent_at, None);
     assert_eq!(text.foreign_id.as_deref(), Some("m2"));
 }
+
+#[test]
+fn a_kick_after_the_kickers_ban_is_a_ban() {
+    let support = Support::default();
+    let mut c = Channels::default();
+    assert!(c.joining(&support, "#c", "alice", None));
+    line(&mut c, ":alice!a@h JOIN #c");
+    line(
+        &mut c,
+        ":irc.test 353 alice = #c :@bob carol dave erin alice",
+    );
+    line(&mut c, ":irc.test 366 alice #c :End of NAMES");
+    let banned = |events: Vec<Event>| match events.as_slice() {
+        [Event::Occupant {
+            change: OccupantChange::Kicked { banned, .. },
+            ..
+        }] => *banned,
+        other => panic!("{other:?}"),
+    };
+    line(&mut c, ":bob!b@h MODE #c +b carol!*@*");
+    assert!(banned(line(&mut c, ":bob!b@h KICK #c carol :out")));
+    // Taken by that KICK: the next one is a kick.
+    assert!(!banned(line(&mut c, ":bob!b@h KICK #c dave :out")));
+    // Lifted before the KICK.
+    line(&mut c, ":bob!b@h MODE #c +b erin!*@*");
+    line(&mut c, ":bob!b@h MODE #c -b erin!*@*");
+    assert!(!banned(line(&mut c, ":bob!b@h KICK #c erin :out")));
+}
