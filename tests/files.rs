@@ -226,6 +226,68 @@ async fn a_file_accepted_before_a_crash_is_mailed_once_after_it() {
     assert_eq!(part.contents(), &pdf[..]);
 }
 
+/// Killed (-9) while a big mail's attachment was being fetched into the
+/// store: after the restart the mail is fetched again and arrives once.
+#[tokio::test]
+async fn a_big_mail_cut_off_by_a_crash_arrives_once_after_it() {
+    let mut w = world("max_attachment = 20000000").await;
+    let mut alice = registered_alice(&w).await;
+    let big = noise(8_000_000);
+    let raw = format!(
+        "From: Carol <carol@example.net>\nSubject: the dump\n\
+         Content-Type: multipart/mixed; boundary=XX\n\n\
+         --XX\nContent-Type: text/plain\n\nthe dump\n\
+         --XX\nContent-Type: application/octet-stream\n\
+         Content-Disposition: attachment; filename=\"dump.bin\"\n\
+         Content-Transfer-Encoding: base64\n\n{}\n--XX--\n",
+        base64::engine::general_purpose::STANDARD.encode(&big)
+    );
+    let mail = w.mail.as_ref().unwrap();
+    mail.deliver("carol@example.net", "alice@example.org", &raw)
+        .await;
+    // Part of the attachment is in the store, not all of it: kill.
+    let db = w.tmp.path().join("ferry.db");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !a_file_is_half_stored(&db) {
+        assert!(tokio::time::Instant::now() < deadline, "no slice stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    w.ferry.kill();
+    assert!(
+        a_file_is_half_stored(&db),
+        "the fetch ended before the kill"
+    );
+    w.ferry.launch();
+    let carol = "carol\\40example.net@mail.localhost";
+    let from_carol = |el: &Element| {
+        el.name() == "message" && el.attr("from").is_some_and(|f| f.starts_with(carol))
+    };
+    let text = alice.expect("the mail's text", from_carol).await;
+    let body = text.get_child("body", NS).unwrap().text();
+    assert!(body.starts_with("the dump"), "{body}");
+    let link = alice.expect("the file", from_carol).await;
+    let url = oob_url(&link).expect("an OOB link");
+    assert!(download(&url).await == big, "the file whole");
+    assert!(
+        !alice.arrives(Duration::from_secs(3), from_carol).await,
+        "the mail came twice"
+    );
+}
+
+/// Whether the store holds a file begun but not finished.
+fn a_file_is_half_stored(db: &std::path::Path) -> bool {
+    let script = "import sqlite3, sys\n\
+                  c = sqlite3.connect(sys.argv[1])\n\
+                  print(c.execute('SELECT COUNT(*) FROM files f WHERE complete = 0 AND \
+                  EXISTS (SELECT 1 FROM file_chunks WHERE file_id = f.id)').fetchone()[0])";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(db)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() != "0" && out.status.success()
+}
+
 fn outbox_holds_a_mail(db: &std::path::Path) -> bool {
     let script = "import sqlite3, sys\n\
                   c = sqlite3.connect(sys.argv[1])\n\
