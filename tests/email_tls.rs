@@ -1,5 +1,5 @@
-//! Mail over TLS: STARTTLS on IMAP and on submission, the servers'
-//! certificate checked against the admin's `ca_file`.
+//! Mail over TLS: STARTTLS and implicit TLS on IMAP and on submission,
+//! the servers' certificate checked against the admin's `ca_file`.
 
 mod harness;
 
@@ -26,7 +26,7 @@ async fn restart_ferry(w: &mut World, edit: impl FnOnce(String) -> String) {
 #[tokio::test]
 async fn mail_passes_over_starttls_checked_against_the_ca_file() {
     let mut w = World::start_mail().await;
-    let ca = w.mail.as_mut().unwrap().use_tls();
+    let tls = w.mail.as_mut().unwrap().use_tls();
     let starttls = |c: String| {
         assert!(c.contains("tls = \"none\""));
         c.replace("tls = \"none\"", "tls = \"starttls\"")
@@ -46,7 +46,7 @@ async fn mail_passes_over_starttls_checked_against_the_ca_file() {
     );
 
     // With it, both servers are reached over TLS.
-    let ca_file = format!("ca_file = \"{}\"\n", ca.display());
+    let ca_file = format!("ca_file = \"{}\"\n", tls.ca.display());
     restart_ferry(&mut w, |c| {
         assert!(c.contains("[bridge.email]\n"));
         c.replace("[bridge.email]\n", &format!("[bridge.email]\n{ca_file}"))
@@ -81,4 +81,36 @@ async fn mail_passes_over_starttls_checked_against_the_ca_file() {
         "{logs}"
     );
     assert!(logs.contains("TLS connection established from"), "{logs}");
+
+    // Implicit TLS (IMAPS, SMTPS), named by URL: those ports speak TLS
+    // only, so a mail through them went over it.
+    let (imap, smtp) = (mail.imap_port, mail.smtp_port);
+    restart_ferry(&mut w, |c| {
+        c.replace(
+            &format!("\"127.0.0.1:{imap}\""),
+            &format!("\"imaps://127.0.0.1:{}\"", tls.imaps_port),
+        )
+        .replace(
+            &format!("\"127.0.0.1:{smtp}\""),
+            &format!("\"smtps://127.0.0.1:{}\"", tls.smtps_port),
+        )
+    })
+    .await;
+    let again = stanza(
+        "message",
+        &[("to", BOB), ("type", "chat"), ("id", "t2")],
+        vec![body("over implicit TLS")],
+    );
+    alice.send(again).await;
+    let mail = w.mail.as_ref().unwrap();
+    let inbox = mail.wait_inbox("bob", 2, Duration::from_secs(15)).await;
+    assert!(inbox[1].contains("over implicit TLS"), "{}", inbox[1]);
+    mail.deliver(
+        "bob@example.org",
+        "alice@example.org",
+        "From: bob@example.org\nTo: alice@example.org\nSubject: Re\n\nback over IMAPS\n",
+    )
+    .await;
+    let got = alice.expect("bob's second mail", from_bob).await;
+    assert!(String::from(&got).contains("back over IMAPS"));
 }

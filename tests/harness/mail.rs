@@ -19,6 +19,14 @@ const MASTER_CF: &str = include_str!("../fixtures/postfix-master.cf.tmpl");
 /// dovecot's `nobody` owns the mail homes.
 const NOBODY: u32 = 65534;
 
+/// What `use_tls` made: the CA that signed the servers' certificate, and
+/// the implicit-TLS ports.
+pub struct MailTls {
+    pub ca: PathBuf,
+    pub imaps_port: u16,
+    pub smtps_port: u16,
+}
+
 pub struct MailStack {
     pub dir: PathBuf,
     pub imap_port: u16,
@@ -189,11 +197,12 @@ impl MailStack {
         self.start_postfix();
     }
 
-    /// Puts both servers behind TLS (STARTTLS on IMAP and SMTP, no login
-    /// before it) with a certificate for 127.0.0.1, restarting them; the
-    /// path of the CA that signed it.
-    pub fn use_tls(&mut self) -> PathBuf {
+    /// Puts both servers behind TLS with a certificate for 127.0.0.1,
+    /// restarting them: STARTTLS on their ports (no login before it), and
+    /// implicit TLS on two more (IMAPS, SMTPS).
+    pub fn use_tls(&mut self) -> MailTls {
         super::ircd::make_certificates(&self.dir);
+        let (imaps_port, smtps_port) = (free_port(), free_port());
         let dir = self.dir.display().to_string();
         let dovecot = self.dir.join("dovecot.conf");
         let mut config = std::fs::read_to_string(&dovecot).unwrap();
@@ -205,7 +214,20 @@ impl MailStack {
                  disable_plaintext_auth = yes\n"
             ),
         );
+        let imaps = "inet_listener imaps {\n    port = 0\n";
+        assert!(config.contains(imaps));
+        config = config.replace(
+            imaps,
+            &format!("inet_listener imaps {{\n    address = 127.0.0.1\n    port = {imaps_port}\n"),
+        );
         std::fs::write(&dovecot, config).unwrap();
+        let master_cf = self.dir.join("postfix").join("master.cf");
+        let mut services = std::fs::read_to_string(&master_cf).unwrap();
+        services.push_str(&format!(
+            "127.0.0.1:{smtps_port} inet n - n - - smtpd\n  \
+             -o smtpd_tls_wrappermode=yes\n  -o smtpd_tls_security_level=encrypt\n"
+        ));
+        std::fs::write(&master_cf, services).unwrap();
         let main_cf = self.dir.join("postfix").join("main.cf");
         let config = std::fs::read_to_string(&main_cf).unwrap();
         assert!(config.contains("smtpd_tls_security_level = none\n"));
@@ -223,7 +245,13 @@ impl MailStack {
         self.restart_dovecot();
         self.stop_postfix();
         self.start_postfix();
-        self.dir.join("ca.pem")
+        wait_port(imaps_port, "dovecot IMAPS", &self.dir.join("dovecot.log"));
+        wait_port(smtps_port, "postfix SMTPS", &self.dir.join("postfix.log"));
+        MailTls {
+            ca: self.dir.join("ca.pem"),
+            imaps_port,
+            smtps_port,
+        }
     }
 
     /// What dovecot and postfix logged.
