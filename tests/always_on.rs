@@ -289,3 +289,69 @@ async fn the_settings_command_makes_one_channel_always_on() {
     let moves = alice_moves(&mut carol, Duration::from_secs(3)).await;
     assert!(moves.is_empty(), "{moves:?}");
 }
+
+/// Whether `nick` is on `client`'s server now (ISON).
+async fn on_irc(client: &mut IrcClient, nick: &str) -> bool {
+    client.send(&format!("ISON {nick}")).await;
+    let line = client
+        .expect("ISON's answer", |l| l.contains(" 303 "))
+        .await;
+    line.rsplit_once(':')
+        .is_some_and(|(_, nicks)| nicks.split_whitespace().any(|n| n == nick))
+}
+
+/// Waits until `nick` is (or is not) on `client`'s server.
+async fn until_on_irc(client: &mut IrcClient, nick: &str, there: bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while on_irc(client, nick).await != there {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{nick} still {}on {}'s server",
+            if there { "not " } else { "" },
+            client.nick
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Away, alice stays connected to her always-on network only: the other
+/// network's connection closes, and opens again when she is back.
+#[tokio::test]
+async fn only_always_on_networks_stay_connected_while_the_user_is_away() {
+    let second_dir = tempfile::tempdir().unwrap();
+    let second =
+        harness::ircd::Ngircd::start_on(second_dir.path(), "127.0.0.2", harness::free_port());
+    let w = World::start_irc_with(|c, ircd| {
+        let one = format!("networks = [\"{}\"]", ircd.network());
+        assert!(c.contains(&one));
+        c.replace(
+            &one,
+            &format!(
+                "networks = [\"{}\", \"{}\"]",
+                ircd.network(),
+                second.network()
+            ),
+        )
+    })
+    .await;
+    let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
+    let mut dave = IrcClient::connect_on("127.0.0.2", second.port, "dave").await;
+    // Always-on on the first network, not on the second.
+    let mut alice = alice(&w, "true").await;
+    let other = [("nick", "alice"), ("persistent", "false")];
+    let form = harness::stanzas::register_form(&other);
+    result(alice.iq("127.0.0.2@irc.localhost", true, form).await);
+    until_on_irc(&mut dave, "alice", true).await;
+
+    drop(alice);
+    until_on_irc(&mut dave, "alice", false).await;
+    assert!(
+        on_irc(&mut carol, "alice").await,
+        "alice left her always-on network"
+    );
+
+    let alice = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
+    alice.available().await;
+    until_on_irc(&mut dave, "alice", true).await;
+    assert!(on_irc(&mut carol, "alice").await);
+}

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{Address, Intent};
+use ferry_bridge::{Address, Attendance, Intent};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::{Presence, Type};
 
@@ -145,8 +145,16 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, presence: Presence) {
 fn track(gw: &Gateway, from: &Jid, type_: &Type) -> bool {
     match type_ {
         Type::None => {
-            let first = !gw.online_users().contains(&from.to_bare());
+            let user = from.to_bare();
+            let first = !gw.online_users().contains(&user);
             gw.set_online(from, true);
+            // Told here, in stanza order, like the leaving below.
+            if first && gw.sessions.is_running(&user) {
+                let back = Intent::Attendance(Attendance::Present);
+                if gw.sessions.send(&user, back).is_err() {
+                    tracing::warn!(%user, "cannot tell the session the user is back: it is busy");
+                }
+            }
             first
         }
         Type::Unavailable => {
@@ -156,7 +164,15 @@ fn track(gw: &Gateway, from: &Jid, type_: &Type) -> bool {
                         .with_from(gw.jid.clone())
                         .with_to(from.clone()),
                 );
-                gw.end_session_if_idle(&from.to_bare());
+                let user = from.to_bare();
+                gw.end_session_if_idle(&user);
+                // Kept (always-on): only what is always-on stays up.
+                if gw.sessions.is_running(&user) {
+                    let absent = Intent::Attendance(sessions::attendance(gw, &user));
+                    if gw.sessions.send(&user, absent).is_err() {
+                        tracing::warn!(%user, "cannot tell the session the user left: it is busy");
+                    }
+                }
             }
             false
         }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{FieldKind, FieldSpec, FormValues, Registration, RegistrationError};
+use ferry_bridge::{FieldKind, FieldSpec, FormValues, Intent, Registration, RegistrationError};
 use tokio_xmpp::Stanza;
 use xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType, Option_};
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -233,6 +233,15 @@ async fn register(
     }
     if let Ok(all) = gw.store.registrations(gw.name(), user.as_str()).await {
         crate::sessions::load_always_on(gw, user, &all).await;
+    }
+    if gw.sessions.is_running(user) {
+        let identity = Intent::Identity {
+            scope: scope.to_owned(),
+            registration,
+        };
+        if gw.sessions.send(user, identity).is_err() {
+            tracing::warn!(%user, "the session is busy: the identity applies from the next one");
+        }
     }
     tracing::info!(bridge = gw.name(), user = %user, first, "registered");
     Ok(first)

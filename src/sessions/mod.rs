@@ -10,7 +10,7 @@ mod storage;
 use std::sync::Arc;
 
 use ferry_bridge::channel;
-use ferry_bridge::{Address, Registration, SessionContext, SessionHandle};
+use ferry_bridge::{Address, Attendance, Registration, SessionContext, SessionHandle};
 use xmpp_parsers::jid::{BareJid, Jid};
 
 use crate::always_on::{self, Settings};
@@ -50,6 +50,17 @@ pub async fn load_always_on(
             channels,
         },
     );
+}
+
+/// Whether the user has an available resource; if not, the networks
+/// kept for them (always-on).
+pub fn attendance(gw: &Gateway, user: &BareJid) -> Attendance {
+    if gw.online_users().contains(user) {
+        return Attendance::Present;
+    }
+    let mut always_on: Vec<String> = gw.always_on.get(user).networks.into_iter().collect();
+    always_on.sort_unstable();
+    Attendance::Absent { always_on }
 }
 
 /// Starts the user's session unless one runs; false when the backend
@@ -102,6 +113,7 @@ pub async fn ensure(gw: &Arc<Gateway>, user: &BareJid, rooms_only: bool) -> bool
             outbox_limit: limits.outbox,
         }),
         limits,
+        attendance: attendance(gw, user),
     };
     let mut running = gw.sessions.lock();
     if running.get(user).is_some_and(|tx| !tx.is_closed()) {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{channel, SessionContext};
+use ferry_bridge::{channel, Attendance, SessionContext};
 use xmpp_parsers::jid::BareJid;
 
 use super::storage::UserStorage;
@@ -37,6 +37,10 @@ pub async fn outboxes(gw: &Arc<Gateway>) {
                 outbox_limit: limits.outbox,
             }),
             limits,
+            // Only the outbox is sent: nothing is kept for the user.
+            attendance: Attendance::Absent {
+                always_on: Vec::new(),
+            },
         });
         let gw = gw.clone();
         tokio::spawn(async move {

@@ -22,9 +22,9 @@ pub use address::{Address, AddressKind};
 pub use file::{File, FileContent};
 pub use form::{parse_boolean, FieldKind, FieldSpec, FormValues, Registration, Secret};
 pub use session::{
-    Affiliation, Availability, Card, ChatState, Connection, ContactStatus, Details, DetailsKind,
-    Event, Failure, Intent, Limits, Listed, Moderation, OccupantChange, OutboxItem, Reply, Role,
-    RoomInfo, SessionContext, SessionHandle, SessionStorage, StorageError, Text,
+    Affiliation, Attendance, Availability, Card, ChatState, Connection, ContactStatus, Details,
+    DetailsKind, Event, Failure, Intent, Limits, Listed, Moderation, OccupantChange, OutboxItem,
+    Reply, Role, RoomInfo, SessionContext, SessionHandle, SessionStorage, StorageError, Text,
 };
 pub use styled::{apply_element, push_run, styled, web_link, Rgb, Run, Style};
 

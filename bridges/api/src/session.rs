@@ -68,6 +68,18 @@ pub enum Availability {
     Away(Option<String>),
 }
 
+/// Whether the user is there (SPEC §7): with an available resource, or
+/// away with a session kept for what is always-on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attendance {
+    Present,
+    /// No available resource: only these networks (always-on) stay
+    /// connected, besides those with channels the core keeps joined.
+    Absent {
+        always_on: Vec<String>,
+    },
+}
+
 /// What the core asks a session to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
@@ -150,6 +162,16 @@ pub enum Intent {
     ListRooms {
         network: String,
         id: String,
+    },
+    /// The user left (their last resource) or came back; a backend
+    /// without connections of its own may ignore it.
+    Attendance(Attendance),
+    /// The user registered an identity (by scope, as in
+    /// `SessionContext::registrations`) while the session runs: a new
+    /// one connects now; an edit applies from the next session.
+    Identity {
+        scope: String,
+        registration: Registration,
     },
     /// End the session (the user left, unregistered, or ferry stops).
     Shutdown {
@@ -548,6 +570,9 @@ pub struct SessionContext {
     pub events: crate::channel::Sender<Event>,
     pub storage: Arc<dyn SessionStorage>,
     pub limits: Limits,
+    /// Whether the user is there as the session starts: an always-on
+    /// session may start before they come back.
+    pub attendance: Attendance,
 }
 
 /// The core's end of a running session.

@@ -15,15 +15,17 @@ use crate::channels::Channels;
 use crate::connection::{self, Control, Up};
 use crate::fit;
 use crate::isupport::Support;
-use crate::net::{poll_away, poll_ison, stop_reclaim, Net, Unqueued};
+use crate::net::{poll_away, poll_ison, Net, Unqueued};
 use crate::shared::Shared;
 
+mod attendance;
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzz;
 mod inbound;
 mod lists;
 mod moderate;
 mod rich;
+mod rooms;
 
 /// How long a session waits for its connections' QUITs to be written.
 const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -37,6 +39,9 @@ struct Session {
     events: channel::Sender<Event>,
     up_tx: channel::Sender<(String, Up)>,
     dcc: crate::dcc::Dcc,
+    /// Whether the user is there, and their identities for connections
+    /// closed while away.
+    presence: attendance::Presence,
 }
 
 /// The identity a registration gives on its network.
@@ -73,15 +78,21 @@ pub fn start(shared: Arc<Shared>, context: SessionContext) -> SessionHandle {
         nets: HashMap::new(),
         events: context.events.clone(),
         up_tx,
+        presence: attendance::Presence::new(&context.attendance),
     };
+    let mut identities = 0;
     for (scope, registration) in &context.registrations {
         if let Some((host, nick, username, realname)) = identity(scope, registration) {
-            if session.nets.len() >= context.limits.networks {
+            if identities >= context.limits.networks {
                 // Registered before the limit was lowered.
                 tracing::warn!(user = %context.user, network = host, "over irc_networks: not connected");
                 continue;
             }
-            session.open(&host, nick, username, realname, registration, false);
+            identities += 1;
+            // While the user is away, only always-on networks connect.
+            if session.presence.identity(&host, scope, registration) {
+                session.open(&host, nick, username, realname, registration, false);
+            }
         }
     }
     for contact in &context.contacts {
@@ -217,7 +228,12 @@ impl Session {
 
     async fn intent(&mut self, intent: Intent) {
         match intent {
-            Intent::SendDirect { to, text } => self.send_direct(to, text).await,
+            Intent::SendDirect { to, text } => {
+                if let Some(host) = &to.network {
+                    self.unpark(host);
+                }
+                self.send_direct(to, text).await
+            }
             Intent::Watch(contact) => self.follow(contact),
             Intent::Unwatch(contact) => self.unfollow(contact),
             Intent::SetAvailability(availability) => self.set_availability(availability),
@@ -236,7 +252,17 @@ impl Session {
             Intent::ListRooms { network, id } => self.list_rooms(network, id).await,
             Intent::Invite { room, nick } => crate::invite::send(&self.nets, &room, &nick),
             Intent::Shutdown { .. } => {}
-            Intent::Details { contact, id, kind } => self.details(contact, id, kind).await,
+            Intent::Attendance(attendance) => self.attendance(attendance).await,
+            Intent::Identity {
+                scope,
+                registration,
+            } => self.new_identity(&scope, &registration),
+            Intent::Details { contact, id, kind } => {
+                if let Some(host) = &contact.network {
+                    self.unpark(host);
+                }
+                self.details(contact, id, kind).await
+            }
             Intent::JoinRoom {
                 room,
                 nick,
@@ -250,7 +276,7 @@ impl Session {
                 let to = Address::contact(room.network.as_deref(), &nick);
                 self.send_direct(to, text).await;
             }
-            Intent::LeaveRoom { room, reason } => self.leave(room, reason),
+            Intent::LeaveRoom { room, reason } => self.leave(room, reason).await,
             Intent::ChangeNick { room, nick } => self.change_nick(room, nick).await,
             Intent::SetSubject { room, subject } => {
                 if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get(h)) {
@@ -298,124 +324,6 @@ impl Session {
         for net in self.nets.values() {
             net.queue(line.clone());
         }
-    }
-
-    /// Parts a channel; a connection opened only for rooms ends with its
-    /// last one.
-    fn leave(&mut self, room: Address, reason: Option<String>) {
-        let Some(host) = room.network.clone() else {
-            return;
-        };
-        let Some(net) = self.nets.get_mut(&host) else {
-            return;
-        };
-        let reason = reason.unwrap_or_default().replace(['\r', '\n'], " ");
-        net.queue(format!("PART {} :{reason}", room.name));
-        net.channels.left(&net.support, &room.name);
-        if net.room_only && !net.channels.has_any() {
-            let _ = net.handle.control.try_send(Control::Quit("Leaving".into()));
-            self.nets.remove(&host);
-        }
-    }
-
-    async fn change_nick(&mut self, room: Address, nick: String) {
-        let net = room.network.as_ref().and_then(|h| self.nets.get(h));
-        if let Some(reason) = fit::nick_problem(&nick, net.map(|n| &n.support)) {
-            let text = format!("{nick}: {reason}");
-            return self.fail(room, None, Failure::NotAcceptable, &text).await;
-        }
-        if let Some(net) = room.network.as_ref().and_then(|h| self.nets.get_mut(h)) {
-            // The user chose a nick: ferry no longer takes the
-            // registered one back over it, unless it is the one
-            // asked for.
-            let other = |r: &String| net.support.fold(r) != net.support.fold(&nick);
-            if net.reclaim.as_ref().is_some_and(other) {
-                stop_reclaim(net);
-            }
-            net.queue(format!("NICK {nick}"));
-            net.pending_nick = Some((nick, Some(room)));
-        }
-    }
-
-    /// Joins a channel, opening a connection with the room nick when the
-    /// user has no identity on that network.
-    async fn join(&mut self, room: Address, nick: String, password: Option<String>) {
-        let Some(host) = room.network.clone() else {
-            return;
-        };
-        if let Some((failure, text)) = self.join_refusal(&host, &room, &nick) {
-            return self
-                .emit(Event::JoinFailed {
-                    room,
-                    failure,
-                    text,
-                })
-                .await;
-        }
-        if !self.nets.contains_key(&host) {
-            let ident = fit::ident(&nick);
-            let registration = &Registration::default();
-            self.open(&host, nick.clone(), ident, nick.clone(), registration, true);
-        }
-        let Some(net) = self.nets.get_mut(&host) else {
-            return;
-        };
-        let key = password.map(|k| k.replace([' ', '\r', '\n', ','], ""));
-        if net
-            .channels
-            .joining(&net.support, &room.name, &nick, key.clone())
-            && net.registered
-        {
-            net.queue(Channels::join_line(&room.name, key.as_deref()));
-        }
-    }
-
-    /// Why a join cannot be made, if it cannot: a network or channel over
-    /// the user's limits (the refusal names the config key), a network
-    /// not configured, a name no IRC line carries, or a nick for a new
-    /// connection that the server could not take.
-    fn join_refusal(&self, host: &str, room: &Address, nick: &str) -> Option<(Failure, String)> {
-        let net = self.nets.get(host);
-        let support = net.map(|n| &n.support);
-        let known = net.is_some_and(|n| n.channels.has(&n.support, &room.name));
-        let channels: usize = self.nets.values().map(|n| n.channels.count()).sum();
-        let limits = &self.limits;
-        if !known && channels >= limits.channels {
-            let text = format!(
-                "you are in {channels} IRC channels, the most allowed (irc_channels = {})",
-                limits.channels
-            );
-            return Some((Failure::PolicyViolation, text));
-        }
-        if let Some(problem) =
-            fit::channel_problem(&room.name, support.unwrap_or(&Default::default()))
-        {
-            return Some((Failure::NotAcceptable, problem));
-        }
-        if net.is_some() {
-            return None;
-        }
-        if self
-            .shared
-            .networks
-            .find(host)
-            .is_none_or(|n| n.host != host)
-        {
-            return Some((
-                Failure::ItemNotFound,
-                "not a network of this gateway".into(),
-            ));
-        }
-        if self.nets.len() >= limits.networks {
-            let text = format!(
-                "you are on {} IRC networks, the most allowed (irc_networks = {})",
-                self.nets.len(),
-                limits.networks
-            );
-            return Some((Failure::PolicyViolation, text));
-        }
-        // The room nick becomes the new connection's IRC nick.
-        fit::nick_problem(nick, None).map(|p| (Failure::NotAcceptable, format!("{nick}: {p}")))
     }
 
     /// Sends to a channel, and reflects the message to the user at once:

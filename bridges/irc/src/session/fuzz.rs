@@ -114,6 +114,7 @@ pub fn server_bytes(data: &[u8]) -> Vec<Event> {
             nets: HashMap::from([(HOST.to_owned(), Box::new(net))]),
             events,
             up_tx,
+            presence: super::attendance::Presence::new(&ferry_bridge::Attendance::Present),
         };
         let mut seen = Vec::new();
         let mut codec = LineCodec::default();
