@@ -179,6 +179,19 @@ async fn forbidden_domain_and_gateway_prompt() {
     assert_eq!(error_condition(&answer), "forbidden");
     let answer = eve.iq(IRC, true, register_form(&[("nick", "eve")])).await;
     assert_eq!(error_condition(&answer), "forbidden");
+    // A room join is answered too, with an error presence from the room.
+    let room = "#chan%127.0.0.1@irc.localhost";
+    let muc = Element::builder("x", "http://jabber.org/protocol/muc").build();
+    let own = format!("{room}/eve");
+    eve.send(stanza("presence", &[("to", &own), ("id", "j1")], vec![muc]))
+        .await;
+    let refused = eve
+        .expect("the join's answer", |el| {
+            el.name() == "presence" && el.attr("id") == Some("j1")
+        })
+        .await;
+    assert_eq!(refused.attr("type"), Some("error"), "{refused:?}");
+    assert_eq!(error_condition(&refused), "forbidden");
 
     let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     let prompt = result(c.iq(IRC, false, query("jabber:iq:gateway")).await).unwrap();

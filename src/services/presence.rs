@@ -9,7 +9,8 @@ use xmpp_parsers::presence::{Presence, Type};
 
 use crate::gateway::{Gateway, Target};
 use crate::sessions;
-use crate::stanza_error;
+use crate::stanza_error::{self, Condition};
+use crate::stats::Refusal;
 
 use super::reply::address_error;
 
@@ -113,12 +114,23 @@ pub fn handle(gw: &Arc<Gateway>, from: Jid, presence: Presence) {
         }
     };
     if !gw.allowed(&from) {
-        if presence.type_ == Type::Subscribe {
-            gw.send(
+        match presence.type_ {
+            Type::Subscribe => gw.send(
                 Presence::new(Type::Unsubscribed)
                     .with_from(to)
                     .with_to(from),
-            );
+            ),
+            // A room join (or any available presence) is answered: the
+            // client waits for its join to end one way or the other.
+            Type::None => {
+                gw.stats.refused(Refusal::Access);
+                let text = "your server may not use this gateway";
+                let error = stanza_error::error(Condition::Forbidden, text);
+                if let Some(reply) = stanza_error::presence(&presence, error) {
+                    gw.send(reply);
+                }
+            }
+            _ => {}
         }
         return;
     }

@@ -12,15 +12,17 @@ pub fn failure(numeric: u16) -> Option<Failure> {
         405 | 407 => Failure::ResourceConstraint, // too many channels / targets
         411 | 412 | 461 => Failure::BadRequest,   // no recipient / text / params
         421 => Failure::ServiceUnavailable,       // unknown command
-        432 => Failure::NotAcceptable,            // erroneous nickname
-        433 | 436 | 437 => Failure::Conflict,     // nick in use / collision / unavailable
-        441 | 442 => Failure::ItemNotFound,       // they / you are not on that channel
-        464 | 904 => Failure::NotAuthorized,      // bad password / SASL failed
-        465 | 474 => Failure::Forbidden,          // banned from the server / channel
-        471 => Failure::ServiceUnavailable,       // channel is full
-        473 => Failure::RegistrationRequired,     // invite only
-        475 => Failure::NotAuthorized,            // bad channel key
-        477 => Failure::RegistrationRequired,     // needs a registered nick
+        // Erroneous, collided, held back for a while: SPEC §3 keeps
+        // `conflict` for 433 alone.
+        432 | 436 | 437 => Failure::NotAcceptable,
+        433 => Failure::Conflict,             // nick in use
+        441 | 442 => Failure::ItemNotFound,   // they / you are not on that channel
+        464 | 904 => Failure::NotAuthorized,  // bad password / SASL failed
+        465 | 474 => Failure::Forbidden,      // banned from the server / channel
+        471 => Failure::ServiceUnavailable,   // channel is full
+        473 => Failure::RegistrationRequired, // invite only
+        475 => Failure::NotAuthorized,        // bad channel key
+        477 => Failure::RegistrationRequired, // needs a registered nick
         _ => return None,
     })
 }
@@ -38,6 +40,8 @@ mod tests {
         assert_eq!(failure(475), Some(Failure::NotAuthorized));
         assert_eq!(failure(471), Some(Failure::ServiceUnavailable));
         assert_eq!(failure(433), Some(Failure::Conflict));
+        assert_eq!(failure(436), Some(Failure::NotAcceptable));
+        assert_eq!(failure(437), Some(Failure::NotAcceptable));
         assert_eq!(failure(1), None);
         assert_eq!(failure(353), None);
     }

@@ -190,8 +190,16 @@ impl<'a> Handshake<'a> {
             return Step::Fail { quit: true, end };
         }
         if code != 432 && !self.params.fallback_nick {
-            let reason = format!("the nick {wanted} is in use");
-            let end = End::Refused(reason, Failure::Conflict);
+            let end = match code {
+                433 => End::Refused(format!("the nick {wanted} is in use"), Failure::Conflict),
+                // A collision, or a nick held back for a while: refused,
+                // not taken (SPEC §3 keeps `conflict` for 433).
+                _ => {
+                    let why = numeric_text(command);
+                    let reason = format!("the server refuses the nick {wanted}: {why}");
+                    End::Refused(reason, Failure::NotAcceptable)
+                }
+            };
             return Step::Fail { quit: true, end };
         }
         self.attempt += 1;

@@ -235,12 +235,19 @@ fn welcome_names_the_fallback_we_got() {
 #[test]
 fn taken_nick_without_fallback_is_refused() {
     let params = params(None, false);
-    for code in [433, 436, 437] {
+    let mut h = Handshake::new(&params);
+    let (quit, reason, failure) = ends(&mut h, ":srv 433 * alice :in use");
+    assert!(quit);
+    assert_eq!(reason, "the nick alice is in use");
+    assert_eq!(failure, Some(Failure::Conflict));
+    // Only 433 is a conflict (SPEC §3): a collision or a held-back nick
+    // is refused.
+    for code in [436, 437] {
         let mut h = Handshake::new(&params);
-        let (quit, reason, failure) = ends(&mut h, &format!(":srv {code} * alice :in use"));
+        let (quit, reason, failure) = ends(&mut h, &format!(":srv {code} * alice :held"));
         assert!(quit);
-        assert_eq!(reason, "the nick alice is in use");
-        assert_eq!(failure, Some(Failure::Conflict));
+        assert_eq!(reason, "the server refuses the nick alice: held");
+        assert_eq!(failure, Some(Failure::NotAcceptable));
     }
 }
 
