@@ -2,12 +2,13 @@
 //! foreign text as a message, a failure as an error condition. Builders
 //! only: this module calls no handler, so any path may use it.
 
-use ferry_bridge::{Failure, Text};
+use ferry_bridge::{ContactStatus, Failure, Text};
 use xmpp_parsers::date::DateTime;
 use xmpp_parsers::delay::Delay;
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Lang, Message, MessageType, Thread};
 use xmpp_parsers::ns;
+use xmpp_parsers::presence::{Presence, Show};
 
 use crate::stanza_error::Condition;
 use crate::xml_clean::clean;
@@ -145,6 +146,24 @@ pub fn text_of(message: &Message) -> Text {
     }
 }
 
+/// A contact's presence as its backend tells it.
+pub fn contact_presence(from: Jid, to: Jid, status: &ContactStatus) -> Presence {
+    match status {
+        ContactStatus::Online => Presence::available().with_from(from).with_to(to),
+        ContactStatus::Away(note) => {
+            let mut p = Presence::available()
+                .with_from(from)
+                .with_to(to)
+                .with_show(Show::Away);
+            if let Some(note) = note {
+                p.set_status(Lang::default(), clean(note).into_owned());
+            }
+            p
+        }
+        ContactStatus::Offline => Presence::unavailable().with_from(from).with_to(to),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +171,16 @@ mod tests {
 
     fn jid(s: &str) -> Jid {
         Jid::new(s).unwrap()
+    }
+
+    #[test]
+    fn contacts_presence_shows_their_status() {
+        let away = ContactStatus::Away(Some("lunch".into()));
+        let p = contact_presence(jid("a@gw"), jid("u@d"), &away);
+        assert_eq!(p.show, Some(Show::Away));
+        assert_eq!(p.statuses[&Lang::default()], "lunch");
+        let p = contact_presence(jid("a@gw"), jid("u@d"), &ContactStatus::Offline);
+        assert_eq!(p.type_, xmpp_parsers::presence::Type::Unavailable);
     }
 
     #[test]

@@ -440,3 +440,32 @@ async fn a_frozen_server_is_detected_by_lag_and_reconnected() {
         })
         .await;
 }
+
+/// A second resource's login makes the server probe the user's contacts:
+/// ferry answers with the contact's presence as it stands (SPEC §2), so
+/// carol, online on IRC, shows online to both resources and offline to
+/// neither.
+#[tokio::test]
+async fn probes_to_a_contact_are_answered_with_its_presence() {
+    let w = World::start_irc().await;
+    let _carol = IrcClient::connect(w.irc_port(), "carol").await;
+    let (mut alice, _) = online_on_irc(&w, "alice", "alice").await;
+    alice
+        .presence(Some(&contact("carol")), Some("subscribe"))
+        .await;
+    let carol_online = |el: &Element| presence_from(el, &contact("carol"), None);
+    alice.expect("carol online", carol_online).await;
+
+    let mut second = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
+    second.available().await;
+    second
+        .expect("carol online for the second resource", carol_online)
+        .await;
+    let carol_offline = |el: &Element| presence_from(el, &contact("carol"), Some("unavailable"));
+    assert!(
+        !alice
+            .arrives(std::time::Duration::from_secs(2), carol_offline)
+            .await,
+        "carol shown offline after the probe"
+    );
+}

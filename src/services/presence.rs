@@ -291,7 +291,18 @@ async fn to_contact(gw: &Arc<Gateway>, from: Jid, to: Jid, address: Address, typ
             );
             let _ = gw.sessions.send(&user, Intent::Unwatch(address));
         }
-        Type::Probe => gw.send(contact_presence(gw, to, from)),
+        // Answered as the contact stands: a probe at a resource's login
+        // that found it offline would show it offline to every resource.
+        Type::Probe => {
+            let presence = match gw.bridge.contacts_always_available() {
+                true => contact_presence(gw, to, from),
+                false => {
+                    let status = gw.sessions.contact_status(&user, &to);
+                    crate::stanzas::contact_presence(to, from, &status)
+                }
+            };
+            gw.send(presence);
+        }
         // Directed presence to a contact opens the user's session.
         Type::None => {
             if is_registered(gw, &user).await {

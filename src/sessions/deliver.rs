@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use ferry_bridge::{Address, Connection, ContactStatus, Event, Text};
+use ferry_bridge::{Address, Connection, Event, Text};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message, MessageType};
 use xmpp_parsers::presence::{Presence, Show, Type};
 
 use crate::gateway::Gateway;
 use crate::stanza_error;
-use crate::stanzas::{failure_condition, message};
+use crate::stanzas::{contact_presence, failure_condition, message};
 use crate::xml_clean::clean;
 
 /// Events taken as one batch at most.
@@ -82,27 +82,11 @@ pub(super) async fn run(
     }
     // The session is gone: so are its rooms.
     gw.sessions.forget_connections(&user);
+    gw.sessions.forget_contacts(&user);
     for room in gw.rooms.forget_user(&user) {
         crate::muc::events::gone(&gw, &room, None);
     }
     tracing::info!(bridge = gw.name(), user = %user, "session ended");
-}
-
-fn contact_presence(from: Jid, to: Jid, status: &ContactStatus) -> Presence {
-    match status {
-        ContactStatus::Online => Presence::available().with_from(from).with_to(to),
-        ContactStatus::Away(note) => {
-            let mut p = Presence::available()
-                .with_from(from)
-                .with_to(to)
-                .with_show(Show::Away);
-            if let Some(note) = note {
-                p.set_status(Lang::default(), clean(note).into_owned());
-            }
-            p
-        }
-        ContactStatus::Offline => Presence::unavailable().with_from(from).with_to(to),
-    }
 }
 
 /// The connection state as the network JID's presence.
@@ -180,6 +164,7 @@ pub fn deliver(gw: &Gateway, user: &BareJid, event: Event) {
         }
         Event::ContactPresence { contact, status } => {
             if let Some(from) = gw.speaking_jid(user, &contact) {
+                gw.sessions.remember_contact(user, &from, &status);
                 gw.send(contact_presence(from, to, &status));
             }
         }
@@ -268,11 +253,5 @@ mod tests {
             },
         );
         assert_eq!(p.type_, Type::Unavailable);
-        let p = contact_presence(
-            jid("a@gw"),
-            jid("u@d"),
-            &ContactStatus::Away(Some("lunch".into())),
-        );
-        assert_eq!(p.show, Some(Show::Away));
     }
 }

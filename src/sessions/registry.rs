@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use ferry_bridge::channel;
-use ferry_bridge::{Connection, DetailsKind, Intent};
+use ferry_bridge::{Connection, ContactStatus, DetailsKind, Intent};
 use tokio::sync::watch;
 use xmpp_parsers::jid::{BareJid, Jid};
 
@@ -28,6 +28,9 @@ pub struct Sessions {
     /// back from offline to a session that stayed up (always-on) is told
     /// it again.
     connections: Mutex<HashMap<BareJid, Vec<NetworkState>>>,
+    /// Each running session's contacts that are not offline, by the JID
+    /// the user knows them by: a server's probe is answered with it.
+    contacts: Mutex<HashMap<BareJid, HashMap<String, ContactStatus>>>,
     /// Requests sessions answer later (contact details), by the id the
     /// session was given; each is taken by its answer or its timeout.
     asked: Mutex<HashMap<String, Asked>>,
@@ -226,6 +229,35 @@ impl Sessions {
 
     pub fn forget_connections(&self, user: &BareJid) {
         lock(&self.connections).remove(user);
+    }
+
+    pub fn remember_contact(&self, user: &BareJid, contact: &Jid, status: &ContactStatus) {
+        let mut all = lock(&self.contacts);
+        let key = contact.to_bare().to_string();
+        if *status == ContactStatus::Offline {
+            if let Some(known) = all.get_mut(user) {
+                known.remove(&key);
+                if known.is_empty() {
+                    all.remove(user);
+                }
+            }
+        } else {
+            all.entry(user.clone())
+                .or_default()
+                .insert(key, status.clone());
+        }
+    }
+
+    /// A contact's presence as last told; offline when not known.
+    pub fn contact_status(&self, user: &BareJid, contact: &Jid) -> ContactStatus {
+        lock(&self.contacts)
+            .get(user)
+            .and_then(|known| known.get(&contact.to_bare().to_string()).cloned())
+            .unwrap_or(ContactStatus::Offline)
+    }
+
+    pub fn forget_contacts(&self, user: &BareJid) {
+        lock(&self.contacts).remove(user);
     }
 
     /// Ends the user's session, if any.
