@@ -2,9 +2,9 @@
 
 mod harness;
 
-use harness::client::{presence_from, TestClient, NS};
+use harness::client::{error_condition, error_text, presence_from, TestClient, NS};
 use harness::ircd::IrcClient;
-use harness::stanzas::register_and_subscribe;
+use harness::stanzas::{query, register_and_subscribe, register_form};
 use harness::{World, IRC};
 use tokio_xmpp::parsers::minidom::Element;
 
@@ -20,11 +20,15 @@ fn status_of(el: &Element) -> String {
         .unwrap_or_default()
 }
 
-/// alice registers `nick` with `password` and waits for the connection.
+/// alice registers `nick` with `password` (none if empty) and waits for
+/// the connection.
 async fn connect(w: &World, nick: &str, password: &str) -> (TestClient, String) {
     let mut c = TestClient::connect("alice", "localhost", "pw", w.xmpp.c2s).await;
     c.available().await;
-    register_and_subscribe(&mut c, IRC, &[("nick", nick), ("password", password)]).await;
+    let form = [("nick", nick), ("password", password)];
+    // No password: only the nick.
+    let given = if password.is_empty() { 1 } else { 2 };
+    register_and_subscribe(&mut c, IRC, &form[..given]).await;
     let online = c
         .expect("connected", |el| {
             presence_from(el, NET, None) && status_of(el).starts_with("Connected")
@@ -35,7 +39,7 @@ async fn connect(w: &World, nick: &str, password: &str) -> (TestClient, String) 
 }
 
 #[tokio::test]
-async fn sasl_logs_in_and_a_wrong_password_is_reported() {
+async fn sasl_logs_in_and_a_wrong_password_is_refused_at_registration() {
     let w = World::start_inspircd(true).await;
     let ircd = w.inspircd.as_ref().unwrap();
     ircd.register_account("alice", "right-pw").await;
@@ -49,30 +53,37 @@ async fn sasl_logs_in_and_a_wrong_password_is_reported() {
     );
     drop(c);
 
-    // A second user with a wrong password for her account.
+    // A second user with a wrong password for her account: refused at
+    // registration by SASL itself (SPEC §2), and nothing is kept.
     ircd.register_account("carol", "carol-pw").await;
     let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;
     bob.available().await;
-    register_and_subscribe(&mut bob, IRC, &[("nick", "carol"), ("password", "wrong")]).await;
-    let online = bob
-        .expect("connected", |el| {
-            presence_from(el, NET, None) && status_of(el).starts_with("Connected")
-        })
-        .await;
+    let wrong = register_form(&[("nick", "carol"), ("password", "wrong")]);
+    let refused = bob.iq(IRC, true, wrong).await;
+    assert_eq!(error_condition(&refused), "not-authorized", "{refused:?}");
+    assert!(error_text(&refused).contains("SASL"), "{refused:?}");
+    let form = bob.iq(IRC, false, query("jabber:iq:register")).await;
     assert!(
-        status_of(&online).contains("SASL authentication failed"),
-        "{}",
-        status_of(&online)
+        form.get_child("query", "jabber:iq:register")
+            .is_some_and(|q| q.get_child("registered", "jabber:iq:register").is_none()),
+        "{form:?}"
     );
-    // The NickServ IDENTIFY that follows fails too; NickServ's notice is
-    // relayed from the network JID.
-    let notice = bob
-        .expect("NickServ's notice", |el| {
-            el.name() == "message" && el.attr("from").map(harness::client::bare) == Some(NET)
-        })
-        .await;
-    assert!(!notice.get_child("body", NS).unwrap().text().is_empty());
     assert_eq!(ircd.account_of(&mut watcher, "carol").await, None);
+    // The right one is kept, and logs in.
+    register_and_subscribe(
+        &mut bob,
+        IRC,
+        &[("nick", "carol"), ("password", "carol-pw")],
+    )
+    .await;
+    bob.expect("connected", |el| {
+        presence_from(el, NET, None) && status_of(el).starts_with("Connected")
+    })
+    .await;
+    assert_eq!(
+        ircd.account_of(&mut watcher, "carol").await.as_deref(),
+        Some("carol")
+    );
 }
 
 #[tokio::test]
@@ -114,7 +125,7 @@ async fn contacts_presence_by_monitor() {
         c.replace("presence_poll = 1", "presence_poll = 3600")
     })
     .await;
-    let (mut alice, _) = connect(&w, "alice", "unused-pw").await;
+    let (mut alice, _) = connect(&w, "alice", "").await;
     alice
         .presence(Some(&contact("carol")), Some("subscribe"))
         .await;
@@ -143,7 +154,7 @@ async fn inspircd_prefixes_give_roles() {
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
     carol.send("JOIN #chan").await;
     carol.expect("carol's join", |l| l.contains(" 366 ")).await;
-    let (mut alice, _) = connect(&w, "alice", "unused-pw").await;
+    let (mut alice, _) = connect(&w, "alice", "").await;
     let room = "#chan%127.0.0.1@irc.localhost";
     alice
         .send(harness::stanzas::stanza(

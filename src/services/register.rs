@@ -197,7 +197,7 @@ async fn register(
     }
     let registration = gw
         .bridge
-        .check_registration(values, previous.as_ref())
+        .check_registration(user.as_str(), values, previous.as_ref())
         .await
         .map_err(|e| match e {
             RegistrationError::Invalid { .. } => {

@@ -170,9 +170,12 @@ impl Inspircd {
                     matches!(l.split(' ').nth(1), Some("330") | Some("318") | Some("401"))
                 })
                 .await;
+            // inspircd ends a WHOIS with 318 even after 401 (no such
+            // nick): read up to it, or the next WHOIS would read it.
             match line.split(' ').nth(1) {
                 Some("330") => account = line.split(' ').nth(4).map(str::to_owned),
-                _ => return account,
+                Some("318") => return account,
+                _ => {}
             }
         }
     }

@@ -122,11 +122,13 @@ pub trait Bridge: Send + Sync + 'static {
     /// The registration form, in display order.
     fn registration_fields(&self) -> Vec<FieldSpec>;
 
-    /// Validates submitted values and checks them with the foreign side.
-    /// `previous` is the stored registration on an edit; an empty password
-    /// on an edit has already been replaced by the stored one.
+    /// Validates submitted values and checks them with the foreign side,
+    /// for `user` (a bare JID). `previous` is the stored registration on
+    /// an edit; an empty password on an edit has already been replaced by
+    /// the stored one.
     fn check_registration<'a>(
         &'a self,
+        user: &'a str,
         values: FormValues,
         previous: Option<&'a Registration>,
     ) -> BoxFuture<'a, Result<Registration, RegistrationError>>;

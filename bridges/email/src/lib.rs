@@ -172,6 +172,7 @@ impl Bridge for EmailBridge {
 
     fn check_registration<'a>(
         &'a self,
+        _user: &'a str,
         values: FormValues,
         _previous: Option<&'a Registration>,
     ) -> BoxFuture<'a, Result<Registration, RegistrationError>> {

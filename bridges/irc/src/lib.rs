@@ -21,6 +21,7 @@ mod listing;
 mod moderation;
 mod net;
 mod numerics;
+mod password;
 mod policy;
 mod registration;
 mod rich;
@@ -137,11 +138,16 @@ impl Bridge for IrcBridge {
 
     fn check_registration<'a>(
         &'a self,
+        user: &'a str,
         values: FormValues,
         previous: Option<&'a Registration>,
     ) -> BoxFuture<'a, Result<Registration, RegistrationError>> {
         let result = registration::check(&self.shared.networks, &values, previous);
-        Box::pin(async move { result })
+        Box::pin(async move {
+            let registration = result?;
+            password::check(&self.shared, user, &registration).await?;
+            Ok(registration)
+        })
     }
 
     fn network_settings(

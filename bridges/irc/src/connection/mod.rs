@@ -26,8 +26,10 @@ use crate::line::LineCodec;
 use crate::tags::Tags;
 use crate::throttle::Bucket;
 
+mod check;
 mod handshake;
 mod login;
+pub use check::{try_password, Verdict};
 use login::register;
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
