@@ -384,6 +384,18 @@ async fn received_mail_becomes_messages_threaded_decoded_and_listed() {
         header(&replies[0], "In-Reply-To"),
         Some("<lunch.1@example.net>")
     );
+    // Carol's answer further down the conversation keeps its thread: the
+    // first mail of its References (SPEC §4, the Message-ID chain).
+    mail.deliver(
+        "carol@example.net",
+        "alice@example.org",
+        "From: carol@example.net\nSubject: Re: Lunch\nMessage-ID: <lunch.3@example.net>\n\
+         In-Reply-To: <r1@example.org>\nReferences: <lunch.1@example.net> <r1@example.org>\n\n\
+         See you there\n",
+    )
+    .await;
+    let answer = alice.expect("carol's answer", from_carol).await;
+    assert_eq!(text_of(&answer, "thread"), "lunch.1@example.net");
 
     // HTML only, a latin-1 body, an attachment.
     mail.deliver(

@@ -106,7 +106,7 @@ pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
         styled,
         // Always a subject (maybe empty): it makes the message `normal`.
         subject: Some(message.subject().unwrap_or("").to_owned()),
-        thread: message.message_id().map(str::to_owned),
+        thread: thread_of(&message),
         action: false,
         sent_at: message.date().map(|d| d.to_timestamp()),
         sender_name: name,
@@ -114,6 +114,20 @@ pub fn parse(raw: &[u8]) -> Option<(Address, Text)> {
         ..Text::default()
     };
     Some((Address::contact(None, &from), text))
+}
+
+/// The conversation a mail belongs to, as `<thread/>` (SPEC §4: from
+/// the Message-ID chain): the first mail of its References, else the one
+/// it answers, else itself. A whole conversation is one XMPP thread, and
+/// a reply in it refers to that first mail (mail clients thread by it).
+fn thread_of(message: &mail_parser::Message) -> Option<String> {
+    let first = |value: &mail_parser::HeaderValue| {
+        let ids = value.as_text_list()?;
+        ids.first().map(|id| id.to_string())
+    };
+    first(message.references())
+        .or_else(|| first(message.in_reply_to()))
+        .or_else(|| message.message_id().map(str::to_owned))
 }
 
 #[cfg(test)]
@@ -128,6 +142,12 @@ mod tests {
         assert_eq!(text.sender_name.as_deref(), Some("Bob"));
         assert_eq!(text.subject.as_deref(), Some("Hi"));
         assert_eq!(text.thread.as_deref(), Some("m1@example.org"));
+        // A reply in a conversation: the thread is its first mail.
+        let reply = b"From: b@example.org\r\nMessage-ID: <m3@x>\r\nIn-Reply-To: <m2@x>\r\nReferences: <m1@x> <m2@x>\r\n\r\nok\r\n";
+        assert_eq!(parse(reply).unwrap().1.thread.as_deref(), Some("m1@x"));
+        let answer =
+            b"From: b@example.org\r\nMessage-ID: <m2@x>\r\nIn-Reply-To: <m1@x>\r\n\r\nok\r\n";
+        assert_eq!(parse(answer).unwrap().1.thread.as_deref(), Some("m1@x"));
         assert!(text.body.contains("Hello there"));
 
         let html =
