@@ -523,10 +523,10 @@ impl World {
             .map(|s| s.network())
             .or(servers.inspircd.as_ref().map(|s| s.network()));
         if let Some(network) = network {
-            assert!(config.contains("127.0.0.1:6667") && config.contains("# presence_poll = 30"));
+            assert!(config.contains("127.0.0.1:6667") && config.contains("# presence_poll = 20"));
             config = config
                 .replace("127.0.0.1:6667", &network)
-                .replace("# presence_poll = 30", "presence_poll = 1");
+                .replace("# presence_poll = 20", "presence_poll = 1");
         }
         let mail = dovecot_extra.map(|extra| {
             let users = [("alice@example.org", "pw"), ("bob@example.org", "pw")];

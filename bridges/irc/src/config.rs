@@ -130,7 +130,9 @@ fn default_ping() -> u64 {
 }
 
 fn default_poll() -> u64 {
-    30
+    // 20: a registered nick freed just after a poll is taken back within
+    // SPEC §3's 30 s, the answer and the NICK included.
+    20
 }
 
 /// One entry of `networks`, parsed.
