@@ -43,6 +43,11 @@ impl Presence {
         self.away.as_ref().is_none_or(|kept| kept.contains(host))
     }
 
+    /// How many networks are closed while the user is away.
+    pub(super) fn parked(&self) -> usize {
+        self.parked.len()
+    }
+
     /// Keeps an identity; whether to connect it now.
     pub(super) fn identity(
         &mut self,

@@ -127,10 +127,11 @@ impl Session {
                 "not a network of this gateway".into(),
             ));
         }
-        if self.nets.len() >= limits.networks {
+        // Networks closed while the user is away count: they open again.
+        let held = self.nets.len() + self.presence.parked();
+        if held >= limits.networks {
             let text = format!(
-                "you are on {} IRC networks, the most allowed (irc_networks = {})",
-                self.nets.len(),
+                "you are on {held} IRC networks, the most allowed (irc_networks = {})",
                 limits.networks
             );
             return Some((Failure::PolicyViolation, text));
