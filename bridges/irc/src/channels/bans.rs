@@ -43,34 +43,10 @@ impl LastBan {
     }
 }
 
-/// IRC's mask matching: `*` is any run of characters, `?` any one.
+/// IRC's mask matching: `*` is any run of characters, `?` any one
+/// (wildmatch's; both sides already folded).
 fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    // Iterative matching with one backtrack point: linear in practice, and
-    // no recursion a hostile mask could deepen.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    wildmatch::WildMatch::new(pattern).matches(text)
 }
 
 #[cfg(test)]
