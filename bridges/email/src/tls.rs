@@ -2,7 +2,7 @@
 //! the admin's `ca_file`.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rustls::ClientConfig;
 
@@ -19,10 +19,20 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::
 #[derive(Clone, Debug)]
 pub struct Trust(Arc<ClientConfig>);
 
+/// The public roots alone: built once per process, however many configs
+/// are read (each deserialized config starts with it).
+static PUBLIC: LazyLock<Trust> = LazyLock::new(|| {
+    let roots = ferry_bridge::tls::roots(None).expect("the built-in roots are valid");
+    Trust(ferry_bridge::tls::client_config(roots).expect("the built-in roots are valid"))
+});
+
 impl Trust {
     /// The public roots, and those of `ca_file`.
     pub fn new(ca_file: Option<&Path>) -> Result<Trust, String> {
-        let roots = ferry_bridge::tls::roots(ca_file)?;
+        let Some(path) = ca_file else {
+            return Ok(PUBLIC.clone());
+        };
+        let roots = ferry_bridge::tls::roots(Some(path))?;
         Ok(Trust(ferry_bridge::tls::client_config(roots)?))
     }
 
@@ -45,6 +55,6 @@ impl Trust {
 impl Default for Trust {
     /// The public roots only.
     fn default() -> Trust {
-        Trust::new(None).expect("the built-in roots are valid")
+        PUBLIC.clone()
     }
 }
