@@ -318,22 +318,7 @@ async fn until_on_irc(client: &mut IrcClient, nick: &str, there: bool) {
 /// network's connection closes, and opens again when she is back.
 #[tokio::test]
 async fn only_always_on_networks_stay_connected_while_the_user_is_away() {
-    let second_dir = tempfile::tempdir().unwrap();
-    let second =
-        harness::ircd::Ngircd::start_on(second_dir.path(), "127.0.0.2", harness::free_port());
-    let w = World::start_irc_with(|c, ircd| {
-        let one = format!("networks = [\"{}\"]", ircd.network());
-        assert!(c.contains(&one));
-        c.replace(
-            &one,
-            &format!(
-                "networks = [\"{}\", \"{}\"]",
-                ircd.network(),
-                second.network()
-            ),
-        )
-    })
-    .await;
+    let (w, second, _second_dir) = World::start_two_ircs(|c| c).await;
     let mut carol = IrcClient::connect(w.irc_port(), "carol").await;
     let mut dave = IrcClient::connect_on("127.0.0.2", second.port, "dave").await;
     // Always-on on the first network, not on the second.

@@ -248,21 +248,8 @@ async fn channels_over_irc_channels_are_refused_alone() {
 
 #[tokio::test]
 async fn networks_over_irc_networks_are_refused_alone() {
-    let second_dir = tempfile::tempdir().unwrap();
-    let second =
-        harness::ircd::Ngircd::start_on(second_dir.path(), "127.0.0.2", harness::free_port());
-    let w = World::start_irc_with(|c, ircd| {
-        c.replace("# irc_networks = 10", "irc_networks = 1")
-            .replace(
-                &format!("networks = [\"{}\"]", ircd.network()),
-                &format!(
-                    "networks = [\"{}\", \"{}\"]",
-                    ircd.network(),
-                    second.network()
-                ),
-            )
-    })
-    .await;
+    let (w, _second, _second_dir) =
+        World::start_two_ircs(|c| c.replace("# irc_networks = 10", "irc_networks = 1")).await;
     let mut alice = online_on_irc(&w, "alice", "alice").await.0;
     // bob has no identity: his first network is the second one.
     let mut bob = TestClient::connect("bob", "localhost", "pw", w.xmpp.c2s).await;

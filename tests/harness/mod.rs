@@ -425,6 +425,27 @@ impl World {
         .await
     }
 
+    /// With a second IRC network: ngircd on 127.0.0.2, returned with the
+    /// temp dir it lives in; `edit` as for `start_irc_with`.
+    pub async fn start_two_ircs(
+        edit: impl FnOnce(String) -> String,
+    ) -> (World, ircd::Ngircd, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let second = ircd::Ngircd::start_on(dir.path(), "127.0.0.2", free_port());
+        let w = World::start_irc_with(|c, ircd| {
+            let one = format!("networks = [\"{}\"]", ircd.network());
+            assert!(c.contains(&one));
+            let both = format!(
+                "networks = [\"{}\", \"{}\"]",
+                ircd.network(),
+                second.network()
+            );
+            edit(c.replace(&one, &both))
+        })
+        .await;
+        (w, second, dir)
+    }
+
     /// Like `start_irc`, with a Prosody whose mod_privilege lets the
     /// bridges write `localhost` users' rosters (XEP-0356).
     pub async fn start_irc_privileged() -> World {
