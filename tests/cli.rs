@@ -39,6 +39,14 @@ fn bad_configs_are_named() {
             SAMPLE.replace("tls = \"none\"", "tls = \"none\"\nimpa = \"x\""),
             "impa",
         ),
+        // A CA file that cannot be read stops ferry at start, named.
+        (
+            SAMPLE.replace(
+                "tls = \"none\"",
+                "tls = \"none\"\nca_file = \"/nonexistent/mail-ca.pem\"",
+            ),
+            "mail-ca.pem",
+        ),
         (
             SAMPLE.replace(
                 "networks = [\"127.0.0.1:6667\"]",
